@@ -1,0 +1,586 @@
+//! The `Context` handle.
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::done::{Done, DoneOwned, Run};
+use crate::error::{into_cause, Cause, Error};
+use crate::handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
+use crate::node::{run_after_func, CancelNode, Entry, Origin};
+use crate::sync::Arc;
+use crate::timer;
+use crate::values::{ValueNode, ValueTable};
+
+/// A request's cancellation signal, deadline and values, carried across API
+/// boundaries and tasks: Go's `context.Context`.
+///
+/// A `Context` is a cheap handle (cloning it is one atomic increment) on an
+/// immutable node of a tree. Each derivation (`with_cancel`, `with_timeout`,
+/// `with_value`, `without_cancel`, ...) makes a child; cancelling a context
+/// cancels its whole subtree and never its ancestors.
+///
+/// Who cancels: whoever holds the [`CancelHandle`] returned with a
+/// cancelable context, or the context's deadline, or an ancestor's. Who
+/// waits: anyone holding a clone, through [`done`](Context::done),
+/// [`run`](Context::run), [`err`](Context::err) or
+/// [`after_func`](Context::after_func).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ctx::{Context, Error};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
+///
+/// // A slow operation, raced against the context.
+/// let result = ctx.run(tokio::time::sleep(Duration::from_secs(5))).await;
+/// assert_eq!(result, Err(Error::DeadlineExceeded));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Background,
+    Todo,
+    Cancel(Arc<CancelNode>),
+    Value(Arc<ValueNode>),
+    WithoutCancel(Arc<WithoutCancelNode>),
+}
+
+/// A context that keeps its parent's values and nothing of its cancellation.
+struct WithoutCancelNode {
+    parent: Context,
+}
+
+impl Context {
+    /// The empty root context: never canceled, no deadline, no values.
+    ///
+    /// Use it in `main`, in initialization and in tests, as the top of a
+    /// context tree. Code that serves a request must use the request's
+    /// context instead (inside `#[ctx_fn]`, calling this is a compile error).
+    /// It allocates nothing.
+    ///
+    /// ```
+    /// let ctx = ctx::Context::background();
+    /// assert_eq!(ctx.err(), None);
+    /// assert_eq!(ctx.to_string(), "context.Background");
+    /// ```
+    pub const fn background() -> Context {
+        Context {
+            repr: Repr::Background,
+        }
+    }
+
+    /// Like [`background`](Context::background), but says "a context
+    /// belongs here and is not plumbed through yet". It allocates nothing.
+    ///
+    /// ```
+    /// let ctx = ctx::Context::todo();
+    /// assert_eq!(ctx.to_string(), "context.TODO");
+    /// ```
+    pub const fn todo() -> Context {
+        Context { repr: Repr::Todo }
+    }
+
+    /// A child that is canceled when `handle.cancel()` is called, when the
+    /// handle is dropped, or when this context is done, whichever comes
+    /// first.
+    ///
+    /// Dropping the handle cancels: Go's `defer cancel()` is the default
+    /// here, so a child's resources never outlive the scope that made it.
+    /// Keep the handle (`let (ctx, _cancel) = ...`) for as long as the child
+    /// is meant to live; `let (ctx, _) = ...` cancels the child at once.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// let parent = Context::background();
+    /// let (child, cancel) = parent.with_cancel();
+    /// cancel.cancel();
+    /// assert_eq!(child.err(), Some(Error::Canceled));
+    /// assert_eq!(parent.err(), None, "cancellation never reaches ancestors");
+    /// ```
+    #[must_use = "the child is canceled when the handle is dropped"]
+    pub fn with_cancel(&self) -> (Context, CancelHandle) {
+        let node = CancelNode::new(self, self.deadline(), Origin::Cancel);
+        (Context::from_node(&node), CancelHandle::new(node))
+    }
+
+    /// Like [`with_cancel`](Context::with_cancel), but the handle cancels
+    /// with a cause, which [`cause`](Context::cause) then reports on the
+    /// child and all its descendants. Go's `WithCancelCause`.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// let (ctx, cancel) = Context::background().with_cancel_cause();
+    /// cancel.cancel("upstream closed the stream");
+    /// assert_eq!(ctx.err(), Some(Error::Canceled));
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "upstream closed the stream");
+    /// ```
+    #[must_use = "the child is canceled when the handle is dropped"]
+    pub fn with_cancel_cause(&self) -> (Context, CancelCauseHandle) {
+        let (ctx, handle) = self.with_cancel();
+        (ctx, CancelCauseHandle::new(handle))
+    }
+
+    /// A child that is done with [`Error::DeadlineExceeded`] at `deadline`,
+    /// or earlier like a [`with_cancel`](Context::with_cancel) child.
+    ///
+    /// A child's deadline never extends its parent's: if this context's
+    /// deadline is earlier, the child is a plain cancelable child that keeps
+    /// it. A deadline already past makes the child done at once.
+    ///
+    /// # Panics
+    ///
+    /// A deadline in the future needs tokio's timer: this panics, saying so,
+    /// when called outside a Tokio runtime or in one built without
+    /// `enable_time`. A past deadline or no deadline needs no runtime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ctx::{Context, Error, Instant};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let deadline = Instant::now() + Duration::from_millis(50);
+    /// let (ctx, _cancel) = Context::background().with_deadline(deadline);
+    /// assert_eq!(ctx.deadline(), Some(deadline));
+    /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
+    /// # }
+    /// ```
+    #[must_use = "the child is canceled when the handle is dropped"]
+    pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelHandle) {
+        self.derive_deadline(deadline, None)
+    }
+
+    /// Like [`with_deadline`](Context::with_deadline), but when the deadline
+    /// passes, [`cause`](Context::cause) reports `cause`. Cancelling through
+    /// the handle does not set it. Go's `WithDeadlineCause`.
+    ///
+    /// # Panics
+    ///
+    /// As [`with_deadline`](Context::with_deadline).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ctx::{Context, Instant};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let deadline = Instant::now() + Duration::from_millis(50);
+    /// let (ctx, _cancel) = Context::background().with_deadline_cause(deadline, "payment provider too slow");
+    /// ctx.done().await;
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "payment provider too slow");
+    /// # }
+    /// ```
+    #[must_use = "the child is canceled when the handle is dropped"]
+    pub fn with_deadline_cause(
+        &self,
+        deadline: Instant,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> (Context, CancelHandle) {
+        self.derive_deadline(deadline, Some(into_cause(cause)))
+    }
+
+    /// [`with_deadline`](Context::with_deadline) at now + `timeout`. A
+    /// timeout too large to represent as an instant never expires.
+    ///
+    /// # Panics
+    ///
+    /// As [`with_deadline`](Context::with_deadline).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ctx::{Context, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(50));
+    /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
+    ///
+    /// let (forever, _cancel) = Context::background().with_timeout(Duration::MAX);
+    /// assert_eq!(forever.deadline(), None);
+    /// # }
+    /// ```
+    #[must_use = "the child is canceled when the handle is dropped"]
+    pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelHandle) {
+        self.derive_timeout(timeout, None)
+    }
+
+    /// [`with_deadline_cause`](Context::with_deadline_cause) at now +
+    /// `timeout`.
+    ///
+    /// # Panics
+    ///
+    /// As [`with_deadline`](Context::with_deadline).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ctx::Context;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let (ctx, _cancel) = Context::background().with_timeout_cause(Duration::from_millis(50), "search budget spent");
+    /// ctx.done().await;
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "search budget spent");
+    /// # }
+    /// ```
+    #[must_use = "the child is canceled when the handle is dropped"]
+    pub fn with_timeout_cause(
+        &self,
+        timeout: Duration,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> (Context, CancelHandle) {
+        self.derive_timeout(timeout, Some(into_cause(cause)))
+    }
+
+    fn derive_timeout(&self, timeout: Duration, cause: Option<Cause>) -> (Context, CancelHandle) {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.derive_deadline(deadline, cause),
+            None => self.with_cancel(),
+        }
+    }
+
+    fn derive_deadline(&self, deadline: Instant, cause: Option<Cause>) -> (Context, CancelHandle) {
+        if self
+            .deadline()
+            .is_some_and(|inherited| inherited <= deadline)
+        {
+            return self.with_cancel();
+        }
+        let node = CancelNode::new(self, Some(deadline), Origin::Deadline);
+        timer::arm(&node, deadline, cause);
+        (Context::from_node(&node), CancelHandle::new(node))
+    }
+
+    /// A child that carries `value`, found by its type with
+    /// [`value`](Context::value). A value of the same type set nearer
+    /// shadows this one.
+    ///
+    /// Keys are types, so two libraries cannot collide: give each value its
+    /// own newtype (`struct TraceId(String)`), as with `http::Extensions`.
+    /// Values are for request-scoped data that crosses API boundaries (trace
+    /// ids, the authenticated user), not for optional parameters.
+    ///
+    /// ```
+    /// use ctx::Context;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct TraceId(&'static str);
+    ///
+    /// let ctx = Context::background().with_value(TraceId("4bf92f35"));
+    /// assert_eq!(ctx.value::<TraceId>(), Some(&TraceId("4bf92f35")));
+    /// assert_eq!(ctx.value::<String>(), None);
+    /// ```
+    #[must_use = "with_value returns a new context; the receiver is unchanged"]
+    pub fn with_value<T: Send + Sync + 'static>(&self, value: T) -> Context {
+        let values = ValueTable::with(self.values().map(|table| &**table), value);
+        Context {
+            repr: Repr::Value(Arc::new(ValueNode {
+                parent: self.clone(),
+                values: Arc::new(values),
+                scope: self.scope().cloned(),
+                type_name: std::any::type_name::<T>(),
+            })),
+        }
+    }
+
+    /// The value of type `T` this context carries, if any. A lookup costs
+    /// the same at any depth of the tree.
+    ///
+    /// ```
+    /// use ctx::Context;
+    ///
+    /// struct UserId(u64);
+    ///
+    /// let ctx = Context::background().with_value(UserId(42));
+    /// let (child, _cancel) = ctx.with_cancel();
+    /// assert_eq!(child.value::<UserId>().map(|user| user.0), Some(42));
+    /// ```
+    pub fn value<T: 'static>(&self) -> Option<&T> {
+        self.values()?.get()
+    }
+
+    /// A child that keeps this context's values but none of its
+    /// cancellation: it is never done, has no deadline and no cause, however
+    /// this context ends. Go's `WithoutCancel`.
+    ///
+    /// This is what work that must outlive the request needs (a publish
+    /// after the response): the request's trace id, without the request's
+    /// end. It can be the parent of new cancelable contexts, for example
+    /// to give that work a budget of its own.
+    ///
+    /// ```
+    /// use ctx::Context;
+    ///
+    /// struct TraceId(u64);
+    ///
+    /// let (request, cancel) = Context::background().with_value(TraceId(7)).with_cancel();
+    /// let detached = request.without_cancel();
+    /// cancel.cancel();
+    /// assert!(request.is_done());
+    /// assert!(!detached.is_done());
+    /// assert_eq!(detached.value::<TraceId>().map(|id| id.0), Some(7));
+    /// ```
+    #[must_use = "without_cancel returns a new context; the receiver is unchanged"]
+    pub fn without_cancel(&self) -> Context {
+        Context {
+            repr: Repr::WithoutCancel(Arc::new(WithoutCancelNode {
+                parent: self.clone(),
+            })),
+        }
+    }
+
+    /// Arranges for `f` to run once after this context is done. Go's
+    /// `AfterFunc`.
+    ///
+    /// `f` runs on the thread that cancels (the handle's caller, the timer,
+    /// or an ancestor's canceller) after the tree's locks are released, or
+    /// right here if the context is already done. Keep it short; spawn
+    /// anything slow. A panic in `f` is contained: the canceller and other
+    /// after-funcs go on. On a context that can never be done (a
+    /// `background()` or `without_cancel()` one), `f` never runs.
+    ///
+    /// [`AfterFuncHandle::stop`] unregisters `f`; dropping the handle leaves
+    /// `f` registered.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use ctx::Context;
+    ///
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// let closed = Arc::new(AtomicBool::new(false));
+    /// let flag = closed.clone();
+    /// let _handle = ctx.after_func(move || flag.store(true, Ordering::SeqCst));
+    /// cancel.cancel();
+    /// assert!(closed.load(Ordering::SeqCst));
+    /// ```
+    pub fn after_func(&self, f: impl FnOnce() + Send + 'static) -> AfterFuncHandle {
+        let Some(scope) = self.scope() else {
+            return AfterFuncHandle::never_runs();
+        };
+        match scope.register(Entry::AfterFunc(Box::new(f))) {
+            Ok(slot) => AfterFuncHandle::registered(scope.clone(), slot),
+            Err(refused) => {
+                if let Entry::AfterFunc(f) = refused.entry {
+                    run_after_func(f);
+                }
+                AfterFuncHandle::already_ran()
+            }
+        }
+    }
+
+    /// Why this context is done, or `None` while it is not. Go's `Err`.
+    ///
+    /// Lock-free: one atomic load.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// assert_eq!(ctx.err(), None);
+    /// drop(cancel);
+    /// assert_eq!(ctx.err(), Some(Error::Canceled));
+    /// ```
+    #[inline]
+    pub fn err(&self) -> Option<Error> {
+        self.scope().and_then(|scope| scope.err())
+    }
+
+    /// Whether this context is done: `err().is_some()`. Lock-free.
+    ///
+    /// ```
+    /// let (ctx, cancel) = ctx::Context::background().with_cancel();
+    /// cancel.cancel();
+    /// assert!(ctx.is_done());
+    /// ```
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.err().is_some()
+    }
+
+    /// Why this context was canceled: the cause given to the cancellation
+    /// that reached it first, or its [`err`](Context::err) when that
+    /// cancellation gave none; `None` while it is not done. Go's `Cause`.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// let (parent, cancel_parent) = Context::background().with_cancel_cause();
+    /// let (child, _cancel_child) = parent.with_cancel();
+    /// cancel_parent.cancel("client went away");
+    /// assert_eq!(child.err(), Some(Error::Canceled));
+    /// assert_eq!(child.cause().unwrap().to_string(), "client went away");
+    /// ```
+    pub fn cause(&self) -> Option<Cause> {
+        self.scope()?.cause()
+    }
+
+    /// When this context will be done by itself, if ever: the earliest
+    /// deadline on its path from the root. Go's `Deadline`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ctx::Context;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let (short, _c1) = Context::background().with_timeout(Duration::from_secs(1));
+    /// let (long, _c2) = short.with_timeout(Duration::from_secs(10));
+    /// assert_eq!(long.deadline(), short.deadline(), "a child never extends its parent's deadline");
+    /// # }
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.scope()?.deadline
+    }
+
+    /// A future that completes with [`err`](Context::err) once this context
+    /// is done, and never if it cannot be. Go's `<-ctx.Done()`.
+    ///
+    /// Runtime-agnostic (it only uses the waker), cheap when already done,
+    /// and cancel-safe: dropping it unregisters its waker.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// tokio::spawn(async move { cancel.cancel() });
+    /// assert_eq!(ctx.done().await, Error::Canceled);
+    /// # }
+    /// ```
+    pub fn done(&self) -> Done<'_> {
+        Done::new(self)
+    }
+
+    /// Like [`done`](Context::done), but owns a clone of the context, so it
+    /// is `'static` and can be moved into spawned tasks or stored.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// let watcher = tokio::spawn(ctx.done_owned());
+    /// cancel.cancel();
+    /// assert_eq!(watcher.await.unwrap(), Error::Canceled);
+    /// # }
+    /// ```
+    pub fn done_owned(&self) -> DoneOwned {
+        DoneOwned::new(self.clone())
+    }
+
+    /// Races `fut` against this context: `Ok` with its output if it
+    /// finishes first, `Err` with the context's error if the context is done
+    /// first, in which case `fut` is dropped (cancelled, in Rust's sense: no
+    /// leaked work). The context is checked before `fut` is first polled.
+    ///
+    /// This is the primitive every checked `.await` of `#[ctx_fn]` uses.
+    ///
+    /// ```
+    /// use std::future::pending;
+    /// use ctx::{Context, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// assert_eq!(ctx.run(async { 1 + 1 }).await, Ok(2));
+    ///
+    /// tokio::spawn(async move { cancel.cancel() });
+    /// assert_eq!(ctx.run(pending::<()>()).await, Err(Error::Canceled));
+    /// # }
+    /// ```
+    pub fn run<F: IntoFuture>(&self, fut: F) -> Run<'_, F::IntoFuture> {
+        Run::new(self, fut.into_future())
+    }
+
+    /// How many registrations (children, waiting futures, after-funcs) the
+    /// nearest cancelable context holds. Diagnostics for leak tests; not
+    /// part of the stable API.
+    #[doc(hidden)]
+    pub fn debug_registrations(&self) -> usize {
+        self.scope().map_or(0, |scope| scope.registrations())
+    }
+
+    fn from_node(node: &Arc<CancelNode>) -> Context {
+        Context {
+            repr: Repr::Cancel(node.clone()),
+        }
+    }
+
+    /// The nearest cancelable context on the path to the root, whose
+    /// cancellation this context observes.
+    #[inline]
+    pub(crate) fn scope(&self) -> Option<&Arc<CancelNode>> {
+        match &self.repr {
+            Repr::Cancel(node) => Some(node),
+            Repr::Value(node) => node.scope.as_ref(),
+            Repr::Background | Repr::Todo | Repr::WithoutCancel(_) => None,
+        }
+    }
+
+    pub(crate) fn values(&self) -> Option<&Arc<ValueTable>> {
+        match &self.repr {
+            Repr::Background | Repr::Todo => None,
+            Repr::Cancel(node) => node.values.as_ref(),
+            Repr::Value(node) => Some(&node.values),
+            Repr::WithoutCancel(node) => node.parent.values(),
+        }
+    }
+}
+
+/// The derivation chain, in Go's notation:
+/// `context.Background.WithCancel.WithValue(my_app::TraceId)`.
+///
+/// ```
+/// use ctx::Context;
+///
+/// struct TraceId(u64);
+///
+/// let (ctx, _cancel) = Context::background().with_cancel();
+/// let ctx = ctx.with_value(TraceId(1)).without_cancel();
+/// assert_eq!(
+///     ctx.to_string(),
+///     "context.Background.WithCancel.WithValue(rust_out::TraceId).WithoutCancel"
+/// );
+/// ```
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Background => f.write_str("context.Background"),
+            Repr::Todo => f.write_str("context.TODO"),
+            Repr::Cancel(node) => match (node.origin, node.deadline) {
+                (Origin::Deadline, Some(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    write!(f, "{}.WithDeadline([{left:?}])", node.parent)
+                }
+                _ => write!(f, "{}.WithCancel", node.parent),
+            },
+            Repr::Value(node) => write!(f, "{}.WithValue({})", node.parent, node.type_name),
+            Repr::WithoutCancel(node) => write!(f, "{}.WithoutCancel", node.parent),
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("chain", &format_args!("{self}"))
+            .field("err", &self.err())
+            .finish()
+    }
+}

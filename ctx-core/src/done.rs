@@ -1,0 +1,193 @@
+//! Futures that complete when a context is done.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use pin_project_lite::pin_project;
+
+use crate::error::Error;
+use crate::node::{CancelNode, Entry};
+use crate::sync::Arc;
+use crate::Context;
+
+/// A waker's registration with a cancelable node, shared by every future
+/// here. Registers on the first pending poll only, so a future that is
+/// never pending (the common checked `.await`) costs one atomic load.
+#[derive(Default)]
+struct Waiter {
+    registered: Option<Registered>,
+}
+
+struct Registered {
+    node: Arc<CancelNode>,
+    slot: u32,
+    /// The waker the node will wake, to skip the lock when a re-poll comes
+    /// from the same task.
+    waker: Waker,
+}
+
+impl Waiter {
+    fn poll_done(
+        &mut self,
+        scope: Option<&Arc<CancelNode>>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Error> {
+        let Some(node) = scope else {
+            return Poll::Pending;
+        };
+        if let Some(err) = node.err() {
+            return Poll::Ready(err);
+        }
+        let result = match &mut self.registered {
+            Some(registered) if registered.waker.will_wake(cx.waker()) => Ok(()),
+            Some(registered) => {
+                registered.waker = cx.waker().clone();
+                node.rewake(registered.slot, cx.waker())
+            }
+            None => node
+                .register(Entry::Waiter(cx.waker().clone()))
+                .map(|slot| {
+                    self.registered = Some(Registered {
+                        node: node.clone(),
+                        slot,
+                        waker: cx.waker().clone(),
+                    });
+                })
+                .map_err(|refused| refused.err),
+        };
+        match result {
+            Ok(()) => Poll::Pending,
+            Err(err) => Poll::Ready(err),
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(registered) = self.registered.take() {
+            registered.node.deregister(registered.slot);
+        }
+    }
+}
+
+/// Completes with the context's [`Error`] once it is done. Returned by
+/// [`Context::done`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (ctx, cancel) = ctx::Context::background().with_cancel();
+/// cancel.cancel();
+/// assert_eq!(ctx.done().await, ctx::Error::Canceled);
+/// # }
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Done<'a> {
+    ctx: &'a Context,
+    waiter: Waiter,
+}
+
+impl<'a> Done<'a> {
+    pub(crate) fn new(ctx: &'a Context) -> Self {
+        Done {
+            ctx,
+            waiter: Waiter::default(),
+        }
+    }
+}
+
+impl Future for Done<'_> {
+    type Output = Error;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
+        let this = self.get_mut();
+        this.waiter.poll_done(this.ctx.scope(), cx)
+    }
+}
+
+/// The `'static` form of [`Done`], holding its own clone of the context.
+/// Returned by [`Context::done_owned`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (ctx, cancel) = ctx::Context::background().with_cancel();
+/// let done: ctx::DoneOwned = ctx.done_owned();
+/// drop(ctx);
+/// cancel.cancel();
+/// assert_eq!(done.await, ctx::Error::Canceled);
+/// # }
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct DoneOwned {
+    ctx: Context,
+    waiter: Waiter,
+}
+
+impl DoneOwned {
+    pub(crate) fn new(ctx: Context) -> Self {
+        DoneOwned {
+            ctx,
+            waiter: Waiter::default(),
+        }
+    }
+}
+
+impl Future for DoneOwned {
+    type Output = Error;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
+        let this = self.get_mut();
+        this.waiter.poll_done(this.ctx.scope(), cx)
+    }
+}
+
+pin_project! {
+    /// A future raced against a context. Returned by [`Context::run`].
+    ///
+    /// Polls the context first, so a done context wins even against a ready
+    /// future; when the context wins, the inner future is dropped with this
+    /// one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let ctx = ctx::Context::background();
+    /// assert_eq!(ctx.run(async { "done" }).await, Ok("done"));
+    /// # }
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<'a, F> {
+        ctx: &'a Context,
+        #[pin]
+        fut: F,
+        waiter: Waiter,
+    }
+}
+
+impl<'a, F> Run<'a, F> {
+    pub(crate) fn new(ctx: &'a Context, fut: F) -> Self {
+        Run {
+            ctx,
+            fut,
+            waiter: Waiter::default(),
+        }
+    }
+}
+
+impl<F: Future> Future for Run<'_, F> {
+    type Output = Result<F::Output, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let scope = this.ctx.scope();
+        if let Some(err) = scope.and_then(|node| node.err()) {
+            return Poll::Ready(Err(err));
+        }
+        if let Poll::Ready(output) = this.fut.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        this.waiter.poll_done(scope, cx).map(Err)
+    }
+}

@@ -1,0 +1,20 @@
+//! The runtime context tree behind the [`ctx`](https://docs.rs/ctx) crate.
+//! Depend on `ctx`, which re-exports everything here.
+
+mod context;
+mod done;
+mod error;
+mod handle;
+mod node;
+mod sync;
+mod timer;
+mod values;
+
+pub use context::Context;
+pub use done::{Done, DoneOwned, Run};
+pub use error::{Cause, Error};
+pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
+/// The instant type of deadlines: tokio's, so `tokio::time::pause()` makes
+/// deadline code deterministic in tests.
+pub use tokio::time::Instant;
+// detach: the #[detached] runtime goes here.

@@ -1,0 +1,380 @@
+//! The cancellation tree.
+//!
+//! Every cancelable context (`with_cancel`, `with_deadline`, ...) is a
+//! [`CancelNode`]. Value and without-cancel contexts are not nodes of this
+//! tree: they point at the nearest cancelable ancestor, their *scope*, and
+//! observe it.
+//!
+//! A node keeps, under one mutex, a [`Registry`] of everything that must
+//! hear about its cancellation: child nodes (weakly, so a child's lifetime
+//! is its own), wakers of pending `done()`/`run()` futures, and after-funcs.
+//! Its state (live, or why it is done) is an atomic written under that mutex
+//! and read without it, which is what keeps `err()` and `is_done()`
+//! lock-free.
+//!
+//! # Invariants
+//!
+//! 1. A node's state goes from live to done once and never back. The change
+//!    happens under the node's lock, in the same critical section that
+//!    empties its registry. So, under the lock, "live" means "every
+//!    registration made so far is still in the registry, and will be
+//!    handed to the canceller".
+//! 2. Registration happens under the lock and only on a live node; a done
+//!    node refuses it and the caller acts on the done state instead (a child
+//!    is born done with its parent's error and cause, an after-func runs at
+//!    once, a waiter completes). So nothing registered is ever missed.
+//! 3. A registration's slot is freed by exactly one of: its owner, under the
+//!    lock and only while the node is live (stop, drop, cancel of a child);
+//!    or cancellation, which takes all slots at once. Because of 1, the two
+//!    cannot both happen, so slots need no generation counters.
+//! 4. No lock is held while user code runs or while another node's lock is
+//!    taken: the canceller copies the registry out, releases the lock, then
+//!    wakes, runs after-funcs and descends into children; a removed entry is
+//!    dropped only after the lock is released (an after-func's captures may
+//!    own contexts, whose drop takes locks). Locks are never
+//!    nested, so the tree cannot deadlock, and a panicking after-func cannot
+//!    poison it.
+//! 5. A child's entry in its parent's registry is removed when the child is
+//!    canceled (by its handle or its timer) or dropped, so a parent that
+//!    outlives millions of short-lived children keeps none of them
+//!    (Go's lostcancel leak cannot happen).
+//!
+//! Cancellation descends iteratively, with an explicit stack, so a deep
+//! chain cannot overflow the canceller's stack.
+
+use std::fmt;
+use std::mem;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::task::Waker;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::error::{Cause, Error};
+use crate::sync::{lock, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
+use crate::values::ValueTable;
+use crate::Context;
+
+const LIVE: u8 = 0;
+const CANCELED: u8 = 1;
+const DEADLINE_EXCEEDED: u8 = 2;
+
+/// Marks "no slot": a node not registered with a parent, or whose
+/// registration was already removed.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// How a cancelable node came to be, for `Display` only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Cancel,
+    Deadline,
+}
+
+/// A cancelable context.
+pub(crate) struct CancelNode {
+    /// The context this one was derived from: the `Display` chain, and what
+    /// keeps the ancestors' values alive.
+    pub(crate) parent: Context,
+    /// The values in effect here (inherited from `parent`).
+    pub(crate) values: Option<Arc<ValueTable>>,
+    /// The effective deadline: this node's own, or an earlier inherited one.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) origin: Origin,
+    state: AtomicU8,
+    /// This node's index in its parent scope's registry, or [`NO_SLOT`].
+    /// Read and written only under the parent scope's lock.
+    slot: AtomicU32,
+    shared: Mutex<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    registry: Registry,
+    /// The cause of the cancellation; `None` while live, or when canceled
+    /// without an explicit cause.
+    cause: Option<Cause>,
+    /// The deadline timer, aborted when the node is done or dropped.
+    timer: Option<AbortHandle>,
+}
+
+/// What must hear about a node's cancellation.
+pub(crate) enum Entry {
+    Child(Weak<CancelNode>),
+    Waiter(Waker),
+    AfterFunc(Box<dyn FnOnce() + Send>),
+    /// A free slot, linking to the next free one.
+    Vacant(u32),
+}
+
+/// A slab of [`Entry`]s: O(1) insert and remove by slot.
+struct Registry {
+    entries: Vec<Entry>,
+    next_vacant: u32,
+    occupied: usize,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            entries: Vec::new(),
+            next_vacant: NO_SLOT,
+            occupied: 0,
+        }
+    }
+}
+
+impl Registry {
+    fn insert(&mut self, entry: Entry) -> u32 {
+        self.occupied += 1;
+        if self.next_vacant != NO_SLOT {
+            let slot = self.next_vacant;
+            match mem::replace(&mut self.entries[slot as usize], entry) {
+                Entry::Vacant(next) => self.next_vacant = next,
+                _ => unreachable!("the vacant list only links vacant slots"),
+            }
+            return slot;
+        }
+        let slot = u32::try_from(self.entries.len())
+            .ok()
+            .filter(|&slot| slot != NO_SLOT)
+            .expect("more than 4 billion registrations on one context");
+        self.entries.push(entry);
+        slot
+    }
+
+    fn remove(&mut self, slot: u32) -> Entry {
+        let entry = mem::replace(
+            &mut self.entries[slot as usize],
+            Entry::Vacant(self.next_vacant),
+        );
+        self.next_vacant = slot;
+        self.occupied -= 1;
+        if self.occupied == 0 {
+            // Give the memory back: a long-lived parent must not keep the
+            // high-water mark of its children forever.
+            *self = Registry::default();
+        }
+        entry
+    }
+}
+
+/// A registration refused because the node is already done.
+pub(crate) struct Refused {
+    pub(crate) entry: Entry,
+    pub(crate) err: Error,
+}
+
+impl CancelNode {
+    /// Creates a node derived from `parent`, registered with `parent`'s
+    /// scope, or born done if that scope already is.
+    pub(crate) fn new(parent: &Context, deadline: Option<Instant>, origin: Origin) -> Arc<Self> {
+        let node = Arc::new(CancelNode {
+            parent: parent.clone(),
+            values: parent.values().cloned(),
+            deadline,
+            origin,
+            state: AtomicU8::new(LIVE),
+            slot: AtomicU32::new(NO_SLOT),
+            shared: Mutex::new(Shared::default()),
+        });
+        if let Some(scope) = parent.scope() {
+            scope.adopt(&node);
+        }
+        node
+    }
+
+    /// Registers `child`, or, if this node is done, makes the child done
+    /// with the same error and cause: a child of a done parent is done.
+    fn adopt(&self, child: &Arc<CancelNode>) {
+        let mut shared = lock(&self.shared);
+        match decode(self.state.load(Ordering::Relaxed)) {
+            None => {
+                let slot = shared.registry.insert(Entry::Child(Arc::downgrade(child)));
+                child.slot.store(slot, Ordering::Relaxed);
+            }
+            Some(err) => {
+                let cause = shared.cause.clone();
+                drop(shared);
+                // The child is brand new: nothing is registered with it, so
+                // there is nothing to hand over.
+                child.finish(err, cause);
+            }
+        }
+    }
+
+    /// Why this node is done, or `None` while it is live. Lock-free.
+    #[inline]
+    pub(crate) fn err(&self) -> Option<Error> {
+        decode(self.state.load(Ordering::Acquire))
+    }
+
+    /// The cause of the cancellation: the explicit one, else the error.
+    pub(crate) fn cause(&self) -> Option<Cause> {
+        let err = self.err()?;
+        let explicit = lock(&self.shared).cause.clone();
+        Some(explicit.unwrap_or_else(|| Arc::new(err)))
+    }
+
+    /// Adds `entry` to the registry while the node is live.
+    pub(crate) fn register(&self, entry: Entry) -> Result<u32, Refused> {
+        let mut shared = lock(&self.shared);
+        match decode(self.state.load(Ordering::Relaxed)) {
+            None => Ok(shared.registry.insert(entry)),
+            Some(err) => Err(Refused { entry, err }),
+        }
+    }
+
+    /// Replaces the waker in `slot`, unless the node is done meanwhile.
+    pub(crate) fn rewake(&self, slot: u32, waker: &Waker) -> Result<(), Error> {
+        let mut shared = lock(&self.shared);
+        if let Some(err) = decode(self.state.load(Ordering::Relaxed)) {
+            return Err(err);
+        }
+        let old = mem::replace(
+            &mut shared.registry.entries[slot as usize],
+            Entry::Waiter(waker.clone()),
+        );
+        drop(shared);
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes the registration in `slot`; `false` if cancellation already
+    /// took it (invariant 3).
+    pub(crate) fn deregister(&self, slot: u32) -> bool {
+        let mut shared = lock(&self.shared);
+        if self.state.load(Ordering::Relaxed) != LIVE {
+            return false;
+        }
+        let entry = shared.registry.remove(slot);
+        // An after-func's captures may own contexts; their drop takes locks.
+        drop(shared);
+        drop(entry);
+        true
+    }
+
+    /// Stores the deadline timer so it is aborted with the node; aborts it
+    /// at once if the node is already done.
+    pub(crate) fn set_timer(&self, timer: AbortHandle) {
+        let mut shared = lock(&self.shared);
+        if self.state.load(Ordering::Relaxed) == LIVE {
+            shared.timer = Some(timer);
+        } else {
+            drop(shared);
+            timer.abort();
+        }
+    }
+
+    /// Cancels this node and every descendant with `err` and `cause`, and
+    /// removes it from its parent. Only the first cancellation of a node has
+    /// any effect: its error and cause stick.
+    pub(crate) fn cancel(&self, err: Error, cause: Option<Cause>) {
+        let Some(entries) = self.finish(err, cause.clone()) else {
+            return;
+        };
+        self.leave_parent();
+        notify(entries, err, cause);
+    }
+
+    /// Marks the node done and takes its registrations, if it was live.
+    fn finish(&self, err: Error, cause: Option<Cause>) -> Option<Vec<Entry>> {
+        let mut shared = lock(&self.shared);
+        if self.state.load(Ordering::Relaxed) != LIVE {
+            return None;
+        }
+        self.state.store(encode(err), Ordering::Release);
+        shared.cause = cause;
+        let timer = shared.timer.take();
+        let entries = mem::take(&mut shared.registry).entries;
+        drop(shared);
+        if let Some(timer) = timer {
+            timer.abort();
+        }
+        Some(entries)
+    }
+
+    /// Removes this node's entry from its parent scope's registry.
+    fn leave_parent(&self) {
+        let Some(parent) = self.parent.scope() else {
+            return;
+        };
+        let mut shared = lock(&parent.shared);
+        // A done parent has already taken every entry (invariant 3).
+        if parent.state.load(Ordering::Relaxed) != LIVE {
+            return;
+        }
+        let slot = self.slot.swap(NO_SLOT, Ordering::Relaxed);
+        if slot != NO_SLOT {
+            let entry = shared.registry.remove(slot);
+            drop(shared);
+            drop(entry);
+        }
+    }
+
+    /// How many registrations the node holds: children, waiters and
+    /// after-funcs. For tests of the no-leak guarantee.
+    pub(crate) fn registrations(&self) -> usize {
+        lock(&self.shared).registry.occupied
+    }
+}
+
+impl fmt::Debug for CancelNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelNode")
+            .field("err", &self.err())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for CancelNode {
+    fn drop(&mut self) {
+        self.leave_parent();
+        if let Some(timer) = lock(&self.shared).timer.take() {
+            timer.abort();
+        }
+    }
+}
+
+/// Delivers a cancellation to the entries taken from a node, descending into
+/// children with an explicit stack (no recursion) and with no lock held.
+fn notify(entries: Vec<Entry>, err: Error, cause: Option<Cause>) {
+    let mut pending = vec![entries];
+    while let Some(entries) = pending.pop() {
+        for entry in entries {
+            match entry {
+                Entry::Child(child) => {
+                    if let Some(child) = child.upgrade() {
+                        if let Some(grandchildren) = child.finish(err, cause.clone()) {
+                            pending.push(grandchildren);
+                        }
+                    }
+                }
+                Entry::Waiter(waker) => waker.wake(),
+                Entry::AfterFunc(f) => run_after_func(f),
+                Entry::Vacant(_) => {}
+            }
+        }
+    }
+}
+
+/// Runs an after-func, containing a panic: the panic hook has reported it,
+/// and the canceller (and the other after-funcs) must not pay for it.
+pub(crate) fn run_after_func(f: Box<dyn FnOnce() + Send>) {
+    let _contained = catch_unwind(AssertUnwindSafe(f));
+}
+
+#[inline]
+fn decode(state: u8) -> Option<Error> {
+    match state {
+        LIVE => None,
+        CANCELED => Some(Error::Canceled),
+        _ => Some(Error::DeadlineExceeded),
+    }
+}
+
+fn encode(err: Error) -> u8 {
+    match err {
+        Error::Canceled => CANCELED,
+        Error::DeadlineExceeded => DEADLINE_EXCEEDED,
+    }
+}

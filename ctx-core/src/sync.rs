@@ -1,0 +1,28 @@
+//! The synchronization primitives of the tree, swapped for loom's when the
+//! crate is built with `--cfg ctx_loom`, so the loom models explore every
+//! interleaving of the locks and atomics the tree's protocol relies on.
+//!
+//! Reference counting stays `std`'s in both builds (loom has no `Weak`):
+//! the protocol never relies on a refcount to order anything, it only asks
+//! `Weak::upgrade` whether a node still exists.
+
+#[cfg(ctx_loom)]
+pub(crate) use loom::sync::{
+    atomic::{AtomicU32, AtomicU8, Ordering},
+    Mutex, MutexGuard,
+};
+#[cfg(not(ctx_loom))]
+pub(crate) use std::sync::{
+    atomic::{AtomicU32, AtomicU8, Ordering},
+    Mutex, MutexGuard,
+};
+pub(crate) use std::sync::{Arc, Weak};
+
+/// Locks `mutex`, ignoring poison: the tree never runs user code while it
+/// holds a lock, so a poisoned lock can only mean a panic between two of
+/// the tree's own consistent states.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
