@@ -549,13 +549,11 @@ impl Context {
 /// ```
 /// use ctx::Context;
 ///
-/// struct TraceId(u64);
-///
 /// let (ctx, _cancel) = Context::background().with_cancel();
-/// let ctx = ctx.with_value(TraceId(1)).without_cancel();
+/// let ctx = ctx.with_value(42_u64).without_cancel();
 /// assert_eq!(
 ///     ctx.to_string(),
-///     "context.Background.WithCancel.WithValue(rust_out::TraceId).WithoutCancel"
+///     "context.Background.WithCancel.WithValue(u64).WithoutCancel"
 /// );
 /// ```
 impl fmt::Display for Context {

@@ -19,6 +19,10 @@ const HORIZON: std::time::Duration = std::time::Duration::from_secs(60 * 60 * 24
 /// Cancels `node` with [`Error::DeadlineExceeded`] and `cause` at
 /// `deadline`, or at once if the deadline has passed.
 pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant, cause: Option<Cause>) {
+    if node.err().is_some() {
+        // Born done, under a done parent: nothing left to time.
+        return;
+    }
     let now = Instant::now();
     if deadline <= now {
         node.cancel(Error::DeadlineExceeded, cause);

@@ -1,0 +1,120 @@
+//! No lostcancel: a child's place in its parent and its timer are
+//! reclaimed when the child ends, so a long-lived parent that sees millions
+//! of short-lived children keeps nothing of them. Memory is measured with a
+//! global allocator that counts each thread's own live bytes, so the test
+//! harness's other threads do not blur the measurement.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ctx_core::Context;
+
+struct Counting;
+
+thread_local! {
+    // Const-initialized and without a destructor: usable from inside the
+    // allocator, on any thread, at any point of its life.
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    let _ = LIVE_BYTES.try_with(|live| live.set(live.get() + delta));
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; the
+// counter is only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: the caller's contract for `layout` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: `ptr` was allocated by `System` with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The timer test's runtime frees tasks from other threads: keep the
+/// measured tests apart from it.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn live_bytes() -> isize {
+    LIVE_BYTES.with(Cell::get)
+}
+
+#[test]
+fn a_million_children_leave_nothing_in_their_parent() {
+    let _serial = serial();
+    let (parent, _cancel) = Context::background().with_value(7_u32).with_cancel();
+    let before = live_bytes();
+    for _ in 0..1_000_000 {
+        let (child, cancel) = parent.with_cancel();
+        let grandchild = child.with_value(1_u8);
+        assert!(!grandchild.is_done());
+        drop((child, cancel, grandchild));
+    }
+    assert_eq!(parent.debug_registrations(), 0);
+    assert_eq!(live_bytes(), before, "memory did not grow");
+}
+
+#[test]
+fn children_dropped_together_are_all_reclaimed() {
+    let _serial = serial();
+    let (parent, _cancel) = Context::background().with_cancel();
+    let before = live_bytes();
+    let children: Vec<_> = (0..100_000).map(|_| parent.with_cancel()).collect();
+    assert_eq!(parent.debug_registrations(), 100_000);
+    drop(children);
+    assert_eq!(parent.debug_registrations(), 0);
+    assert_eq!(live_bytes(), before, "the registry gives its memory back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn abandoned_deadline_children_free_their_timers() {
+    let _serial = serial();
+    let (parent, _cancel) = Context::background().with_cancel();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let tasks_before = metrics.num_alive_tasks();
+    for _ in 0..10_000 {
+        let (child, cancel) = parent.with_timeout(Duration::from_secs(3600));
+        drop((child, cancel));
+    }
+    assert_eq!(parent.debug_registrations(), 0);
+    // The runtime reaps aborted tasks a scheduler tick's worth at a time.
+    for _ in 0..10_000 {
+        if metrics.num_alive_tasks() == tasks_before {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        tasks_before,
+        "every timer task was aborted"
+    );
+}
+
+#[test]
+fn roots_and_clones_allocate_nothing() {
+    let _serial = serial();
+    let (cancelable, _cancel) = Context::background().with_cancel();
+    let before = live_bytes();
+    let roots = [Context::background(), Context::todo()];
+    let clones = [cancelable.clone(), roots[0].clone()];
+    assert_eq!(live_bytes(), before);
+    drop((roots, clones));
+}

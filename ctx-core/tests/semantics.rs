@@ -1,0 +1,500 @@
+//! Go's context guarantees, one test each, in the spirit of Go's
+//! `context/x_test.go`. Deadlines run on tokio's paused clock.
+
+use std::future::{pending, Future};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctx_core::{Context, Error, Instant};
+use tokio::time::advance;
+
+#[derive(Debug, PartialEq, Clone)]
+struct TraceId(&'static str);
+
+#[derive(Debug, PartialEq)]
+struct UserId(u64);
+
+fn cause_text(ctx: &Context) -> Option<String> {
+    ctx.cause().map(|cause| cause.to_string())
+}
+
+#[test]
+fn roots_are_never_done_and_carry_nothing() {
+    for (root, name) in [
+        (Context::background(), "context.Background"),
+        (Context::todo(), "context.TODO"),
+    ] {
+        assert_eq!(root.err(), None);
+        assert!(!root.is_done());
+        assert!(root.cause().is_none());
+        assert_eq!(root.deadline(), None);
+        assert_eq!(root.value::<TraceId>(), None);
+        assert_eq!(root.to_string(), name);
+    }
+}
+
+#[test]
+fn cancel_reaches_every_descendant_and_no_ancestor() {
+    let (grandparent, _keep) = Context::background().with_cancel();
+    let (parent, cancel_parent) = grandparent.with_cancel();
+    let (child, _c1) = parent.with_value(TraceId("t")).with_cancel();
+    let (sibling, _c2) = parent.with_cancel();
+    let value_leaf = child.with_value(UserId(1));
+    let detached = child.without_cancel();
+
+    cancel_parent.cancel();
+
+    for ctx in [&parent, &child, &sibling, &value_leaf] {
+        assert_eq!(ctx.err(), Some(Error::Canceled), "{ctx}");
+    }
+    assert_eq!(
+        grandparent.err(),
+        None,
+        "cancellation never reaches ancestors"
+    );
+    assert_eq!(detached.err(), None, "without_cancel stops propagation");
+}
+
+#[test]
+fn child_cancel_leaves_parent_and_siblings_alone() {
+    let (parent, _cancel) = Context::background().with_cancel();
+    let (a, cancel_a) = parent.with_cancel();
+    let (b, _cancel_b) = parent.with_cancel();
+    cancel_a.cancel();
+    assert!(a.is_done());
+    assert!(!b.is_done());
+    assert!(!parent.is_done());
+    assert_eq!(
+        parent.debug_registrations(),
+        1,
+        "a canceled child leaves its parent's registry"
+    );
+}
+
+#[test]
+fn child_of_a_done_parent_is_done_at_once_with_its_cause() {
+    let (parent, cancel) = Context::background().with_cancel_cause();
+    cancel.cancel("parent gone");
+    let (child, _c) = parent.with_cancel();
+    let (timed, _t) = parent.with_timeout(Duration::from_secs(1));
+    let valued = parent.with_value(UserId(2));
+    for ctx in [&child, &timed, &valued] {
+        assert_eq!(ctx.err(), Some(Error::Canceled), "{ctx}");
+        assert_eq!(cause_text(ctx).as_deref(), Some("parent gone"), "{ctx}");
+    }
+    assert_eq!(parent.debug_registrations(), 0);
+}
+
+#[test]
+fn dropping_the_handle_cancels() {
+    let (parent, _keep) = Context::background().with_cancel();
+    let (child, cancel) = parent.with_cancel();
+    assert_eq!(parent.debug_registrations(), 1);
+    drop(cancel);
+    assert_eq!(child.err(), Some(Error::Canceled));
+    assert_eq!(parent.debug_registrations(), 0);
+}
+
+/// Go's TestCause table: the first cancellation to reach a context wins,
+/// and its cause sticks.
+#[test]
+fn first_cancellation_wins_and_its_cause_sticks() {
+    // Parent first: the child reports the parent's cause.
+    let (parent, cancel_parent) = Context::background().with_cancel_cause();
+    let (child, cancel_child) = parent.with_cancel_cause();
+    cancel_parent.cancel("parent cause");
+    cancel_child.cancel("child cause");
+    assert_eq!(cause_text(&child).as_deref(), Some("parent cause"));
+
+    // Child first: each keeps its own.
+    let (parent, cancel_parent) = Context::background().with_cancel_cause();
+    let (child, cancel_child) = parent.with_cancel_cause();
+    cancel_child.cancel("child cause");
+    cancel_parent.cancel("parent cause");
+    assert_eq!(cause_text(&child).as_deref(), Some("child cause"));
+    assert_eq!(cause_text(&parent).as_deref(), Some("parent cause"));
+
+    // A cause-less cancel first: the cause is the error, and it sticks.
+    let (parent, cancel_parent) = Context::background().with_cancel_cause();
+    let (child, cancel_child) = parent.with_cancel();
+    cancel_child.cancel();
+    cancel_parent.cancel("parent cause");
+    assert_eq!(cause_text(&child).as_deref(), Some("context canceled"));
+
+    // Parent without a cause, then a child cause: too late.
+    let (parent, cancel_parent) = Context::background().with_cancel();
+    let (child, cancel_child) = parent.with_cancel_cause();
+    cancel_parent.cancel();
+    cancel_child.cancel("child cause");
+    assert_eq!(cause_text(&child).as_deref(), Some("context canceled"));
+
+    // The same handle twice: the first cause sticks.
+    let (ctx, cancel) = Context::background().with_cancel_cause();
+    cancel.cancel("first");
+    cancel.cancel("second");
+    assert_eq!(cause_text(&ctx).as_deref(), Some("first"));
+}
+
+#[test]
+fn cause_is_none_until_done_and_the_error_without_an_explicit_one() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    assert!(ctx.cause().is_none());
+    cancel.cancel();
+    let cause = ctx.cause().expect("done");
+    assert_eq!(cause.downcast_ref::<Error>(), Some(&Error::Canceled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_fires_exactly_on_time() {
+    let start = Instant::now();
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(100));
+    assert_eq!(ctx.deadline(), Some(start + Duration::from_millis(100)));
+    advance(Duration::from_millis(99)).await;
+    assert_eq!(ctx.err(), None);
+    assert_eq!(ctx.done().await, Error::DeadlineExceeded);
+    assert_eq!(Instant::now(), start + Duration::from_millis(100));
+    assert_eq!(
+        cause_text(&ctx).as_deref(),
+        Some("context deadline exceeded")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_reaches_descendants_with_its_cause() {
+    let (parent, _cancel) =
+        Context::background().with_timeout_cause(Duration::from_secs(1), "budget spent");
+    let (child, _c) = parent.with_cancel();
+    let leaf = child.with_value(UserId(3));
+    assert_eq!(leaf.done().await, Error::DeadlineExceeded);
+    assert_eq!(child.err(), Some(Error::DeadlineExceeded));
+    assert_eq!(cause_text(&leaf).as_deref(), Some("budget spent"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_deadline_never_extends_the_parents() {
+    let (parent, _c1) = Context::background().with_timeout(Duration::from_secs(1));
+    let (later, _c2) = parent.with_timeout(Duration::from_secs(10));
+    assert_eq!(later.deadline(), parent.deadline());
+    assert_eq!(later.to_string(), format!("{parent}.WithCancel"));
+    let (sooner, _c3) = parent.with_timeout(Duration::from_millis(10));
+    assert!(sooner.deadline() < parent.deadline());
+
+    advance(Duration::from_millis(10)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(sooner.err(), Some(Error::DeadlineExceeded));
+    assert_eq!(parent.err(), None);
+    assert_eq!(later.done().await, Error::DeadlineExceeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_past_deadline_cancels_at_once() {
+    let (zero, _c1) = Context::background().with_timeout(Duration::ZERO);
+    assert_eq!(zero.err(), Some(Error::DeadlineExceeded));
+    let past = Instant::now() - Duration::from_secs(1);
+    let (ctx, _c2) = Context::background().with_deadline_cause(past, "too late");
+    assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+    assert_eq!(cause_text(&ctx).as_deref(), Some("too late"));
+}
+
+#[test]
+fn a_past_deadline_needs_no_runtime() {
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::ZERO);
+    assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+}
+
+#[test]
+#[should_panic(expected = "needs a Tokio runtime for its timer")]
+fn a_future_deadline_outside_a_runtime_says_what_to_do() {
+    let _ = Context::background().with_timeout(Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn huge_timeouts_and_far_deadlines_do_not_panic() {
+    let (forever, _c1) = Context::background().with_timeout(Duration::MAX);
+    assert_eq!(forever.deadline(), None);
+    let far = Instant::now() + Duration::from_secs(1_000 * 365 * 24 * 3600);
+    let (distant, _c2) = Context::background().with_deadline(far);
+    assert_eq!(distant.deadline(), Some(far));
+    advance(Duration::from_secs(365 * 24 * 3600)).await;
+    assert_eq!(distant.err(), None);
+    assert_eq!(forever.err(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_deadline_context_reports_canceled_and_frees_its_timer() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(60));
+    assert_eq!(metrics.num_alive_tasks(), baseline + 1, "one timer task");
+    cancel.cancel();
+    assert_eq!(ctx.err(), Some(Error::Canceled));
+    tokio::task::yield_now().await;
+    assert_eq!(metrics.num_alive_tasks(), baseline, "the timer is aborted");
+    advance(Duration::from_secs(61)).await;
+    assert_eq!(
+        ctx.err(),
+        Some(Error::Canceled),
+        "the first cancellation sticks"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_cancel_keeps_values_and_drops_the_rest() {
+    let (parent, cancel) = Context::background()
+        .with_value(TraceId("abc"))
+        .with_timeout_cause(Duration::from_secs(1), "budget");
+    let detached = parent.without_cancel();
+    assert_eq!(detached.value::<TraceId>(), Some(&TraceId("abc")));
+    assert_eq!(detached.deadline(), None);
+    drop(cancel);
+    assert!(parent.is_done());
+    assert_eq!(detached.err(), None);
+    assert!(detached.cause().is_none());
+
+    // It can be the parent of new cancelable contexts.
+    let (child, cancel_child) = detached.with_timeout(Duration::from_millis(5));
+    assert_eq!(child.value::<TraceId>(), Some(&TraceId("abc")));
+    assert!(child.deadline().is_some());
+    assert_eq!(child.done().await, Error::DeadlineExceeded);
+    drop(cancel_child);
+    assert!(detached.to_string().ends_with(".WithoutCancel"));
+}
+
+#[test]
+fn values_are_keyed_by_type_and_nearer_values_shadow() {
+    let outer = Context::background()
+        .with_value(TraceId("outer"))
+        .with_value(UserId(1));
+    let (cancelable, _c) = outer.with_cancel();
+    let inner = cancelable.with_value(TraceId("inner"));
+    assert_eq!(inner.value::<TraceId>(), Some(&TraceId("inner")));
+    assert_eq!(inner.value::<UserId>(), Some(&UserId(1)));
+    assert_eq!(
+        outer.value::<TraceId>(),
+        Some(&TraceId("outer")),
+        "the parent is unchanged"
+    );
+    assert_eq!(inner.value::<String>(), None);
+    assert_eq!(inner.without_cancel().value::<UserId>(), Some(&UserId(1)));
+}
+
+#[test]
+fn display_shows_the_derivation_chain() {
+    let (ctx, _c) = Context::todo().with_cancel();
+    let ctx = ctx.with_value(UserId(1)).without_cancel();
+    assert_eq!(
+        ctx.to_string(),
+        "context.TODO.WithCancel.WithValue(semantics::UserId).WithoutCancel"
+    );
+    assert!(format!("{ctx:?}").contains("context.TODO.WithCancel"));
+}
+
+fn counter() -> (Arc<AtomicUsize>, impl Fn() -> usize) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let read = count.clone();
+    (count, move || read.load(Ordering::SeqCst))
+}
+
+#[test]
+fn after_func_runs_exactly_once_after_cancel() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (count, runs) = counter();
+    let handle = ctx.after_func(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(runs(), 0);
+    cancel.cancel();
+    cancel.cancel();
+    assert_eq!(runs(), 1);
+    assert!(
+        !handle.stop(),
+        "stop after the run reports it did not prevent it"
+    );
+}
+
+#[test]
+fn after_func_on_a_done_context_runs_at_once() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    cancel.cancel();
+    let (count, runs) = counter();
+    let handle = ctx.after_func(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(runs(), 1);
+    assert!(!handle.stop());
+}
+
+#[test]
+fn after_func_stopped_in_time_never_runs() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (count, runs) = counter();
+    let handle = ctx.after_func(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    assert!(handle.stop());
+    assert!(!handle.stop(), "only the first stop prevents the run");
+    assert_eq!(ctx.debug_registrations(), 0);
+    cancel.cancel();
+    assert_eq!(runs(), 0);
+}
+
+#[test]
+fn after_func_on_an_uncancelable_context_never_runs() {
+    let handle = Context::background().after_func(|| unreachable!("background is never done"));
+    assert!(handle.stop());
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_func_runs_when_the_deadline_passes() {
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(10));
+    let (count, runs) = counter();
+    let _handle = ctx.after_func(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    ctx.done().await;
+    assert_eq!(runs(), 1);
+}
+
+/// The after-func re-enters the tree it is called from: it would deadlock
+/// if the canceller still held a lock.
+#[test]
+fn after_func_runs_with_no_tree_lock_held() {
+    let (parent, cancel) = Context::background().with_cancel();
+    let (child, _c) = parent.with_cancel();
+    let observed = Arc::new(std::sync::Mutex::new(None));
+    let report = observed.clone();
+    let watched = child.clone();
+    let _handle = child.after_func(move || {
+        let (grandchild, _g) = watched.with_cancel();
+        let nested = watched.after_func(|| {});
+        *report.lock().unwrap() = Some((
+            watched.debug_registrations(),
+            grandchild.err(),
+            nested.stop(),
+        ));
+    });
+    cancel.cancel();
+    let observed = observed.lock().unwrap().take().expect("the after-func ran");
+    assert_eq!(observed, (0, Some(Error::Canceled), false));
+}
+
+#[test]
+fn a_panicking_after_func_is_contained() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (count, runs) = counter();
+    let _boom = ctx.after_func(|| panic!("after-func panics on purpose"));
+    let _ok = ctx.after_func(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    cancel.cancel();
+    assert_eq!(runs(), 1, "the other after-funcs still run");
+    assert!(ctx.is_done());
+}
+
+#[tokio::test]
+async fn done_completes_for_waiters_on_other_tasks() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let waiters: Vec<_> = (0..8).map(|_| tokio::spawn(ctx.done_owned())).collect();
+    tokio::task::yield_now().await;
+    cancel.cancel();
+    for waiter in waiters {
+        assert_eq!(waiter.await.unwrap(), Error::Canceled);
+    }
+    assert_eq!(ctx.done().await, Error::Canceled, "done stays done");
+}
+
+#[tokio::test]
+async fn dropped_done_futures_unregister() {
+    let (ctx, _cancel) = Context::background().with_cancel();
+    {
+        let done = ctx.done();
+        tokio::pin!(done);
+        assert!(futures_poll_once(done.as_mut()).await.is_none());
+        assert_eq!(ctx.debug_registrations(), 1);
+    }
+    assert_eq!(ctx.debug_registrations(), 0);
+}
+
+async fn futures_poll_once<F: Future + Unpin>(fut: F) -> Option<F::Output> {
+    let mut fut = fut;
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_drops_the_losing_future() {
+    struct Flag(Arc<AtomicUsize>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(20));
+    let (count, drops) = counter();
+    let guard = Flag(count);
+    let result = ctx
+        .run(async move {
+            let _guard = guard;
+            pending::<()>().await;
+        })
+        .await;
+    assert_eq!(result, Err(Error::DeadlineExceeded));
+    assert_eq!(drops(), 1, "the in-flight future was dropped");
+    assert_eq!(
+        ctx.run(async { 5 }).await,
+        Err(Error::DeadlineExceeded),
+        "a done context wins"
+    );
+    assert_eq!(Context::background().run(async { 5 }).await, Ok(5));
+}
+
+/// Go's TestContextErrDoneRace: once `err()` reports done, `done()` is
+/// ready too.
+#[test]
+fn err_and_done_agree() {
+    for _ in 0..100 {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let canceller = std::thread::spawn(move || cancel.cancel());
+        while ctx.err().is_none() {
+            std::hint::spin_loop();
+        }
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let done = std::pin::pin!(ctx.done());
+        assert!(done.poll(&mut cx).is_ready());
+        canceller.join().unwrap();
+    }
+}
+
+#[test]
+fn errors_speak_go_and_std() {
+    assert_eq!(Error::Canceled.to_string(), "context canceled");
+    assert_eq!(
+        Error::DeadlineExceeded.to_string(),
+        "context deadline exceeded"
+    );
+    assert!(Error::DeadlineExceeded.is_timeout());
+    assert!(!Error::Canceled.is_timeout());
+    let io: std::io::Error = Error::DeadlineExceeded.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+    let io: std::io::Error = Error::Canceled.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::Other);
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::Canceled);
+    assert_eq!(boxed.to_string(), "context canceled");
+}
+
+#[test]
+fn contexts_are_send_sync_static_and_small() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Context>();
+    assert_send_sync::<ctx_core::CancelHandle>();
+    assert_send_sync::<ctx_core::AfterFuncHandle>();
+    assert_send_sync::<ctx_core::DoneOwned>();
+    assert!(std::mem::size_of::<Context>() <= 16);
+}
