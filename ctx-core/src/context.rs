@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::done::{Done, DoneOwned, Run};
 use crate::error::{into_cause, Cause, Error};
 use crate::handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
-use crate::node::{run_after_func, CancelNode, Entry, Origin};
+use crate::node::{run_after_func, CancelNode, Entry};
 use crate::sync::Arc;
 use crate::timer;
 use crate::values::{ValueNode, ValueTable};
@@ -112,7 +112,7 @@ impl Context {
     /// ```
     #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_cancel(&self) -> (Context, CancelHandle) {
-        let node = CancelNode::new(self, self.deadline(), Origin::Cancel);
+        let node = CancelNode::new(self, None);
         (Context::from_node(&node), CancelHandle::new(node))
     }
 
@@ -259,7 +259,7 @@ impl Context {
         {
             return self.with_cancel();
         }
-        let node = CancelNode::new(self, Some(deadline), Origin::Deadline);
+        let node = CancelNode::new(self, Some(deadline));
         timer::arm(&node, deadline, cause);
         (Context::from_node(&node), CancelHandle::new(node))
     }
@@ -443,7 +443,7 @@ impl Context {
     /// # }
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.scope()?.deadline
+        self.scope()?.deadline()
     }
 
     /// A future that completes with [`err`](Context::err) once this context
@@ -561,12 +561,12 @@ impl fmt::Display for Context {
         match &self.repr {
             Repr::Background => f.write_str("context.Background"),
             Repr::Todo => f.write_str("context.TODO"),
-            Repr::Cancel(node) => match (node.origin, node.deadline) {
-                (Origin::Deadline, Some(deadline)) => {
+            Repr::Cancel(node) => match node.deadline().filter(|_| node.has_own_deadline()) {
+                Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     write!(f, "{}.WithDeadline([{left:?}])", node.parent)
                 }
-                _ => write!(f, "{}.WithCancel", node.parent),
+                None => write!(f, "{}.WithCancel", node.parent),
             },
             Repr::Value(node) => write!(f, "{}.WithValue({})", node.parent, node.type_name),
             Repr::WithoutCancel(node) => write!(f, "{}.WithoutCancel", node.parent),

@@ -63,28 +63,24 @@ const DEADLINE_EXCEEDED: u8 = 2;
 /// registration was already removed.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
-/// How a cancelable node came to be, for `Display` only.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Cancel,
-    Deadline,
-}
-
 /// A cancelable context.
+///
+/// Kept to 48 bytes (64 with the `Arc` header): what every node needs is
+/// inline, what only some need (children, waiters, a cause, a deadline) is
+/// in [`Shared`], allocated on first use.
 pub(crate) struct CancelNode {
-    /// The context this one was derived from: the `Display` chain, and what
-    /// keeps the ancestors' values alive.
+    /// The context this one was derived from: the `Display` chain, the
+    /// inherited deadline, and what keeps the ancestors alive.
     pub(crate) parent: Context,
     /// The values in effect here (inherited from `parent`).
     pub(crate) values: Option<Arc<ValueTable>>,
-    /// The effective deadline: this node's own, or an earlier inherited one.
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) origin: Origin,
     state: AtomicU8,
+    /// Whether this node has a deadline of its own (in [`Shared`]).
+    has_deadline: bool,
     /// This node's index in its parent scope's registry, or [`NO_SLOT`].
     /// Read and written only under the parent scope's lock.
     slot: AtomicU32,
-    shared: Mutex<Shared>,
+    shared: Mutex<Option<Box<Shared>>>,
 }
 
 #[derive(Default)]
@@ -93,6 +89,8 @@ struct Shared {
     /// The cause of the cancellation; `None` while live, or when canceled
     /// without an explicit cause.
     cause: Option<Cause>,
+    /// This node's own deadline, earlier than any inherited one.
+    deadline: Option<Instant>,
     /// The deadline timer, aborted when the node is done or dropped.
     timer: Option<AbortHandle>,
 }
@@ -105,6 +103,9 @@ pub(crate) enum Entry {
     /// A free slot, linking to the next free one.
     Vacant(u32),
 }
+
+/// How many slots an empty registry keeps rather than freeing.
+const KEPT_CAPACITY: usize = 16;
 
 /// A slab of [`Entry`]s: O(1) insert and remove by slot.
 struct Registry {
@@ -150,9 +151,15 @@ impl Registry {
         self.next_vacant = slot;
         self.occupied -= 1;
         if self.occupied == 0 {
-            // Give the memory back: a long-lived parent must not keep the
-            // high-water mark of its children forever.
-            *self = Registry::default();
+            if self.entries.capacity() > KEPT_CAPACITY {
+                // A long-lived parent must not keep the high-water mark of
+                // its children forever.
+                *self = Registry::default();
+            } else {
+                // A small one is kept, so child churn does not allocate.
+                self.entries.clear();
+                self.next_vacant = NO_SLOT;
+            }
         }
         entry
     }
@@ -165,22 +172,45 @@ pub(crate) struct Refused {
 }
 
 impl CancelNode {
-    /// Creates a node derived from `parent`, registered with `parent`'s
-    /// scope, or born done if that scope already is.
-    pub(crate) fn new(parent: &Context, deadline: Option<Instant>, origin: Origin) -> Arc<Self> {
+    /// Creates a node derived from `parent`, with its own `deadline` if
+    /// any, registered with `parent`'s scope, or born done if that scope
+    /// already is.
+    pub(crate) fn new(parent: &Context, deadline: Option<Instant>) -> Arc<Self> {
+        let shared = deadline.map(|deadline| {
+            Box::new(Shared {
+                deadline: Some(deadline),
+                ..Shared::default()
+            })
+        });
         let node = Arc::new(CancelNode {
             parent: parent.clone(),
             values: parent.values().cloned(),
-            deadline,
-            origin,
             state: AtomicU8::new(LIVE),
+            has_deadline: deadline.is_some(),
             slot: AtomicU32::new(NO_SLOT),
-            shared: Mutex::new(Shared::default()),
+            shared: Mutex::new(shared),
         });
         if let Some(scope) = parent.scope() {
             scope.adopt(&node);
         }
         node
+    }
+
+    /// The effective deadline: this node's own, or the inherited one (a
+    /// node only has its own when it is earlier).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        if self.has_deadline {
+            lock(&self.shared)
+                .as_ref()
+                .and_then(|shared| shared.deadline)
+        } else {
+            self.parent.deadline()
+        }
+    }
+
+    /// Whether this node has a deadline of its own, for `Display`.
+    pub(crate) fn has_own_deadline(&self) -> bool {
+        self.has_deadline
     }
 
     /// Registers `child`, or, if this node is done, makes the child done
@@ -189,11 +219,12 @@ impl CancelNode {
         let mut shared = lock(&self.shared);
         match decode(self.state.load(Ordering::Relaxed)) {
             None => {
+                let shared = shared.get_or_insert_with(Box::default);
                 let slot = shared.registry.insert(Entry::Child(Arc::downgrade(child)));
                 child.slot.store(slot, Ordering::Relaxed);
             }
             Some(err) => {
-                let cause = shared.cause.clone();
+                let cause = shared.as_ref().and_then(|shared| shared.cause.clone());
                 drop(shared);
                 // The child is brand new: nothing is registered with it, so
                 // there is nothing to hand over.
@@ -211,7 +242,9 @@ impl CancelNode {
     /// The cause of the cancellation: the explicit one, else the error.
     pub(crate) fn cause(&self) -> Option<Cause> {
         let err = self.err()?;
-        let explicit = lock(&self.shared).cause.clone();
+        let explicit = lock(&self.shared)
+            .as_ref()
+            .and_then(|shared| shared.cause.clone());
         Some(explicit.unwrap_or_else(|| Arc::new(err)))
     }
 
@@ -219,7 +252,10 @@ impl CancelNode {
     pub(crate) fn register(&self, entry: Entry) -> Result<u32, Refused> {
         let mut shared = lock(&self.shared);
         match decode(self.state.load(Ordering::Relaxed)) {
-            None => Ok(shared.registry.insert(entry)),
+            None => Ok(shared
+                .get_or_insert_with(Box::default)
+                .registry
+                .insert(entry)),
             Some(err) => Err(Refused { entry, err }),
         }
     }
@@ -231,7 +267,7 @@ impl CancelNode {
             return Err(err);
         }
         let old = mem::replace(
-            &mut shared.registry.entries[slot as usize],
+            &mut registry(&mut shared).entries[slot as usize],
             Entry::Waiter(waker.clone()),
         );
         drop(shared);
@@ -246,7 +282,7 @@ impl CancelNode {
         if self.state.load(Ordering::Relaxed) != LIVE {
             return false;
         }
-        let entry = shared.registry.remove(slot);
+        let entry = registry(&mut shared).remove(slot);
         // An after-func's captures may own contexts; their drop takes locks.
         drop(shared);
         drop(entry);
@@ -258,7 +294,7 @@ impl CancelNode {
     pub(crate) fn set_timer(&self, timer: AbortHandle) {
         let mut shared = lock(&self.shared);
         if self.state.load(Ordering::Relaxed) == LIVE {
-            shared.timer = Some(timer);
+            shared.get_or_insert_with(Box::default).timer = Some(timer);
         } else {
             drop(shared);
             timer.abort();
@@ -283,9 +319,13 @@ impl CancelNode {
             return None;
         }
         self.state.store(encode(err), Ordering::Release);
-        shared.cause = cause;
-        let timer = shared.timer.take();
-        let entries = mem::take(&mut shared.registry).entries;
+        let (entries, timer) = match shared.as_mut() {
+            Some(shared) => (mem::take(&mut shared.registry).entries, shared.timer.take()),
+            None => (Vec::new(), None),
+        };
+        if cause.is_some() {
+            shared.get_or_insert_with(Box::default).cause = cause;
+        }
         drop(shared);
         if let Some(timer) = timer {
             timer.abort();
@@ -305,7 +345,7 @@ impl CancelNode {
         }
         let slot = self.slot.swap(NO_SLOT, Ordering::Relaxed);
         if slot != NO_SLOT {
-            let entry = shared.registry.remove(slot);
+            let entry = registry(&mut shared).remove(slot);
             drop(shared);
             drop(entry);
         }
@@ -314,7 +354,9 @@ impl CancelNode {
     /// How many registrations the node holds: children, waiters and
     /// after-funcs. For tests of the no-leak guarantee.
     pub(crate) fn registrations(&self) -> usize {
-        lock(&self.shared).registry.occupied
+        lock(&self.shared)
+            .as_ref()
+            .map_or(0, |shared| shared.registry.occupied)
     }
 }
 
@@ -329,10 +371,22 @@ impl fmt::Debug for CancelNode {
 impl Drop for CancelNode {
     fn drop(&mut self) {
         self.leave_parent();
-        if let Some(timer) = lock(&self.shared).timer.take() {
+        if let Some(timer) = lock(&self.shared)
+            .as_mut()
+            .and_then(|shared| shared.timer.take())
+        {
             timer.abort();
         }
     }
+}
+
+/// The registry of a live node that holds a registration: it was allocated
+/// by that registration (invariant 2) and is only taken by cancellation.
+fn registry(shared: &mut Option<Box<Shared>>) -> &mut Registry {
+    &mut shared
+        .as_mut()
+        .expect("a live node with a registration has its shared state")
+        .registry
 }
 
 /// Delivers a cancellation to the entries taken from a node, descending into
@@ -376,5 +430,17 @@ fn encode(err: Error) -> u8 {
     match err {
         Error::Canceled => CANCELED,
         Error::DeadlineExceeded => DEADLINE_EXCEEDED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CancelNode;
+
+    /// The budget of DESIGN.md: a cancelable node in 64 bytes, `Arc`
+    /// header included.
+    #[test]
+    fn a_cancelable_node_fits_in_64_bytes() {
+        assert!(std::mem::size_of::<CancelNode>() + 2 * std::mem::size_of::<usize>() <= 64);
     }
 }
