@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::IntoFuture;
+use std::mem;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -558,19 +559,66 @@ impl Context {
 /// ```
 impl fmt::Display for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Iterative, so a chain of any depth prints without recursion.
+        let mut chain = Vec::new();
+        let mut link = Some(self);
+        while let Some(ctx) = link {
+            chain.push(ctx);
+            link = ctx.parent();
+        }
+        chain.iter().rev().try_for_each(|ctx| ctx.fmt_link(f))
+    }
+}
+
+impl Context {
+    /// The context this one was derived from; `None` for a root.
+    fn parent(&self) -> Option<&Context> {
+        match &self.repr {
+            Repr::Background | Repr::Todo => None,
+            Repr::Cancel(node) => Some(&node.parent),
+            Repr::Value(node) => Some(&node.parent),
+            Repr::WithoutCancel(node) => Some(&node.parent),
+        }
+    }
+
+    /// This context's own link of the `Display` chain.
+    fn fmt_link(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Background => f.write_str("context.Background"),
             Repr::Todo => f.write_str("context.TODO"),
-            Repr::Cancel(node) => match node.deadline().filter(|_| node.has_own_deadline()) {
+            Repr::Cancel(node) => match node.own_deadline() {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    write!(f, "{}.WithDeadline([{left:?}])", node.parent)
+                    write!(f, ".WithDeadline([{left:?}])")
                 }
-                None => write!(f, "{}.WithCancel", node.parent),
+                None => f.write_str(".WithCancel"),
             },
-            Repr::Value(node) => write!(f, "{}.WithValue({})", node.parent, node.type_name),
-            Repr::WithoutCancel(node) => write!(f, "{}.WithoutCancel", node.parent),
+            Repr::Value(node) => write!(f, ".WithValue({})", node.type_name),
+            Repr::WithoutCancel(_) => f.write_str(".WithoutCancel"),
         }
+    }
+}
+
+/// Dropping the last handle on a deep chain frees it link by link, rather
+/// than recursively through each node's parent, so no depth overflows the
+/// stack.
+impl Drop for Context {
+    fn drop(&mut self) {
+        let mut repr = mem::replace(&mut self.repr, Repr::Background);
+        while let Some(mut parent) = into_parent(repr) {
+            repr = mem::replace(&mut parent.repr, Repr::Background);
+        }
+    }
+}
+
+/// Dismantles the node `repr` points at if this was its last owner, and
+/// hands back its parent for the caller to drop next.
+fn into_parent(repr: Repr) -> Option<Context> {
+    match repr {
+        Repr::Background | Repr::Todo => None,
+        Repr::Cancel(node) => Arc::into_inner(node).map(CancelNode::into_parent),
+        Repr::Value(node) => Arc::into_inner(node).map(|node| node.parent),
+        Repr::WithoutCancel(node) => Arc::into_inner(node).map(|node| node.parent),
     }
 }
 

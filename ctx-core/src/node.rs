@@ -199,18 +199,21 @@ impl CancelNode {
     /// The effective deadline: this node's own, or the inherited one (a
     /// node only has its own when it is earlier).
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        if self.has_deadline {
-            lock(&self.shared)
-                .as_ref()
-                .and_then(|shared| shared.deadline)
-        } else {
-            self.parent.deadline()
+        let mut node = self;
+        while !node.has_deadline {
+            node = node.parent.scope()?;
         }
+        node.own_deadline()
     }
 
-    /// Whether this node has a deadline of its own, for `Display`.
-    pub(crate) fn has_own_deadline(&self) -> bool {
-        self.has_deadline
+    /// The deadline this node was given itself, if any.
+    pub(crate) fn own_deadline(&self) -> Option<Instant> {
+        if !self.has_deadline {
+            return None;
+        }
+        lock(&self.shared)
+            .as_ref()
+            .and_then(|shared| shared.deadline)
     }
 
     /// Registers `child`, or, if this node is done, makes the child done
@@ -368,8 +371,15 @@ impl fmt::Debug for CancelNode {
     }
 }
 
-impl Drop for CancelNode {
-    fn drop(&mut self) {
+impl CancelNode {
+    /// Releases what the node holds in the tree (its registration, its
+    /// timer) and hands back its parent, for `Context`'s iterative drop.
+    pub(crate) fn into_parent(mut self) -> Context {
+        self.release();
+        mem::replace(&mut self.parent, Context::background())
+    }
+
+    fn release(&mut self) {
         self.leave_parent();
         if let Some(timer) = lock(&self.shared)
             .as_mut()
@@ -377,6 +387,12 @@ impl Drop for CancelNode {
         {
             timer.abort();
         }
+    }
+}
+
+impl Drop for CancelNode {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 

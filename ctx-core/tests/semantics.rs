@@ -498,3 +498,37 @@ fn contexts_are_send_sync_static_and_small() {
     assert_send_sync::<ctx_core::DoneOwned>();
     assert!(std::mem::size_of::<Context>() <= 16);
 }
+
+/// Hostile depth: a chain far deeper than any stack frame budget derives,
+/// reports, prints and drops without recursion. Run on a small stack.
+#[test]
+fn a_very_deep_chain_neither_recurses_nor_overflows() {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let (root, cancel) = Context::background().with_cancel();
+            let mut ctx = root.clone();
+            let mut handles = Vec::new();
+            for depth in 0..200_000_u32 {
+                ctx = if depth % 2 == 0 {
+                    ctx.with_value(depth)
+                } else {
+                    let (child, handle) = ctx.with_cancel();
+                    handles.push(handle);
+                    child
+                };
+            }
+            assert_eq!(ctx.deadline(), None);
+            assert!(ctx
+                .to_string()
+                .starts_with("context.Background.WithCancel.WithValue(u32)"));
+            drop(cancel);
+            assert_eq!(ctx.err(), Some(Error::Canceled));
+            drop(handles);
+            drop(ctx);
+            assert_eq!(root.debug_registrations(), 0);
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+}
