@@ -1,0 +1,226 @@
+//! Request-scoped identifiers the layer puts in every request's context.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use http::{HeaderName, HeaderValue};
+
+/// The W3C trace-context header, `traceparent`, read by the
+/// [`ContextLayer`](super::ContextLayer) and written by [`inject`](super::inject).
+///
+/// ```
+/// assert_eq!(ctx::http::TRACEPARENT.as_str(), "traceparent");
+/// ```
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The `x-request-id` header, read by the
+/// [`ContextLayer`](super::ContextLayer) when present.
+///
+/// ```
+/// assert_eq!(ctx::http::REQUEST_ID.as_str(), "x-request-id");
+/// ```
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The trace a request belongs to: a W3C trace id, 16 bytes shown as 32
+/// lowercase hex digits.
+///
+/// The [`ContextLayer`](super::ContextLayer) takes it from an incoming
+/// `traceparent` header, or starts a new trace; [`inject`](super::inject)
+/// sends it on. Every context derived from the request's, including a
+/// detached one (`without_cancel`), carries it.
+///
+/// ```
+/// use ctx::http::TraceId;
+///
+/// let id = TraceId::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+/// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_ne!(TraceId::generate(), TraceId::generate());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TraceId(pub u128);
+
+impl TraceId {
+    /// A new random trace id (never all zeros, which W3C reserves).
+    ///
+    /// ```
+    /// assert_ne!(ctx::http::TraceId::generate().0, 0);
+    /// ```
+    pub fn generate() -> TraceId {
+        loop {
+            let id = (u128::from(random_u64()) << 64) | u128::from(random_u64());
+            if id != 0 {
+                return TraceId(id);
+            }
+        }
+    }
+
+    /// The trace id of a `traceparent` header value
+    /// (`version-traceid-parentid-flags`), or `None` if it is malformed or
+    /// the all-zeros id.
+    ///
+    /// ```
+    /// use ctx::http::TraceId;
+    ///
+    /// assert!(TraceId::parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+    /// assert!(TraceId::parse_traceparent("garbage").is_none());
+    /// ```
+    pub fn parse_traceparent(value: &str) -> Option<TraceId> {
+        let mut parts = value.split('-');
+        let (version, trace, parent, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let lower_hex = |s: &str, len: usize| {
+            s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        if !lower_hex(version, 2)
+            || version == "ff"
+            || !lower_hex(parent, 16)
+            || !lower_hex(flags, 2)
+        {
+            return None;
+        }
+        if version == "00" && parts.next().is_some() {
+            return None;
+        }
+        if !lower_hex(trace, 32) {
+            return None;
+        }
+        let id = u128::from_str_radix(trace, 16).ok()?;
+        (id != 0).then_some(TraceId(id))
+    }
+
+    /// A `traceparent` header value for this trace, with a fresh parent
+    /// (span) id and the sampled flag.
+    ///
+    /// ```
+    /// use ctx::http::TraceId;
+    ///
+    /// let header = TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736).to_traceparent();
+    /// let text = header.to_str().unwrap();
+    /// assert!(text.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    /// assert_eq!(TraceId::parse_traceparent(text), Some(TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736)));
+    /// ```
+    pub fn to_traceparent(&self) -> HeaderValue {
+        let parent = loop {
+            let parent = random_u64();
+            if parent != 0 {
+                break parent;
+            }
+        };
+        let text = format!("00-{self}-{parent:016x}-01");
+        HeaderValue::from_str(&text).expect("hex digits and dashes are a valid header value")
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// The id of one request: an incoming `x-request-id` header (at most 128
+/// visible ASCII characters), or a new one.
+///
+/// ```
+/// use ctx::http::RequestId;
+///
+/// let a = RequestId::generate();
+/// assert_ne!(a, RequestId::generate());
+/// assert_eq!(a.as_str().len(), 16);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The longest incoming `x-request-id` that is kept.
+    pub const MAX_LEN: usize = 128;
+
+    /// A new random request id: 16 hex digits.
+    ///
+    /// ```
+    /// assert!(ctx::http::RequestId::generate().as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+    /// ```
+    pub fn generate() -> RequestId {
+        RequestId(format!("{:016x}", random_u64()))
+    }
+
+    /// The id of an incoming `x-request-id` header value, if it is 1 to
+    /// [`MAX_LEN`](RequestId::MAX_LEN) visible ASCII characters.
+    ///
+    /// ```
+    /// use ctx::http::RequestId;
+    ///
+    /// assert_eq!(RequestId::from_header("abc-123").unwrap().as_str(), "abc-123");
+    /// assert!(RequestId::from_header("").is_none());
+    /// assert!(RequestId::from_header("has space").is_none());
+    /// ```
+    pub fn from_header(value: &str) -> Option<RequestId> {
+        let ok = (1..=Self::MAX_LEN).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| RequestId(value.to_owned()))
+    }
+
+    /// The id as text.
+    ///
+    /// ```
+    /// let id = ctx::http::RequestId::from_header("r-1").unwrap();
+    /// assert_eq!(id.as_str(), "r-1");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// 64 unpredictable-enough bits for ids (not for cryptography): SipHash,
+/// randomly keyed once per process, of a counter and the time.
+fn random_u64() -> u64 {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = KEYS.get_or_init(RandomState::new).build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(now);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trips_and_rejects_bad_forms() {
+        let id = TraceId::generate();
+        let header = id.to_traceparent();
+        assert_eq!(
+            TraceId::parse_traceparent(header.to_str().unwrap()),
+            Some(id)
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(TraceId::parse_traceparent(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_bounded() {
+        assert!(RequestId::from_header(&"a".repeat(RequestId::MAX_LEN)).is_some());
+        assert!(RequestId::from_header(&"a".repeat(RequestId::MAX_LEN + 1)).is_none());
+    }
+}

@@ -1,0 +1,404 @@
+//! The HTTP layer over real loopback sockets: when a request's context ends
+//! (response produced, client gone, server shutdown), and how deadlines
+//! cross process boundaries (`grpc-timeout`). Synchronization is by
+//! channels, never by wall-clock thresholds; timeouts below only bound a
+//! failing test.
+
+#[path = "../examples/support/mod.rs"]
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use ctx::http::{
+    format_grpc_timeout, inject, parse_grpc_timeout, ContextLayer, Ctx, RequestEnded, RequestId,
+    TraceId, GRPC_TIMEOUT,
+};
+use ctx::{Context, Error};
+use http::{Request, StatusCode};
+use tokio::sync::mpsc;
+use tower::ServiceExt;
+
+/// Bounds a step that must happen; only a broken test waits this long.
+const BOUND: Duration = Duration::from_secs(10);
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(BOUND, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+fn get_request(path: &str) -> Request<String> {
+    Request::get(path).body(String::new()).unwrap()
+}
+
+/// A router whose handler hands its context to the test, then either
+/// answers at once (`/now`) or waits for its context to end (`/wait`).
+fn reporting_app(root: Context) -> (Router, mpsc::UnboundedReceiver<Context>) {
+    let (tx, rx) = mpsc::unbounded_channel::<Context>();
+    let now = {
+        let tx = tx.clone();
+        move |Ctx(ctx): Ctx| async move {
+            tx.send(ctx.clone()).unwrap();
+            "done"
+        }
+    };
+    let wait = move |Ctx(ctx): Ctx| async move {
+        tx.send(ctx.clone()).unwrap();
+        let error = ctx.done().await;
+        (StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+    };
+    let app = Router::new()
+        .route("/now", get(now))
+        .route("/wait", get(wait))
+        .layer(ContextLayer::new(root));
+    (app, rx)
+}
+
+fn cause_of(ctx: &Context) -> Option<RequestEnded> {
+    ctx.cause()?.downcast_ref::<RequestEnded>().copied()
+}
+
+#[tokio::test]
+async fn context_is_cancelled_once_the_response_is_produced() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (app, mut contexts) = reporting_app(root.clone());
+    let server = support::serve(app, root).await.unwrap();
+
+    let response = within("response", support::send(server.addr, get_request("/now")))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "done");
+
+    let ctx = contexts.recv().await.unwrap();
+    assert_eq!(ctx.err(), Some(Error::Canceled));
+    assert_eq!(cause_of(&ctx), Some(RequestEnded::Responded));
+    assert!(ctx.value::<TraceId>().is_some());
+    assert!(ctx.value::<RequestId>().is_some());
+
+    drop(shutdown);
+    within("server exit", server.task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn context_is_cancelled_when_the_client_goes_away() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (app, mut contexts) = reporting_app(root.clone());
+    let server = support::serve(app, root).await.unwrap();
+
+    // The client leaves as soon as the handler is running.
+    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<Context>();
+    let client = tokio::spawn(support::send_or_leave(
+        server.addr,
+        get_request("/wait"),
+        async move {
+            let _ = running_rx.await;
+        },
+    ));
+    let ctx = within("the handler", contexts.recv()).await.unwrap();
+    assert!(!ctx.is_done(), "the client is still there");
+    running_tx.send(ctx.clone()).unwrap();
+    let left = within("the client", client).await.unwrap().unwrap();
+    assert!(left.is_none(), "the client left before any response");
+
+    assert_eq!(within("cancellation", ctx.done()).await, Error::Canceled);
+    assert_eq!(cause_of(&ctx), Some(RequestEnded::Abandoned));
+
+    drop(shutdown);
+    within("server exit", server.task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn server_shutdown_cancels_requests_in_flight() {
+    let (root, shutdown) = Context::background().with_cancel_cause();
+    let (app, mut contexts) = reporting_app(root.clone());
+    let server = support::serve(app, root).await.unwrap();
+
+    let client = tokio::spawn(support::send(server.addr, get_request("/wait")));
+    let ctx = within("the handler", contexts.recv()).await.unwrap();
+    assert!(!ctx.is_done());
+
+    shutdown.cancel("server shutting down");
+    assert_eq!(within("cancellation", ctx.done()).await, Error::Canceled);
+    assert_eq!(ctx.cause().unwrap().to_string(), "server shutting down");
+
+    // Graceful: the handler saw the cancellation and still answered.
+    let response = within("the response", client).await.unwrap().unwrap();
+    assert_eq!(response.status, 503);
+    assert_eq!(response.body, "context canceled");
+    within("server exit", server.task).await.unwrap().unwrap();
+}
+
+/// Answers with the remaining budget of the request's context, in ns, or
+/// "none".
+fn budget_app(layer: ContextLayer, calls: Arc<AtomicUsize>) -> Router {
+    let handler = move |Ctx(ctx): Ctx| async move {
+        calls.fetch_add(1, Ordering::SeqCst);
+        match ctx.deadline() {
+            Some(deadline) => (deadline - ctx::Instant::now()).as_nanos().to_string(),
+            None => "none".to_owned(),
+        }
+    };
+    Router::new().route("/", get(handler)).layer(layer)
+}
+
+async fn call(app: &Router, grpc_timeout: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get("/");
+    if let Some(value) = grpc_timeout {
+        request = request.header(GRPC_TIMEOUT, value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn grpc_timeout_becomes_the_request_deadline() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = budget_app(ContextLayer::new(Context::background()), calls.clone());
+
+    assert_eq!(call(&app, None).await, (StatusCode::OK, "none".into()));
+    assert_eq!(
+        call(&app, Some("250m")).await,
+        (StatusCode::OK, "250000000".into())
+    );
+    assert_eq!(
+        call(&app, Some("3S")).await,
+        (StatusCode::OK, "3000000000".into())
+    );
+    assert_eq!(
+        call(&app, Some("1500u")).await,
+        (StatusCode::OK, "1500000".into())
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn grpc_timeout_is_capped_by_max_timeout() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = ContextLayer::new(Context::background()).max_timeout(Duration::from_secs(2));
+    let app = budget_app(layer, calls);
+    assert_eq!(
+        call(&app, Some("99999999H")).await,
+        (StatusCode::OK, "2000000000".into())
+    );
+    assert_eq!(
+        call(&app, Some("1S")).await,
+        (StatusCode::OK, "1000000000".into())
+    );
+
+    // The default cap: five minutes.
+    let app = budget_app(ContextLayer::new(Context::background()), Arc::default());
+    assert_eq!(call(&app, Some("99999999H")).await.1, "300000000000");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_grpc_timeout_is_already_expired() {
+    let handler = |Ctx(ctx): Ctx| async move { format!("{:?}", ctx.err()) };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(ContextLayer::new(Context::background()));
+    assert_eq!(call(&app, Some("0n")).await.1, "Some(DeadlineExceeded)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_grpc_timeout_is_a_400_that_says_why() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = budget_app(ContextLayer::new(Context::background()), calls.clone());
+    for bad in [
+        "",
+        "1",
+        "S",
+        "10x",
+        "1.5S",
+        "-1S",
+        "123456789S",
+        "\u{1F600}",
+        "10 S",
+    ] {
+        let (status, body) = call(&app, Some(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert!(
+            body.starts_with("malformed grpc-timeout: "),
+            "{bad:?}: {body}"
+        );
+        assert!(body.contains("e.g. \"250m\""), "{body}");
+    }
+    // Not valid UTF-8, not even visible ASCII: still a 400, never a panic.
+    let request = Request::get("/")
+        .header(
+            GRPC_TIMEOUT,
+            http::HeaderValue::from_bytes(b"\xff\xfeS").unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the handler never ran");
+}
+
+#[tokio::test]
+async fn malformed_grpc_timeout_over_a_socket() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let app = budget_app(ContextLayer::new(root.clone()), Arc::default());
+    let server = support::serve(app, root).await.unwrap();
+    let request = Request::get("/")
+        .header(GRPC_TIMEOUT, "10 seconds")
+        .body(String::new())
+        .unwrap();
+    let response = within("response", support::send(server.addr, request))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.body,
+        "malformed grpc-timeout: the unit must be one of H, M, S, m, u, n (expected 1 to 8 digits and a unit, e.g. \"250m\")\n"
+    );
+    drop(shutdown);
+    within("server exit", server.task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_extractor_without_the_layer_is_a_500_naming_it() {
+    let app = Router::new().route("/", get(|Ctx(_ctx): Ctx| async { "unreachable" }));
+    let (status, body) = call(&app, None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("ContextLayer"), "{body}");
+}
+
+#[tokio::test]
+async fn incoming_trace_and_request_ids_are_kept() {
+    let handler = |Ctx(ctx): Ctx| async move {
+        format!(
+            "{} {}",
+            ctx.value::<TraceId>().unwrap(),
+            ctx.value::<RequestId>().unwrap()
+        )
+    };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(ContextLayer::new(Context::background()));
+    let request = Request::get("/")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("x-request-id", "req-42")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    assert_eq!(body, "4bf92f3577b34da6a3ce929d0e0e4736 req-42");
+}
+
+/// Client → edge → backend, over sockets: the edge's budget (from the
+/// client's `grpc-timeout`) and trace reach the backend through `inject`,
+/// and the backend's slow inner call is cut off at that deadline.
+#[tokio::test]
+async fn deadline_propagates_client_to_server_to_inner_call() {
+    let (root, shutdown) = Context::background().with_cancel();
+
+    // The backend: reports its budget and trace, then runs a slow inner
+    // call under its request context.
+    let backend = Router::new()
+        .route(
+            "/lookup",
+            get(|Ctx(ctx): Ctx| async move {
+                let budget = ctx.deadline().map(|d| d - ctx::Instant::now());
+                let trace = ctx.value::<TraceId>().unwrap().to_string();
+                let inner = ctx.run(tokio::time::sleep(Duration::from_secs(3600))).await;
+                format!("{} {trace} {:?}", budget.map_or(0, |b| b.as_nanos()), inner)
+            }),
+        )
+        .layer(ContextLayer::new(root.clone()));
+    let backend = support::serve(backend, root.clone()).await.unwrap();
+
+    // The edge: calls the backend with its own request context.
+    let backend_addr = backend.addr;
+    let edge = Router::new()
+        .route(
+            "/search",
+            get(move |Ctx(ctx): Ctx| async move {
+                let edge_budget = (ctx.deadline().unwrap() - ctx::Instant::now()).as_nanos();
+                let mut request = get_request("/lookup");
+                inject(&ctx, request.headers_mut()).unwrap();
+                let sent = parse_grpc_timeout(request.headers()[GRPC_TIMEOUT].as_bytes()).unwrap();
+                assert!(
+                    sent.as_nanos() <= edge_budget + 1_000,
+                    "never more than the edge has"
+                );
+                let answer = support::send(backend_addr, request).await.unwrap();
+                format!(
+                    "{edge_budget} {} {}",
+                    ctx.value::<TraceId>().unwrap(),
+                    answer.body
+                )
+            }),
+        )
+        .layer(ContextLayer::new(root.clone()));
+    let edge = support::serve(edge, root).await.unwrap();
+
+    let client_trace = TraceId::generate();
+    let budget = Duration::from_millis(300);
+    let request = Request::get("/search")
+        .header(GRPC_TIMEOUT, format_grpc_timeout(budget))
+        .header("traceparent", client_trace.to_traceparent())
+        .body(String::new())
+        .unwrap();
+    let response = within("the edge", support::send(edge.addr, request))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let fields: Vec<&str> = response.body.split(' ').collect();
+    let [edge_budget, edge_trace, backend_budget, backend_trace, inner] = fields[..] else {
+        panic!("unexpected body {:?}", response.body)
+    };
+    let (edge_budget, backend_budget): (u128, u128) = (
+        edge_budget.parse().unwrap(),
+        backend_budget.parse().unwrap(),
+    );
+    assert!(edge_budget <= budget.as_nanos());
+    assert!(
+        backend_budget > 0 && backend_budget <= edge_budget,
+        "{backend_budget} vs {edge_budget}"
+    );
+    assert_eq!(edge_trace, client_trace.to_string());
+    assert_eq!(backend_trace, client_trace.to_string());
+    assert_eq!(
+        inner, "Err(DeadlineExceeded)",
+        "the hour-long inner call was cut at the deadline"
+    );
+
+    drop(shutdown);
+    within("edge exit", edge.task).await.unwrap().unwrap();
+    within("backend exit", backend.task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn state_and_ctx_extract_together() {
+    let handler = |State(name): State<&'static str>, Ctx(ctx): Ctx| async move {
+        format!("{name} {}", ctx.is_done())
+    };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(ContextLayer::new(Context::background()))
+        .with_state("svc");
+    let (status, body) = call(&app, None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "svc false"));
+}
