@@ -216,9 +216,15 @@ async fn huge_timeouts_and_far_deadlines_do_not_panic() {
     let far = Instant::now() + Duration::from_secs(1_000 * 365 * 24 * 3600);
     let (distant, _c2) = Context::background().with_deadline(far);
     assert_eq!(distant.deadline(), Some(far));
+    // Within the timer's horizon: armed on tokio's timer, and it fires.
+    let twenty_years = Duration::from_secs(20 * 365 * 24 * 3600);
+    let (armed, _c3) = Context::background().with_timeout(twenty_years);
     advance(Duration::from_secs(365 * 24 * 3600)).await;
     assert_eq!(distant.err(), None);
     assert_eq!(forever.err(), None);
+    assert_eq!(armed.err(), None);
+    advance(twenty_years).await;
+    assert_eq!(armed.done().await, Error::DeadlineExceeded);
 }
 
 #[tokio::test(start_paused = true)]
