@@ -17,4 +17,5 @@ pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
 /// The instant type of deadlines: tokio's, so `tokio::time::pause()` makes
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;
-// detach: the #[detached] runtime goes here.
+mod detach;
+pub use detach::{__detach, detached_running, wait_detached, DetachError, Detached};

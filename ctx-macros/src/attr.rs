@@ -1,0 +1,193 @@
+//! The options of `#[ctx_fn(...)]` and `#[detached(...)]`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{LitStr, Path, Token};
+
+mod kw {
+    syn::custom_keyword!(timeout);
+}
+
+/// Options both macros accept.
+pub(crate) struct CtxFnArgs {
+    /// The path generated code uses for the `ctx` crate: `::ctx` unless the
+    /// user renamed the dependency (`crate = my_ctx`).
+    pub(crate) krate: TokenStream,
+}
+
+/// Options of `#[detached]`.
+pub(crate) struct DetachedArgs {
+    pub(crate) krate: TokenStream,
+    /// The detached work's own budget, in nanoseconds.
+    pub(crate) timeout: Option<u64>,
+}
+
+impl Parse for CtxFnArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut krate = None;
+        parse_options(input, "ctx_fn", |input| {
+            if input.peek(Token![crate]) {
+                return parse_crate(input, &mut krate).map(|()| true);
+            }
+            Ok(false)
+        })?;
+        Ok(CtxFnArgs {
+            krate: krate.unwrap_or_else(default_crate),
+        })
+    }
+}
+
+impl Parse for DetachedArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut krate = None;
+        let mut timeout = None;
+        parse_options(input, "detached", |input| {
+            if input.peek(Token![crate]) {
+                return parse_crate(input, &mut krate).map(|()| true);
+            }
+            if input.peek(kw::timeout) {
+                let key = input.parse::<kw::timeout>()?;
+                input.parse::<Token![=]>()?;
+                if timeout.is_some() {
+                    return Err(syn::Error::new(key.span, "`timeout` is given twice"));
+                }
+                let lit = input.parse::<LitStr>().map_err(|err| {
+                    syn::Error::new(
+                        err.span(),
+                        "`timeout` takes a duration string with a unit, like `timeout = \"5s\"`",
+                    )
+                })?;
+                let nanos =
+                    parse_duration(&lit.value()).map_err(|why| syn::Error::new(lit.span(), why))?;
+                timeout = Some(nanos);
+                return Ok(true);
+            }
+            Ok(false)
+        })?;
+        Ok(DetachedArgs {
+            krate: krate.unwrap_or_else(default_crate),
+            timeout,
+        })
+    }
+}
+
+fn default_crate() -> TokenStream {
+    quote!(::ctx)
+}
+
+/// Parses `key = value, ...`, handing each key to `option`, which returns
+/// whether it knew the key; an unknown key is an error at that key.
+fn parse_options(
+    input: ParseStream<'_>,
+    macro_name: &str,
+    mut option: impl FnMut(ParseStream<'_>) -> syn::Result<bool>,
+) -> syn::Result<()> {
+    let known = match macro_name {
+        "detached" => "`timeout = \"5s\"` and `crate = path`",
+        _ => "`crate = path`",
+    };
+    while !input.is_empty() {
+        if !option(input)? {
+            let unknown: TokenStream = input.parse::<proc_macro2::TokenTree>()?.into();
+            return Err(syn::Error::new_spanned(
+                unknown,
+                format!("unknown option for `#[{macro_name}]`: the options are {known}"),
+            ));
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_crate(input: ParseStream<'_>, krate: &mut Option<TokenStream>) -> syn::Result<()> {
+    let key = input.parse::<Token![crate]>()?;
+    input.parse::<Token![=]>()?;
+    if krate.is_some() {
+        return Err(syn::Error::new(key.span, "`crate` is given twice"));
+    }
+    let path = input.parse::<Path>()?;
+    *krate = Some(quote!(#path));
+    Ok(())
+}
+
+/// Parses a Go-style duration (`"1h30m"`, `"1.5s"`, `"250ms"`) into
+/// nanoseconds; the units are `ns`, `us` (or `µs`), `ms`, `s`, `m` and `h`.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let malformed = || {
+        format!(
+            "malformed duration `{text}`: write a number and a unit, like \"5s\", \"250ms\" or \"1m30s\" (units: ns, us, ms, s, m, h)"
+        )
+    };
+    if text.is_empty() {
+        return Err(malformed());
+    }
+    let mut rest = text;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(malformed)?;
+        let (number, after) = rest.split_at(number_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let unit_nanos: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60 * 1_000_000_000,
+            "h" => 3_600 * 1_000_000_000,
+            _ => return Err(malformed()),
+        };
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if whole.is_empty() && fraction.is_empty() {
+            return Err(malformed());
+        }
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| malformed())?
+        };
+        let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(malformed)?;
+        let mut scale = unit_nanos;
+        for digit in fraction.chars() {
+            let digit = digit.to_digit(10).ok_or_else(malformed)?;
+            scale /= 10;
+            nanos += u128::from(digit) * scale;
+        }
+        total = total.checked_add(nanos).ok_or_else(malformed)?;
+        rest = after;
+    }
+    u64::try_from(total).map_err(|_| format!("duration `{text}` is too long: at most ~584 years"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("5s"), Ok(5_000_000_000));
+        assert_eq!(parse_duration("250ms"), Ok(250_000_000));
+        assert_eq!(parse_duration("1m30s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(parse_duration("10us"), Ok(10_000));
+        assert_eq!(parse_duration("3ns"), Ok(3));
+        assert_eq!(parse_duration(".5s"), Ok(500_000_000));
+    }
+
+    #[test]
+    fn malformed_durations_are_rejected() {
+        for bad in ["", "5", "s", "5 s", "5sec", "1..5s", ".s", "5d", "-5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
+        }
+        assert!(parse_duration("99999999999h")
+            .unwrap_err()
+            .contains("too long"));
+    }
+}
