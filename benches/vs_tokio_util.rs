@@ -1,0 +1,223 @@
+//! `ctx` against tokio-util's `CancellationToken`, same shapes on both.
+//!
+//! Each group has a `ctx` and a `tokio_util` benchmark doing the same work:
+//! - `ChildChurn`: a child created and dropped under one long-lived parent
+//!   (a `CancelHandle` drop cancels the child and unlinks it; a child
+//!   token's drop unlinks it), on 1 and 2 threads.
+//! - `IsCancelledContended`: `is_done()` / `is_cancelled()` on 2 threads
+//!   while a third thread keeps creating and dropping children of the same
+//!   parent.
+//! - `CancelSubtree`: cancelling a parent with 100,000 children (each
+//!   child a live context/token held by the benchmark), timed from the
+//!   cancel call until it returns (every child is then done).
+//! - `WaitWake`: N tasks waiting on one context/token (current-thread
+//!   runtime); timed from the cancel until every task has finished.
+
+#![allow(missing_docs, non_snake_case)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use ctx::Context;
+use divan::{black_box, AllocProfiler, Bencher};
+use tokio_util::sync::CancellationToken;
+
+#[global_allocator]
+static ALLOC: AllocProfiler = AllocProfiler::system();
+
+fn main() {
+    divan::main();
+}
+
+mod ChildChurn {
+    use super::*;
+
+    #[divan::bench(threads = [1, 2])]
+    fn ctx(bencher: Bencher) {
+        let (parent, _cancel) = Context::background().with_cancel();
+        bencher.bench(|| {
+            let (child, cancel) = parent.with_cancel();
+            drop(cancel);
+            black_box(child);
+        });
+    }
+
+    #[divan::bench(threads = [1, 2])]
+    fn tokio_util(bencher: Bencher) {
+        let parent = CancellationToken::new();
+        bencher.bench(|| {
+            let child = parent.child_token();
+            black_box(child);
+        });
+    }
+}
+
+/// Runs `churn` on a third thread until the returned guard is dropped.
+struct Churner {
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Churner {
+    fn start(mut churn: impl FnMut() + Send + 'static) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                churn();
+            }
+        });
+        Churner {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Churner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("churner thread");
+        }
+    }
+}
+
+mod IsCancelledContended {
+    use super::*;
+
+    #[divan::bench(threads = [2])]
+    fn ctx(bencher: Bencher) {
+        let (parent, _cancel) = Context::background().with_cancel();
+        let churned = parent.clone();
+        let _churner = Churner::start(move || {
+            let (child, cancel) = churned.with_cancel();
+            drop(cancel);
+            black_box(child);
+        });
+        bencher.bench(|| black_box(&parent).is_done());
+    }
+
+    #[divan::bench(threads = [2])]
+    fn tokio_util(bencher: Bencher) {
+        let parent = CancellationToken::new();
+        let churned = parent.clone();
+        let _churner = Churner::start(move || {
+            black_box(churned.child_token());
+        });
+        bencher.bench(|| black_box(&parent).is_cancelled());
+    }
+}
+
+const SUBTREE: usize = 100_000;
+
+mod CancelSubtree {
+    use super::*;
+
+    #[divan::bench(sample_count = 20, sample_size = 1)]
+    fn ctx(bencher: Bencher) {
+        bencher
+            .with_inputs(|| {
+                let (parent, cancel) = Context::background().with_cancel();
+                let children: Vec<_> = (0..SUBTREE).map(|_| parent.with_cancel()).collect();
+                (cancel, children)
+            })
+            .bench_local_values(|(cancel, children)| {
+                cancel.cancel();
+                // Returned, so they are dropped after the timing.
+                (cancel, children)
+            });
+    }
+
+    #[divan::bench(sample_count = 20, sample_size = 1)]
+    fn tokio_util(bencher: Bencher) {
+        bencher
+            .with_inputs(|| {
+                let parent = CancellationToken::new();
+                let children: Vec<_> = (0..SUBTREE).map(|_| parent.child_token()).collect();
+                (parent, children)
+            })
+            .bench_local_values(|(parent, children)| {
+                parent.cancel();
+                (parent, children)
+            });
+    }
+}
+
+mod WaitWake {
+    use super::*;
+    use tokio::task::JoinHandle;
+
+    const TASKS: [usize; 2] = [1_000, 100_000];
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio runtime")
+    }
+
+    /// Spawns the waiters and lets each one poll (and register) once.
+    fn spawn_waiters<F>(
+        rt: &tokio::runtime::Runtime,
+        n: usize,
+        mut waiter: impl FnMut() -> F,
+    ) -> Vec<JoinHandle<()>>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(waiter())).collect();
+            tokio::task::yield_now().await;
+            tasks
+        })
+    }
+
+    #[divan::bench(args = TASKS, sample_count = 20, sample_size = 1)]
+    fn ctx(bencher: Bencher, n: usize) {
+        let rt = runtime();
+        bencher
+            .with_inputs(|| {
+                let (ctx, cancel) = Context::background().with_cancel();
+                let tasks = spawn_waiters(&rt, n, || {
+                    let done = ctx.done_owned();
+                    async move {
+                        done.await;
+                    }
+                });
+                (cancel, tasks)
+            })
+            .bench_local_values(|(cancel, tasks)| {
+                rt.block_on(async move {
+                    cancel.cancel();
+                    for task in tasks {
+                        task.await.expect("waiter");
+                    }
+                });
+            });
+    }
+
+    #[divan::bench(args = TASKS, sample_count = 20, sample_size = 1)]
+    fn tokio_util(bencher: Bencher, n: usize) {
+        let rt = runtime();
+        bencher
+            .with_inputs(|| {
+                let token = CancellationToken::new();
+                let tasks = spawn_waiters(&rt, n, || {
+                    let token = token.clone();
+                    async move {
+                        token.cancelled_owned().await;
+                    }
+                });
+                (token, tasks)
+            })
+            .bench_local_values(|(token, tasks)| {
+                rt.block_on(async move {
+                    token.cancel();
+                    for task in tasks {
+                        task.await.expect("waiter");
+                    }
+                });
+            });
+    }
+}
