@@ -69,10 +69,10 @@ pub struct Config {
     pub latency: Duration,
     /// Seed of the per-request randomness (runs are reproducible).
     pub seed: u64,
-    /// Test mode: publishers linger until this opens (after every response
-    /// has been received), instead of a random time. Makes the race
-    /// deterministic: every publish outlives its response.
-    pub gate: Option<watch::Receiver<bool>>,
+    /// Test mode: publishers linger until every client has its response,
+    /// instead of a random time. Makes the race deterministic: every
+    /// publish outlives its response.
+    pub gated: bool,
 }
 
 impl Default for Config {
@@ -83,7 +83,7 @@ impl Default for Config {
             disconnect_share: 0.2,
             latency: Duration::from_millis(5),
             seed: 7,
-            gate: None,
+            gated: false,
         }
     }
 }
@@ -352,13 +352,14 @@ pub async fn run_variant(variant: Variant, config: &Config) -> std::io::Result<R
     let broker_server = support::serve(broker_app, root.clone()).await?;
 
     let stats = Arc::new(Stats::default());
+    let (open_gate, gate) = watch::channel(false);
     let app = App {
         variant,
         broker: broker_server.addr,
         stats: stats.clone(),
         latency: config.latency,
         seed: config.seed,
-        gate: config.gate.clone(),
+        gate: config.gated.then_some(gate),
     };
     let service = Router::new()
         .route("/order", post(order))
@@ -367,6 +368,7 @@ pub async fn run_variant(variant: Variant, config: &Config) -> std::io::Result<R
     let server = support::serve(service, root.clone()).await?;
 
     let (responses, clients_left) = load(server.addr, config).await;
+    open_gate.send_replace(true);
 
     // Shutdown: first the detached work (bounded), then every publish.
     let (bound, _cancel) = Context::background().with_timeout(Duration::from_secs(10));
