@@ -1,2 +1,269 @@
-//! (being written)
-fn main() {}
+//! The Go blog's context example ("Go Concurrency Patterns: Context"), in
+//! Rust: a search handler that takes `?q=` and `?timeout=`, puts the user's
+//! IP in the request's context, and calls a slow backend through a
+//! `#[ctx_fn]`. It answers with results, or with a timeout; when the
+//! deadline passes, the backend call is dropped (its connection closed, the
+//! backend's own request context cancelled), not leaked.
+//!
+//! Everything runs on loopback and the example exits by itself:
+//!
+//! ```sh
+//! cargo run --example search_with_timeout --features axum
+//! ```
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::get;
+use axum::Router;
+use ctx::http::{inject, ContextLayer, Ctx, RequestEnded};
+use ctx::{ctx_fn, Context};
+use tokio::sync::mpsc;
+
+/// The user's IP, carried by the request's context (Go's `userip` package).
+#[derive(Clone, Copy, Debug)]
+struct UserIp(IpAddr);
+
+/// How long the backend takes per query.
+const BACKEND_LATENCY: Duration = Duration::from_millis(300);
+
+/// Client-side backend calls in flight (a guard lives in each).
+static CALLS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        CALLS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        CALLS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug)]
+enum SearchError {
+    Ctx(ctx::Error),
+    Backend(String),
+}
+
+impl From<ctx::Error> for SearchError {
+    fn from(error: ctx::Error) -> SearchError {
+        SearchError::Ctx(error)
+    }
+}
+
+/// Calls the backend. Every `.await` races `ctx`: at the deadline the call
+/// in flight is dropped, which closes its connection.
+#[ctx_fn]
+async fn search(
+    ctx: Context,
+    backend: SocketAddr,
+    query: String,
+) -> Result<Vec<String>, SearchError> {
+    let _in_flight = InFlight::enter();
+    let user = ctx
+        .value::<UserIp>()
+        .map_or("unknown".into(), |ip| ip.0.to_string());
+    let mut request = http::Request::get(format!("/search?q={}", query.replace(' ', "+")))
+        .header("x-user-ip", user)
+        .body(String::new())
+        .unwrap();
+    // The remaining budget goes along, as `grpc-timeout`.
+    inject(&ctx, request.headers_mut())?;
+    let response = support::send(backend, request)
+        .await
+        .map_err(|e| SearchError::Backend(e.to_string()))?;
+    if response.status != 200 {
+        return Err(SearchError::Backend(format!("status {}", response.status)));
+    }
+    Ok(response.body.lines().map(str::to_owned).collect())
+}
+
+#[derive(Clone)]
+struct Frontend {
+    backend: SocketAddr,
+}
+
+/// `GET /search?q=...&timeout=...`.
+async fn handle_search(
+    State(app): State<Frontend>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Ctx(ctx): Ctx,
+    uri: Uri,
+) -> (StatusCode, String) {
+    let params = parse_query(uri.query().unwrap_or(""));
+    let query = params
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if query.is_empty() {
+        return (StatusCode::BAD_REQUEST, "no query\n".into());
+    }
+    // The request's context, with a timeout if the user asked for one.
+    let (ctx, _cancel) = match params.iter().find(|(k, _)| k == "timeout") {
+        Some((_, text)) => match parse_duration(text) {
+            Some(timeout) => ctx.with_timeout(timeout),
+            None => return (StatusCode::BAD_REQUEST, format!("bad timeout {text:?}\n")),
+        },
+        None => ctx.with_cancel(),
+    };
+    let ctx = ctx.with_value(UserIp(peer.ip()));
+
+    let start = ctx::Instant::now();
+    match search(ctx, app.backend, query.clone()).await {
+        Ok(results) => (
+            StatusCode::OK,
+            format!(
+                "{} results for {query:?} in {:?}: {}\n",
+                results.len(),
+                start.elapsed(),
+                results.join(", ")
+            ),
+        ),
+        Err(SearchError::Ctx(error)) if error.is_timeout() => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "search for {query:?} timed out after {:?}\n",
+                start.elapsed()
+            ),
+        ),
+        Err(SearchError::Ctx(error)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{error}\n")),
+        Err(SearchError::Backend(error)) => {
+            (StatusCode::BAD_GATEWAY, format!("backend: {error}\n"))
+        }
+    }
+}
+
+/// The slow backend: answers after [`BACKEND_LATENCY`], unless its own
+/// request context ends first; reports how each request ended, including
+/// when the server drops it because the caller hung up.
+async fn backend_search(
+    State(log): State<mpsc::UnboundedSender<String>>,
+    Ctx(ctx): Ctx,
+    uri: Uri,
+) -> String {
+    let query = uri.query().unwrap_or("").to_owned();
+    let mut report = BackendReport {
+        log,
+        ctx: ctx.clone(),
+        query: query.clone(),
+        start: ctx::Instant::now(),
+        outcome: None,
+    };
+    report.outcome = Some(ctx.run(tokio::time::sleep(BACKEND_LATENCY)).await);
+    format!("{query} result 1\n{query} result 2\n{query} result 3")
+}
+
+/// Logs, when dropped, how a backend request ended.
+struct BackendReport {
+    log: mpsc::UnboundedSender<String>,
+    ctx: Context,
+    query: String,
+    start: ctx::Instant,
+    outcome: Option<Result<(), ctx::Error>>,
+}
+
+impl Drop for BackendReport {
+    fn drop(&mut self) {
+        let (query, elapsed) = (&self.query, self.start.elapsed());
+        let line = match self.outcome {
+            Some(Ok(())) => format!("backend: {query} answered after {elapsed:?}"),
+            Some(Err(error)) => format!("backend: {query} gave up after {elapsed:?}: {error}"),
+            None => {
+                let why = match self.ctx.cause() {
+                    Some(cause)
+                        if cause.downcast_ref::<RequestEnded>()
+                            == Some(&RequestEnded::Abandoned) =>
+                    {
+                        "the caller hung up, its request context was cancelled".to_owned()
+                    }
+                    Some(cause) => format!("its request context ended: {cause}"),
+                    None => "dropped".to_owned(),
+                };
+                format!("backend: {query} dropped after {elapsed:?}: {why} (no work leaked)")
+            }
+        };
+        let _ = self.log.send(line);
+    }
+}
+
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace('+', " ").replace("%20", " ")))
+        .collect()
+}
+
+/// Go-style durations the demo needs: `250ms`, `1s`, `1.5s`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    let secs: f64 = text.strip_suffix('s')?.parse().ok()?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(60))
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let (root, shutdown) = Context::background().with_cancel();
+
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let backend = Router::new()
+        .route("/search", get(backend_search))
+        .layer(ContextLayer::new(root.clone()))
+        .with_state(log_tx);
+    let backend = support::serve(backend, root.clone()).await?;
+
+    let frontend = Router::new()
+        .route("/search", get(handle_search))
+        .layer(ContextLayer::new(root.clone()))
+        .with_state(Frontend {
+            backend: backend.addr,
+        });
+    let frontend = support::serve(frontend, root.clone()).await?;
+    println!(
+        "frontend on http://{}, backend on http://{} (answers in {BACKEND_LATENCY:?})\n",
+        frontend.addr, backend.addr
+    );
+
+    for path in [
+        "/search?q=golang&timeout=1s",
+        "/search?q=rust+context&timeout=100ms",
+        "/search?q=tokio",
+    ] {
+        println!("GET {path}");
+        let request = http::Request::get(path).body(String::new()).unwrap();
+        let response = support::send(frontend.addr, request).await?;
+        print!("  {} {}", response.status, response.body);
+        let log = tokio::time::timeout(Duration::from_secs(5), log_rx.recv())
+            .await
+            .ok()
+            .flatten();
+        println!("  {}", log.unwrap_or_else(|| "backend: (no report)".into()));
+        println!(
+            "  client-side backend calls still in flight: {}\n",
+            CALLS_IN_FLIGHT.load(Ordering::SeqCst)
+        );
+    }
+
+    drop(shutdown);
+    let _ = frontend.task.await;
+    let _ = backend.task.await;
+    Ok(())
+}
