@@ -517,6 +517,13 @@ impl Context {
         self.scope().map_or(0, |scope| scope.registrations())
     }
 
+    /// How many deadlines are armed on the current Tokio runtime's timer
+    /// queue. Diagnostics for leak tests; not part of the stable API.
+    #[doc(hidden)]
+    pub fn debug_armed_deadlines() -> usize {
+        timer::armed_on_current_runtime()
+    }
+
     fn from_node(node: &Arc<CancelNode>) -> Context {
         Context {
             repr: Repr::Cancel(node.clone()),

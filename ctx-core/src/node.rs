@@ -47,11 +47,11 @@ use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Waker;
 
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::error::{Cause, Error};
 use crate::sync::{lock, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
+use crate::timer::Timer;
 use crate::values::ValueTable;
 use crate::Context;
 
@@ -91,8 +91,8 @@ struct Shared {
     cause: Option<Cause>,
     /// This node's own deadline, earlier than any inherited one.
     deadline: Option<Instant>,
-    /// The deadline timer, aborted when the node is done or dropped.
-    timer: Option<AbortHandle>,
+    /// The armed deadline, disarmed when the node is done or dropped.
+    timer: Option<Timer>,
 }
 
 /// What must hear about a node's cancellation.
@@ -292,15 +292,16 @@ impl CancelNode {
         true
     }
 
-    /// Stores the deadline timer so it is aborted with the node; aborts it
-    /// at once if the node is already done.
-    pub(crate) fn set_timer(&self, timer: AbortHandle) {
+    /// Keeps the armed deadline until the node is done or dropped; disarms
+    /// it at once if the node is already done.
+    pub(crate) fn set_timer(&self, timer: Timer) {
         let mut shared = lock(&self.shared);
         if self.state.load(Ordering::Relaxed) == LIVE {
             shared.get_or_insert_with(Box::default).timer = Some(timer);
         } else {
+            // Disarming takes the queue's lock: never under the node's.
             drop(shared);
-            timer.abort();
+            drop(timer);
         }
     }
 
@@ -330,9 +331,7 @@ impl CancelNode {
             shared.get_or_insert_with(Box::default).cause = cause;
         }
         drop(shared);
-        if let Some(timer) = timer {
-            timer.abort();
-        }
+        drop(timer);
         Some(entries)
     }
 
@@ -381,12 +380,11 @@ impl CancelNode {
 
     fn release(&mut self) {
         self.leave_parent();
-        if let Some(timer) = lock(&self.shared)
+        let timer = lock(&self.shared)
             .as_mut()
-            .and_then(|shared| shared.timer.take())
-        {
-            timer.abort();
-        }
+            .and_then(|shared| shared.timer.take());
+        // Disarmed only now that the node's lock is released.
+        drop(timer);
     }
 }
 

@@ -1,20 +1,109 @@
 //! Deadlines, on tokio's timer.
 //!
-//! A deadline node owns one timer task, which holds the node weakly: the
-//! timer never keeps a context alive, and it is aborted as soon as the node
-//! is done or dropped, so an abandoned deadline context leaves nothing
-//! behind.
+//! A task per deadline would cost more than the rest of a context: a
+//! cache-aligned task allocation, then two cross-thread wake-ups to start
+//! and to abort it, for a deadline that is usually cancelled long before it
+//! passes. Instead every runtime gets one [`Queue`]: the armed deadlines
+//! ordered by instant, and one driver task that sleeps on tokio's timer
+//! until the earliest (so `tokio::time::pause()` drives it like any sleep),
+//! cancels what is due, and sleeps again. Arming a deadline is an insert
+//! under the queue's lock, disarming it a remove.
+//!
+//! The queue holds its nodes weakly and a node's [`Timer`] disarms itself
+//! when the node is done or dropped, so an abandoned deadline context leaves
+//! nothing behind. The queue's lock is never held while a node's is, nor the
+//! reverse (the tree's invariant 4): the driver takes what is due out of the
+//! queue before cancelling it.
+//!
+//! These locks are `std`'s even under loom: deadlines need tokio's timer
+//! and are exercised by the paused-clock tests, not the loom models.
 
-use tokio::runtime::Handle;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::{Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::runtime::{self, Handle};
+use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::{Cause, Error};
 use crate::node::CancelNode;
-use crate::sync::Arc;
+use crate::sync::{Arc, Weak};
 
 /// Deadlines further away than this never fire: no process runs that long,
 /// and tokio's timer wheel has a horizon of its own.
-const HORIZON: std::time::Duration = std::time::Duration::from_secs(60 * 60 * 24 * 365 * 30);
+const HORIZON: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
+
+/// Orders deadlines by instant, then by arming order.
+type Key = (Instant, u64);
+
+/// The armed deadlines of one runtime.
+#[derive(Default)]
+struct Queue {
+    armed: Mutex<Armed>,
+    /// Signalled when a new deadline is the earliest, so the driver sleeps
+    /// less.
+    earlier: Notify,
+}
+
+#[derive(Default)]
+struct Armed {
+    deadlines: BTreeMap<Key, Deadline>,
+    next_id: u64,
+}
+
+struct Deadline {
+    node: Weak<CancelNode>,
+    cause: Option<Cause>,
+}
+
+/// A node's armed deadline: disarmed (removed from its queue) when dropped.
+pub(crate) struct Timer {
+    queue: Arc<Queue>,
+    key: Key,
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let removed = self.queue.lock().deadlines.remove(&self.key);
+        // The cause may be the last owner of a user error: drop it unlocked.
+        drop(removed);
+    }
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Armed> {
+        self.armed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes out the deadlines due at `now`; returns them and the next one.
+    fn take_due(&self, now: Instant) -> (Vec<Deadline>, Option<Instant>) {
+        let mut armed = self.lock();
+        let mut due = Vec::new();
+        while let Some(entry) = armed.deadlines.first_entry() {
+            if entry.key().0 > now {
+                return (due, Some(entry.key().0));
+            }
+            due.push(entry.remove());
+        }
+        (due, None)
+    }
+}
+
+thread_local! {
+    /// The queue of the runtime this thread last armed a deadline on: the
+    /// common case skips the process-wide registry.
+    static LAST_QUEUE: RefCell<Option<(runtime::Id, Arc<Queue>)>> = const { RefCell::new(None) };
+}
+
+/// Every live runtime's queue, for threads whose cache misses.
+static QUEUES: Mutex<Vec<(runtime::Id, Weak<Queue>)>> = Mutex::new(Vec::new());
 
 /// Cancels `node` with [`Error::DeadlineExceeded`] and `cause` at
 /// `deadline`, or at once if the deadline has passed.
@@ -38,15 +127,93 @@ pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant, cause: Option<Cause
              (#[tokio::main], Runtime::block_on) or after `Handle::enter()`"
         );
     };
-    // Created here rather than in the task, so a runtime built without
-    // `enable_time` panics in the caller with tokio's own explanation.
-    let sleep = sleep_until(deadline);
-    let node_ref = Arc::downgrade(node);
-    let timer = runtime.spawn(async move {
-        sleep.await;
-        if let Some(node) = node_ref.upgrade() {
-            node.cancel(Error::DeadlineExceeded, cause);
+    let queue = queue_of(&runtime);
+    let (key, earliest) = {
+        let mut armed = queue.lock();
+        let key = (deadline, armed.next_id);
+        armed.next_id += 1;
+        let node = Arc::downgrade(node);
+        armed.deadlines.insert(key, Deadline { node, cause });
+        (
+            key,
+            armed.deadlines.first_key_value().map(|(first, _)| *first) == Some(key),
+        )
+    };
+    if earliest {
+        queue.earlier.notify_one();
+    }
+    node.set_timer(Timer { queue, key });
+}
+
+/// How many deadlines are armed on the current runtime (0 outside one).
+/// For tests of the no-leak guarantee.
+pub(crate) fn armed_on_current_runtime() -> usize {
+    Handle::try_current().map_or(0, |runtime| queue_of(&runtime).lock().deadlines.len())
+}
+
+fn queue_of(runtime: &Handle) -> Arc<Queue> {
+    let id = runtime.id();
+    LAST_QUEUE.with(|last| {
+        if let Some((cached, queue)) = &*last.borrow() {
+            if *cached == id {
+                return queue.clone();
+            }
         }
-    });
-    node.set_timer(timer.abort_handle());
+        let queue = shared_queue_of(runtime, id);
+        *last.borrow_mut() = Some((id, queue.clone()));
+        queue
+    })
+}
+
+fn shared_queue_of(runtime: &Handle, id: runtime::Id) -> Arc<Queue> {
+    let mut queues = QUEUES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    queues.retain(|(_, queue)| queue.strong_count() > 0);
+    if let Some(queue) = queues
+        .iter()
+        .find(|(known, _)| *known == id)
+        .and_then(|(_, queue)| queue.upgrade())
+    {
+        return queue;
+    }
+    // Made here rather than in the driver, so a runtime built without
+    // `enable_time` panics in the caller with tokio's own explanation.
+    let probe = sleep_until(Instant::now());
+    let queue = Arc::new(Queue::default());
+    queues.push((id, Arc::downgrade(&queue)));
+    runtime.spawn(drive(queue.clone(), probe));
+    queue
+}
+
+/// The runtime's driver: lives as long as the runtime, cancelling each
+/// deadline as it passes.
+async fn drive(queue: Arc<Queue>, probe: tokio::time::Sleep) {
+    drop(probe);
+    loop {
+        // Registered before the queue is read, so an earlier deadline armed
+        // after this read still wakes the sleep below.
+        let mut earlier = pin!(queue.earlier.notified());
+        earlier.as_mut().enable();
+        let (due, next) = queue.take_due(Instant::now());
+        for deadline in due {
+            if let Some(node) = deadline.node.upgrade() {
+                node.cancel(Error::DeadlineExceeded, deadline.cause);
+            }
+        }
+        match next {
+            Some(next) => {
+                let mut sleep = pin!(sleep_until(next));
+                poll_fn(|cx| {
+                    if sleep.as_mut().poll(cx).is_ready() || earlier.as_mut().poll(cx).is_ready() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+            }
+            None => earlier.await,
+        }
+    }
 }
