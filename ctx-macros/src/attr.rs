@@ -9,16 +9,18 @@ mod kw {
     syn::custom_keyword!(timeout);
 }
 
-/// Options both macros accept.
+/// Options of `#[ctx_fn]`.
+#[derive(Default)]
 pub(crate) struct CtxFnArgs {
     /// The path generated code uses for the `ctx` crate: `::ctx` unless the
     /// user renamed the dependency (`crate = my_ctx`).
-    pub(crate) krate: TokenStream,
+    pub(crate) krate: Krate,
 }
 
 /// Options of `#[detached]`.
+#[derive(Default)]
 pub(crate) struct DetachedArgs {
-    pub(crate) krate: TokenStream,
+    pub(crate) krate: Krate,
     /// The detached work's own budget, in nanoseconds.
     pub(crate) timeout: Option<u64>,
 }
@@ -33,7 +35,7 @@ impl Parse for CtxFnArgs {
             Ok(false)
         })?;
         Ok(CtxFnArgs {
-            krate: krate.unwrap_or_else(default_crate),
+            krate: krate.map(Krate).unwrap_or_default(),
         })
     }
 }
@@ -66,14 +68,19 @@ impl Parse for DetachedArgs {
             Ok(false)
         })?;
         Ok(DetachedArgs {
-            krate: krate.unwrap_or_else(default_crate),
+            krate: krate.map(Krate).unwrap_or_default(),
             timeout,
         })
     }
 }
 
-fn default_crate() -> TokenStream {
-    quote!(::ctx)
+/// The path of the `ctx` crate in generated code.
+pub(crate) struct Krate(pub(crate) TokenStream);
+
+impl Default for Krate {
+    fn default() -> Self {
+        Krate(quote!(::ctx))
+    }
 }
 
 /// Parses `key = value, ...`, handing each key to `option`, which returns

@@ -15,7 +15,7 @@ pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
         Ok(func) => func,
         Err(err) => return with_errors(item, vec![err]),
     };
-    let krate = &args.krate;
+    let krate = &args.krate.0;
     let ctx = match context_param(&mut func.sig, Some(krate)) {
         Ok(ctx) => ctx.ident,
         Err(errors) => return with_errors(item, errors),
@@ -55,7 +55,7 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         return with_errors(item, errors);
     };
 
-    let krate = &args.krate;
+    let krate = &args.krate.0;
     let (body, errors) = checked_body(krate, &func.sig, &ctx.ident, func.block);
     let output = return_type(&func.sig);
     let name = func.sig.ident.to_string();
@@ -121,8 +121,10 @@ fn checked_body(
     let def = Span::mixed_site();
     // Bound once, at the return type: a wrong return type is one error,
     // there, whatever the number of awaits.
-    let bail = quote_spanned! {def.located_at(return_span(sig))=>
-        let __bail = #krate::__private::bail;
+    let at_return = def.located_at(return_span(sig));
+    let bail_path = respan(quote!(#krate::__private::bail), at_return);
+    let bail = quote_spanned! {at_return=>
+        let __bail = #bail_path;
     };
     // The races borrow a clone, so the body may still move `ctx` into the
     // very expression it awaits.
@@ -292,6 +294,25 @@ impl<'ast> Visit<'ast> for Borrow {
         }
         self.visit_type(&reference.elem);
     }
+}
+
+/// `tokens`, all at `span`: an expression's span runs from its first token
+/// to its last, and rustc reports an error at a span that straddles two
+/// expansions at the macro's call site.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// Where an error about the fn's return type goes: the type, or the fn's

@@ -121,10 +121,8 @@ use proc_macro::TokenStream;
 /// [`ctx::Error`]: https://docs.rs/ctx/latest/ctx/enum.Error.html
 #[proc_macro_attribute]
 pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
-    match syn::parse::<attr::CtxFnArgs>(args) {
-        Ok(args) => expand::ctx_fn(args, item.into()).into(),
-        Err(err) => with_error(err, item),
-    }
+    let (args, error) = parse_args::<attr::CtxFnArgs>(args);
+    with_error(error, expand::ctx_fn(args, item.into()))
 }
 
 /// Makes an async fn start its work in the background: calling it spawns
@@ -209,16 +207,20 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 /// [`DetachError`]: https://docs.rs/ctx/latest/ctx/struct.DetachError.html
 #[proc_macro_attribute]
 pub fn detached(args: TokenStream, item: TokenStream) -> TokenStream {
-    match syn::parse::<attr::DetachedArgs>(args) {
-        Ok(args) => expand::detached(args, item.into()).into(),
-        Err(err) => with_error(err, item),
+    let (args, error) = parse_args::<attr::DetachedArgs>(args);
+    with_error(error, expand::detached(args, item.into()))
+}
+
+/// Parses the options; malformed ones fall back to the defaults, so the
+/// fn still expands and the attribute is the only error.
+fn parse_args<T: syn::parse::Parse + Default>(args: TokenStream) -> (T, Option<syn::Error>) {
+    match syn::parse::<T>(args) {
+        Ok(args) => (args, None),
+        Err(err) => (T::default(), Some(err)),
     }
 }
 
-/// A malformed attribute leaves the item as written, so its uses still
-/// resolve and the attribute is the only error.
-fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
-    let mut out: TokenStream = err.to_compile_error().into();
-    out.extend(item);
-    out
+fn with_error(error: Option<syn::Error>, expanded: proc_macro2::TokenStream) -> TokenStream {
+    let error = error.map(|err| err.to_compile_error());
+    quote::quote!(#error #expanded).into()
 }

@@ -124,13 +124,33 @@ impl MisuseFinder {
         };
         let ctx = &self.ctx_name;
         self.errors.push(syn::Error::new_spanned(
-            call,
+            &call.func,
             format!(
                 "fire-and-forget `{spawner}` captures the context `{ctx}`{via}: make the work a `#[detached]` fn, or pass it `{ctx}.without_cancel()`\n\
                  `{ctx}` is canceled when this call returns, so the spawned work fails or is cut short at random; \
                  `#[detached]` keeps the context's values but not its cancellation, and tracks the work for shutdown"
             ),
         ));
+    }
+
+    /// Whether `expr` is the context or a context derived from it that
+    /// shares its cancellation (`ctx.clone()`, `ctx.with_timeout(..)`);
+    /// `ctx.without_cancel()` does not, and `ctx.err()` is no context.
+    fn derives_context(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Path(path) => path
+                .path
+                .get_ident()
+                .is_some_and(|ident| self.tainted.contains(&ident.to_string())),
+            Expr::Reference(reference) => self.derives_context(&reference.expr),
+            Expr::Paren(paren) => self.derives_context(&paren.expr),
+            Expr::MethodCall(call) => {
+                let method = call.method.to_string();
+                (method == "clone" || method.starts_with("with_"))
+                    && self.derives_context(&call.receiver)
+            }
+            _ => false,
+        }
     }
 
     /// The first tainted local `expr` uses, except through
@@ -177,9 +197,17 @@ impl<'ast> Visit<'ast> for MisuseFinder {
                 if let Some(init) = &local.init {
                     if matches!(local.pat, Pat::Wild(_)) {
                         self.check_discarded(&init.expr);
-                    } else if self.mention(&init.expr).is_some() {
+                    } else if self.derives_context(&init.expr) {
+                        // Of `let (child, cancel) = ctx.with_cancel()`, the
+                        // child is the context.
+                        let pat = match &local.pat {
+                            Pat::Tuple(tuple) => tuple.elems.first(),
+                            pat => Some(pat),
+                        };
                         let mut bound = Vec::new();
-                        bindings(&local.pat, &mut bound);
+                        if let Some(pat) = pat {
+                            bindings(pat, &mut bound);
+                        }
                         self.tainted.extend(bound);
                     }
                 }

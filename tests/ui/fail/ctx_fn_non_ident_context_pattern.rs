@@ -1,0 +1,8 @@
+use ctx::{ctx_fn, Context, Error};
+
+#[ctx_fn]
+async fn handler(ref ctx: Context) -> Result<(), Error> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use ctx::ctx_fn;
+
+#[ctx_fn]
+pub struct Handler {
+    pub name: String,
+}
+
+fn main() {
+    let _ = Handler {
+        name: String::new(),
+    };
+}

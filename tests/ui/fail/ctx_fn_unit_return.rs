@@ -1,0 +1,8 @@
+use ctx::{ctx_fn, Context};
+
+#[ctx_fn]
+fn log(ctx: Context, line: &str) {
+    println!("{line}");
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ctx::{ctx_fn, Context, Error};
+
+#[ctx_fn(timeout = "5s")]
+async fn handler(ctx: Context) -> Result<(), Error> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ctx::{detached, Context, Error};
+
+#[detached(timeout = 5)]
+async fn publish(ctx: Context) -> Result<(), Error> {
+    Ok(())
+}
+
+fn main() {}

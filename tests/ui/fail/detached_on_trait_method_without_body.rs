@@ -1,0 +1,8 @@
+use ctx::{detached, Context, Error};
+
+pub trait Publisher {
+    #[detached]
+    async fn publish(ctx: Context) -> Result<(), Error>;
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+#![deny(unused_must_use)]
+
+use ctx::{ctx_fn, Context, Error};
+
+#[ctx_fn]
+async fn handler(ctx: Context) -> Result<(), Error> {
+    ctx.with_cancel();
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use std::time::Duration;
+
+use ctx::{ctx_fn, Context, Error};
+
+#[ctx_fn]
+fn handler(ctx: Context) -> Result<(), Error> {
+    let (child, _cancel) = ctx.with_timeout(Duration::from_secs(1));
+    std::thread::spawn(move || {
+        while !child.is_done() {
+            std::thread::yield_now();
+        }
+    });
+    Ok(())
+}
+
+fn main() {}
