@@ -4,19 +4,19 @@
 //! context that is cancelled when the client goes away or when the handler
 //! has returned; this module does the same for the tower/axum stack:
 //!
-//! - [`ContextLayer`]: a tower layer that derives each request's context
+//! - [`ContextLayer`](crate::http::ContextLayer): a tower layer that derives each request's context
 //!   from a server-wide root (cancel the root at shutdown), cancels it when
 //!   the handler has produced its response or the request is abandoned
-//!   (client gone), applies an incoming [`GRPC_TIMEOUT`] header as a
-//!   deadline, and carries a [`TraceId`] and a [`RequestId`].
-//! - [`Ctx`]: the axum extractor, `Ctx(ctx): Ctx` in a handler's arguments.
-//! - [`inject`]: the client side, writing a context's remaining budget and
+//!   (client gone), applies an incoming [`GRPC_TIMEOUT`](crate::http::GRPC_TIMEOUT) header as a
+//!   deadline, and carries a [`TraceId`](crate::http::TraceId) and a [`RequestId`](crate::http::RequestId).
+//! - [`Ctx`](crate::http::Ctx): the axum extractor, `Ctx(ctx): Ctx` in a handler's arguments.
+//! - [`inject`](crate::http::inject): the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it.
 //!
 //! With the `tracing` feature, the layer opens a `request` span per request
 //! (with its trace id), polls the handler inside it, and stores it in the
-//! context as a [`RequestSpan`], so work detached from the request can
+//! context as a `RequestSpan`, so work detached from the request can
 //! re-enter it.
 //!
 //! # Example
