@@ -191,9 +191,11 @@ async fn methods_trait_impls_generics_and_impl_trait() {
 }
 
 #[ctx_fn]
-async fn flush(ctx: Context, flushed: Arc<AtomicBool>) -> Result<(), Error> {
+async fn flush(_: Context, flushed: Arc<AtomicBool>) -> Result<(), Error> {
     #[uncancelable]
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    #[uncancelable]
+    let () = tokio::time::sleep(Duration::from_secs(3)).await;
     flushed.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(5)).await;
     unreachable!("the second sleep is checked")

@@ -40,6 +40,11 @@ use proc_macro::TokenStream;
 /// (`async { tokio::join!(a, b) }.await`), or give `select!` a
 /// `_ = ctx.done()` branch.
 ///
+/// The awaits race the context the fn was called with. A context derived
+/// in the body (`let (ctx, _cancel) = ctx.with_timeout(..)`) governs the
+/// calls it is passed to, not the fn's own awaits: race a future against
+/// it explicitly with `ctx.run(fut).await`.
+///
 /// To let one statement's awaits finish even if the context is done
 /// (a flush, a rollback), mark the statement `#[uncancelable]`:
 ///
@@ -47,6 +52,9 @@ use proc_macro::TokenStream;
 /// #[uncancelable]
 /// let receipt = ledger.commit(txn).await;
 /// ```
+///
+/// The context parameter may be `_: Context` when the body only needs its
+/// awaits checked.
 ///
 /// # Return type
 ///
@@ -145,6 +153,8 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - The handle resolves to the body's result, or to a [`DetachError`] if
 ///   the body panicked (the panic is caught and reported there, never
 ///   taking the process down). Dropping the handle does not cancel the work.
+/// - Fire and forget by calling it as a statement (`publish(ctx, msg);`):
+///   the handle is not `#[must_use]`.
 /// - Every call is tracked: `ctx::wait_detached(&shutdown_ctx)` waits for
 ///   all outstanding detached work, bounded by a context, before exit.
 /// - Calling it outside a Tokio runtime panics with a message that says so.
