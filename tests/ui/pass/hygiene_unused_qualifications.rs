@@ -16,6 +16,12 @@ fn sync_check(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
+#[ctx_fn]
+async fn by_reference(ctx: &Context) -> Result<u32, Error> {
+    let key = fetch(ctx.clone(), 1).await?;
+    Ok(key)
+}
+
 #[detached(timeout = "1s")]
 async fn publish(ctx: Context, key: u32) -> Result<u32, Error> {
     let key = fetch(ctx, key).await?;
@@ -26,5 +32,6 @@ async fn publish(ctx: Context, key: u32) -> Result<u32, Error> {
 async fn main() {
     let ctx = Context::background();
     sync_check(&ctx).unwrap();
+    assert_eq!(by_reference(&ctx).await, Ok(1));
     assert_eq!(publish(ctx, 3).await.unwrap(), Ok(3));
 }
