@@ -379,11 +379,22 @@ impl CancelNode {
     }
 
     fn release(&mut self) {
-        self.leave_parent();
-        let timer = lock(&self.shared)
-            .as_mut()
-            .and_then(|shared| shared.timer.take());
-        // Disarmed only now that the node's lock is released.
+        // `&mut self`: nothing else can reach this node any more, so its
+        // fields are read without its lock, and a node whose cancellation
+        // already left its parent (the usual end: its handle was dropped
+        // first) skips the parent's lock. A stale `slot` can only be a
+        // number not yet swapped out, which `leave_parent` re-checks under
+        // the parent's lock.
+        if self.slot.load(Ordering::Relaxed) != NO_SLOT {
+            self.leave_parent();
+        }
+        let timer = match self.shared.get_mut() {
+            Ok(shared) => shared.as_mut().and_then(|shared| shared.timer.take()),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .as_mut()
+                .and_then(|shared| shared.timer.take()),
+        };
         drop(timer);
     }
 }
