@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::routing::post;
 use axum::Router;
-use ctx::http::{ContextLayer, Ctx, TraceId};
+use ctx::http::{ContextLayer, TraceId};
 use ctx::{detached, Context};
 
 static JOBS_DONE: AtomicUsize = AtomicUsize::new(0);
@@ -41,7 +41,7 @@ async fn run_job(ctx: Context, n: usize) -> Result<(), ctx::Error> {
     Ok(())
 }
 
-async fn submit(Ctx(ctx): Ctx, body: String) -> String {
+async fn submit(ctx: Context, body: String) -> String {
     let n: usize = body.trim().parse().unwrap_or(0);
     drop(run_job(ctx.clone(), n)); // detached: runs on after the response
     format!("job {n} accepted\n")

@@ -23,7 +23,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::Router;
-use ctx::http::{inject, ContextLayer, Ctx, RequestEnded};
+use ctx::http::{inject, ContextLayer, RequestEnded};
 use ctx::{ctx_fn, Context};
 use tokio::sync::mpsc;
 
@@ -100,7 +100,7 @@ struct Frontend {
 async fn handle_search(
     State(app): State<Frontend>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Ctx(ctx): Ctx,
+    ctx: Context,
     uri: Uri,
 ) -> (StatusCode, String) {
     let params = parse_query(uri.query().unwrap_or(""));
@@ -152,7 +152,7 @@ async fn handle_search(
 /// when the server drops it because the caller hung up.
 async fn backend_search(
     State(log): State<mpsc::UnboundedSender<String>>,
-    Ctx(ctx): Ctx,
+    ctx: Context,
     uri: Uri,
 ) -> String {
     let query = uri.query().unwrap_or("").to_owned();

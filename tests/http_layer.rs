@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use ctx::http::{
-    format_grpc_timeout, inject, parse_grpc_timeout, ContextLayer, Ctx, RequestEnded, RequestId,
+    format_grpc_timeout, inject, parse_grpc_timeout, ContextLayer, RequestEnded, RequestId,
     TraceId, GRPC_TIMEOUT,
 };
 use ctx::{Context, Error};
@@ -43,12 +43,12 @@ fn reporting_app(root: Context) -> (Router, mpsc::UnboundedReceiver<Context>) {
     let (tx, rx) = mpsc::unbounded_channel::<Context>();
     let now = {
         let tx = tx.clone();
-        move |Ctx(ctx): Ctx| async move {
+        move |ctx: Context| async move {
             tx.send(ctx.clone()).unwrap();
             "done"
         }
     };
-    let wait = move |Ctx(ctx): Ctx| async move {
+    let wait = move |ctx: Context| async move {
         tx.send(ctx.clone()).unwrap();
         let error = ctx.done().await;
         (StatusCode::SERVICE_UNAVAILABLE, error.to_string())
@@ -138,7 +138,7 @@ async fn server_shutdown_cancels_requests_in_flight() {
 /// Answers with the remaining budget of the request's context, in ns, or
 /// "none".
 fn budget_app(layer: ContextLayer, calls: Arc<AtomicUsize>) -> Router {
-    let handler = move |Ctx(ctx): Ctx| async move {
+    let handler = move |ctx: Context| async move {
         calls.fetch_add(1, Ordering::SeqCst);
         match ctx.deadline() {
             Some(deadline) => (deadline - ctx::Instant::now()).as_nanos().to_string(),
@@ -207,7 +207,7 @@ async fn grpc_timeout_is_capped_by_max_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn a_zero_grpc_timeout_is_already_expired() {
-    let handler = |Ctx(ctx): Ctx| async move { format!("{:?}", ctx.err()) };
+    let handler = |ctx: Context| async move { format!("{:?}", ctx.err()) };
     let app = Router::new()
         .route("/", get(handler))
         .layer(ContextLayer::new(Context::background()));
@@ -273,7 +273,7 @@ async fn malformed_grpc_timeout_over_a_socket() {
 
 #[tokio::test]
 async fn the_extractor_without_the_layer_is_a_500_naming_it() {
-    let app = Router::new().route("/", get(|Ctx(_ctx): Ctx| async { "unreachable" }));
+    let app = Router::new().route("/", get(|_ctx: Context| async { "unreachable" }));
     let (status, body) = call(&app, None).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("ContextLayer"), "{body}");
@@ -281,7 +281,7 @@ async fn the_extractor_without_the_layer_is_a_500_naming_it() {
 
 #[tokio::test]
 async fn incoming_trace_and_request_ids_are_kept() {
-    let handler = |Ctx(ctx): Ctx| async move {
+    let handler = |ctx: Context| async move {
         format!(
             "{} {}",
             ctx.value::<TraceId>().unwrap(),
@@ -318,7 +318,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
     let backend = Router::new()
         .route(
             "/lookup",
-            get(|Ctx(ctx): Ctx| async move {
+            get(|ctx: Context| async move {
                 let budget = ctx.deadline().map(|d| d - ctx::Instant::now());
                 let trace = ctx.value::<TraceId>().unwrap().to_string();
                 let inner = ctx.run(tokio::time::sleep(Duration::from_secs(3600))).await;
@@ -333,7 +333,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
     let edge = Router::new()
         .route(
             "/search",
-            get(move |Ctx(ctx): Ctx| async move {
+            get(move |ctx: Context| async move {
                 let edge_budget = (ctx.deadline().unwrap() - ctx::Instant::now()).as_nanos();
                 let mut request = get_request("/lookup");
                 inject(&ctx, request.headers_mut()).unwrap();
@@ -392,7 +392,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
 
 #[tokio::test]
 async fn state_and_ctx_extract_together() {
-    let handler = |State(name): State<&'static str>, Ctx(ctx): Ctx| async move {
+    let handler = |State(name): State<&'static str>, ctx: Context| async move {
         format!("{name} {}", ctx.is_done())
     };
     let app = Router::new()

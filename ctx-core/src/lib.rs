@@ -4,6 +4,8 @@
 mod context;
 mod done;
 mod error;
+#[cfg(feature = "axum")]
+mod extract;
 mod handle;
 mod node;
 mod sync;
@@ -13,6 +15,10 @@ mod values;
 pub use context::Context;
 pub use done::{Done, DoneOwned, Run};
 pub use error::{Cause, Error};
+/// Documented where users meet it, as `ctx::http::MissingContext`.
+#[cfg(feature = "axum")]
+#[doc(hidden)]
+pub use extract::MissingContext;
 pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
 /// The instant type of deadlines: tokio's, so `tokio::time::pause()` makes
 /// deadline code deterministic in tests.

@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use ctx::http::{inject, ContextLayer, Ctx, TraceId};
+use ctx::http::{inject, ContextLayer, TraceId};
 use ctx::{ctx_fn, detached, Context};
 use tokio::sync::{watch, Notify, Semaphore};
 
@@ -122,7 +122,7 @@ struct Broker {
 }
 
 /// The broker's one endpoint: record, then ack after a small latency.
-async fn receive(State(broker): State<Broker>, Ctx(ctx): Ctx, body: String) -> StatusCode {
+async fn receive(State(broker): State<Broker>, ctx: Context, body: String) -> StatusCode {
     let in_message = body.split(' ').next().unwrap_or_default().to_owned();
     let in_context = ctx
         .value::<TraceId>()
@@ -238,7 +238,7 @@ impl From<ctx::Error> for PublishError {
 }
 
 /// The axum handler: the context comes from the `ContextLayer`.
-async fn order(State(app): State<App>, Ctx(ctx): Ctx, body: String) -> Result<String, AppError> {
+async fn order(State(app): State<App>, ctx: Context, body: String) -> Result<String, AppError> {
     place_order(ctx, app, body).await
 }
 

@@ -33,11 +33,11 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// calling the handler.
 ///
 /// The context is stored in the request's extensions: axum handlers take
-/// it with the [`Ctx`](super::Ctx) extractor (or `Extension<Context>`).
+/// it with the `Context` extractor (a `ctx: Context` handler argument) (or `Extension<Context>`).
 ///
 /// ```
 /// use axum::{body::Body, routing::get, Router};
-/// use ctx::http::{ContextLayer, Ctx, RequestEnded};
+/// use ctx::http::{ContextLayer, RequestEnded};
 /// use ctx::Context;
 /// use http::Request;
 /// use tower::ServiceExt;
@@ -45,7 +45,7 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-/// let handler = move |Ctx(ctx): Ctx| async move {
+/// let handler = move |ctx: Context| async move {
 ///     // Keep a clone: the request's context ends when the handler returns.
 ///     tx.send(ctx.clone()).unwrap();
 ///     assert!(!ctx.is_done());

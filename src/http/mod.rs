@@ -9,7 +9,8 @@
 //!   the handler has produced its response or the request is abandoned
 //!   (client gone), applies an incoming [`GRPC_TIMEOUT`](crate::http::GRPC_TIMEOUT) header as a
 //!   deadline, and carries a [`TraceId`](crate::http::TraceId) and a [`RequestId`](crate::http::RequestId).
-//! - [`Ctx`](crate::http::Ctx): the axum extractor, `Ctx(ctx): Ctx` in a handler's arguments.
+//! - The axum extractor: a handler takes `ctx: Context` among its arguments
+//!   (failing with [`MissingContext`] when the layer is missing).
 //! - [`inject`](crate::http::inject): the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it.
@@ -23,10 +24,10 @@
 //!
 //! ```no_run
 //! use axum::{routing::get, Router};
-//! use ctx::http::{ContextLayer, Ctx, TraceId};
+//! use ctx::http::{ContextLayer, TraceId};
 //! use ctx::Context;
 //!
-//! async fn hello(Ctx(ctx): Ctx) -> String {
+//! async fn hello(ctx: Context) -> String {
 //!     let trace = ctx.value::<TraceId>().expect("the layer sets one");
 //!     format!("hello from trace {trace}")
 //! }
@@ -52,13 +53,13 @@
 //! ```
 
 mod client;
-mod extract;
 mod grpc_timeout;
 mod ids;
 mod layer;
 
 pub use client::inject;
-pub use extract::{Ctx, MissingContext};
+#[doc(inline)]
+pub use ctx_core::MissingContext;
 pub use grpc_timeout::{format_grpc_timeout, parse_grpc_timeout, GrpcTimeoutError, GRPC_TIMEOUT};
 pub use ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 pub use layer::{ContextLayer, ContextService, RequestEnded, ResponseFuture};
