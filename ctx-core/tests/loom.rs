@@ -1,0 +1,449 @@
+//! Loom models of every race in the cancellation tree.
+//!
+//! Built only with `--cfg ctx_loom`, which swaps the tree's mutexes and
+//! atomics for loom's (see `src/sync.rs`), so loom explores every
+//! interleaving of the lock and atomic operations the protocol of
+//! `src/node.rs` relies on. Each model is one race, named after it:
+//!
+//! | model | race |
+//! |---|---|
+//! | [`cancel_vs_attach`] | `with_cancel` on a parent being canceled (invariant 2: a child is registered or born done, never missed) |
+//! | [`cancel_vs_child_drop`] | a child's cancel-and-drop (leaving its parent) against the parent's cancel (invariants 3, 5) |
+//! | [`attach_vs_detach`] | two children of a live parent, one attaching while the other leaves: the registry's free list and slot reuse |
+//! | [`concurrent_cancels`] | two cancels of one node with different causes (invariant 1: first cause sticks) |
+//! | [`parent_cancel_vs_child_cancel`] | a parent's cancel descending into a child that is being canceled by its own handle |
+//! | [`done_vs_cancel`] | a `done()` future registering its waker while the context is canceled (lost wake-up) |
+//! | [`done_rewake_vs_cancel`] | a `done()` future re-polled from another task (waker replaced in place) while canceled |
+//! | [`done_drop_vs_cancel`] | a pending `done()` future dropped (waker deregistered) while canceled |
+//! | [`after_func_vs_cancel`] | `after_func` registering while the context is canceled: runs exactly once |
+//! | [`after_func_stop_vs_cancel`] | `AfterFuncHandle::stop` against cancel: `stop() == true` XOR the function ran |
+//! | [`run_pending_vs_cancel`] | `run()` of a never-ready future against cancel: always completes with the error |
+//! | [`run_ready_vs_cancel`] | `run()` of a future completed by a third thread against cancel: completes either way, consistently |
+//!
+//! A missed wake-up shows as a loom deadlock (the `block_on` thread parked
+//! with nobody left to unpark it), a double free of a slot as a panic in
+//! the registry, and every model asserts the end state: errors, causes,
+//! how many times after-funcs ran, and that every registry is empty.
+//!
+//! Deadlines use tokio's timer, which loom cannot drive: they are covered
+//! by the stress tests (`tests/stress.rs` of the facade crate).
+//!
+//! Run (the preemption bound defaults to [`DEFAULT_PREEMPTIONS`];
+//! `LOOM_MAX_PREEMPTIONS` overrides it):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg ctx_loom" CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p ctx-core --release --test loom
+//! ```
+#![cfg(ctx_loom)]
+
+use std::future::{pending, Future};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use ctx_core::{Context, Error};
+use loom::future::{block_on, AtomicWaker};
+use loom::sync::atomic::AtomicBool;
+use loom::thread;
+
+/// Preemptions per execution when `LOOM_MAX_PREEMPTIONS` is not set.
+///
+/// Each thread here makes only a handful of lock and atomic operations, so
+/// every model but one is explored exhaustively at any bound (measured: the
+/// same iterations and milliseconds at 2 as at 200). The exception is
+/// [`run_ready_vs_cancel`], three threads plus loom's `AtomicWaker`, whose
+/// cost grows about fourfold per preemption (release build: 0.25 s at 3,
+/// 1.3 s at 4, 6 s at 5, 22 s at 6); 5 keeps the suite within seconds.
+const DEFAULT_PREEMPTIONS: usize = 5;
+
+/// Runs `f` under loom with the suite's preemption bound.
+fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    builder.check(f);
+}
+
+fn cause_text(ctx: &Context) -> Option<String> {
+    ctx.cause().map(|cause| cause.to_string())
+}
+
+/// `with_cancel` (and a grandchild below it) on a parent canceled
+/// concurrently: whichever way the race goes (registered then reached by
+/// the cancel, or born done), the child ends canceled with the parent's
+/// cause, and the parent keeps no registration.
+#[test]
+fn cancel_vs_attach() {
+    model(|| {
+        let (parent, cancel) = Context::background().with_cancel_cause();
+        let canceller = thread::spawn(move || {
+            cancel.cancel("parent");
+            cancel
+        });
+        let attacher = {
+            let parent = parent.clone();
+            thread::spawn(move || {
+                let (child, child_handle) = parent.with_cancel();
+                let (grandchild, grandchild_handle) = child.with_cancel();
+                (child, child_handle, grandchild, grandchild_handle)
+            })
+        };
+        let _cancel = canceller.join().unwrap();
+        let (child, _child_handle, grandchild, _grandchild_handle) = attacher.join().unwrap();
+
+        for ctx in [&parent, &child, &grandchild] {
+            assert_eq!(ctx.err(), Some(Error::Canceled));
+            assert_eq!(cause_text(ctx).as_deref(), Some("parent"));
+            assert_eq!(ctx.debug_registrations(), 0, "{ctx:?} kept a registration");
+        }
+    });
+}
+
+/// A child cancelled and dropped (its handle's drop, then the node's) while
+/// its parent is canceled: the child's leave-parent and the parent's
+/// take-all must not both free the slot, neither may deadlock, and the
+/// parent ends with an empty registry. A second, surviving child checks the
+/// parent's cancel still reaches what was not dropped.
+#[test]
+fn cancel_vs_child_drop() {
+    model(|| {
+        let (parent, cancel) = Context::background().with_cancel();
+        let (leaving, leaving_handle) = parent.with_cancel();
+        let (staying, _staying_handle) = parent.with_cancel();
+        assert_eq!(parent.debug_registrations(), 2);
+
+        let canceller = thread::spawn(move || cancel.cancel());
+        let dropper = thread::spawn(move || {
+            drop(leaving);
+            drop(leaving_handle);
+        });
+        canceller.join().unwrap();
+        dropper.join().unwrap();
+
+        assert_eq!(parent.err(), Some(Error::Canceled));
+        assert_eq!(staying.err(), Some(Error::Canceled));
+        assert_eq!(parent.debug_registrations(), 0);
+    });
+}
+
+/// One child attaches to a live parent while another leaves it: the slab's
+/// free list must hand out each slot once, so after both are gone the
+/// parent holds nothing, and while the new child lives it holds exactly it.
+#[test]
+fn attach_vs_detach() {
+    model(|| {
+        let (parent, _cancel) = Context::background().with_cancel();
+        let (leaving, leaving_handle) = parent.with_cancel();
+
+        let attacher = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.with_cancel())
+        };
+        let dropper = thread::spawn(move || {
+            drop(leaving_handle);
+            drop(leaving);
+        });
+        let (child, child_handle) = attacher.join().unwrap();
+        dropper.join().unwrap();
+
+        assert_eq!(parent.debug_registrations(), 1, "only the new child");
+        assert_eq!(child.err(), None);
+        drop(child_handle);
+        assert_eq!(child.err(), Some(Error::Canceled));
+        assert_eq!(
+            parent.err(),
+            None,
+            "a child's cancel never reaches its parent"
+        );
+        assert_eq!(parent.debug_registrations(), 0);
+    });
+}
+
+/// Two cancels of one node with different causes: exactly one cause
+/// sticks, and everyone agrees on it — each canceller reading it right
+/// after its own cancel returned, an observer reading it at any point of
+/// the race (once `err()` says done, the cause is already the final one),
+/// a child, and the main thread at the end.
+#[test]
+fn concurrent_cancels() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel_cause();
+        let (child, _child_handle) = ctx.with_cancel();
+        let cancel = Arc::new(cancel);
+
+        let cancellers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|cause| {
+                let (ctx, cancel) = (ctx.clone(), cancel.clone());
+                thread::spawn(move || {
+                    cancel.cancel(cause);
+                    // Done when cancel returns, with the winning cause.
+                    assert_eq!(ctx.err(), Some(Error::Canceled));
+                    cause_text(&ctx).unwrap()
+                })
+            })
+            .collect();
+        let observer = {
+            let child = child.clone();
+            thread::spawn(move || cause_text(&child))
+        };
+        let seen: Vec<String> = cancellers.into_iter().map(|t| t.join().unwrap()).collect();
+        let observed = observer.join().unwrap();
+
+        let winner = cause_text(&ctx).unwrap();
+        assert!(winner == "a" || winner == "b", "cause {winner:?}");
+        assert_eq!(seen, [winner.clone(), winner.clone()]);
+        if let Some(observed) = observed {
+            assert_eq!(
+                observed, winner,
+                "an observer saw a cause that did not stick"
+            );
+        }
+        assert_eq!(cause_text(&child).as_deref(), Some(winner.as_str()));
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// A parent's cancel descending into a child while the child's own handle
+/// cancels it: the first cancellation to reach the child wins (if the child
+/// was already done when its handle fired, its cause is the parent's), the
+/// parent's cause never changes, and a grandchild agrees with its parent.
+#[test]
+fn parent_cancel_vs_child_cancel() {
+    model(|| {
+        let (parent, cancel_parent) = Context::background().with_cancel_cause();
+        let (child, cancel_child) = parent.with_cancel_cause();
+        let (grandchild, _grandchild_handle) = child.with_cancel();
+
+        let parent_canceller = thread::spawn(move || {
+            cancel_parent.cancel("parent");
+            cancel_parent
+        });
+        let child_canceller = {
+            let child = child.clone();
+            thread::spawn(move || {
+                let already_done = child.is_done();
+                cancel_child.cancel("child");
+                (already_done, cancel_child)
+            })
+        };
+        let _cancel_parent = parent_canceller.join().unwrap();
+        let (child_was_done, _cancel_child) = child_canceller.join().unwrap();
+
+        assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
+        let child_cause = cause_text(&child).unwrap();
+        if child_was_done {
+            assert_eq!(child_cause, "parent", "the parent reached the child first");
+        } else {
+            assert!(child_cause == "parent" || child_cause == "child");
+        }
+        assert_eq!(cause_text(&grandchild), Some(child_cause));
+        for ctx in [&parent, &child, &grandchild] {
+            assert_eq!(ctx.err(), Some(Error::Canceled));
+            assert_eq!(ctx.debug_registrations(), 0);
+        }
+    });
+}
+
+/// A `done()` future polled while the context is canceled: the check of the
+/// state and the registration of the waker must not let the cancel slip
+/// between them, or `block_on` parks forever (loom reports a deadlock).
+#[test]
+fn done_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let canceller = thread::spawn(move || cancel.cancel());
+        assert_eq!(block_on(ctx.done()), Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// A `done()` future first polled with one waker, then driven by another
+/// task (`block_on`'s waker): the waker is replaced in its slot, racing the
+/// cancel that takes the slot. The new waker must be the one woken.
+#[test]
+fn done_rewake_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let canceller = thread::spawn(move || cancel.cancel());
+
+        let mut done = Box::pin(ctx.done_owned());
+        let first = poll_once(done.as_mut(), Waker::noop());
+        let err = match first {
+            Poll::Ready(err) => err,
+            Poll::Pending => block_on(done),
+        };
+        assert_eq!(err, Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// A pending `done()` future dropped while the context is canceled: the
+/// owner's deregistration and the canceller's take-all free the slot once
+/// between them, and nothing is left registered.
+#[test]
+fn done_drop_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let mut done = Box::pin(ctx.done_owned());
+        let first = poll_once(done.as_mut(), Waker::noop());
+        assert!(first.is_pending(), "nothing has canceled yet");
+        assert_eq!(ctx.debug_registrations(), 1);
+
+        let canceller = thread::spawn(move || cancel.cancel());
+        let dropper = thread::spawn(move || drop(done));
+        canceller.join().unwrap();
+        dropper.join().unwrap();
+
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// `after_func` registered while the context is canceled: the function runs
+/// exactly once, whether the canceller finds it registered or the
+/// registration finds the context done and runs it at once.
+#[test]
+fn after_func_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let runs = Arc::new(AtomicUsize::new(0));
+
+        let canceller = thread::spawn(move || cancel.cancel());
+        let registrar = {
+            let (ctx, runs) = (ctx.clone(), runs.clone());
+            thread::spawn(move || {
+                ctx.after_func(move || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+        };
+        canceller.join().unwrap();
+        let handle = registrar.join().unwrap();
+
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(!handle.stop(), "the function ran: stop prevented nothing");
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// `stop()` against cancel: either `stop` unregistered the function (true)
+/// and it never runs, or the cancel took it (stop says false) and it ran
+/// once. Never both, never neither.
+#[test]
+fn after_func_stop_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let handle = {
+            let runs = runs.clone();
+            ctx.after_func(move || {
+                runs.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+
+        let canceller = thread::spawn(move || cancel.cancel());
+        let stopper = thread::spawn(move || handle.stop());
+        canceller.join().unwrap();
+        let stopped = stopper.join().unwrap();
+
+        let ran = runs.load(Ordering::SeqCst);
+        assert!(ran <= 1, "ran {ran} times");
+        assert!(
+            stopped != (ran == 1),
+            "stop() = {stopped} but ran {ran} times"
+        );
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// `run()` of a future that is never ready, racing a cancel: it completes
+/// with the context's error (the waker registered after the inner poll is
+/// never missed) and drops the inner future.
+#[test]
+fn run_pending_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let canceller = thread::spawn(move || cancel.cancel());
+        assert_eq!(block_on(ctx.run(pending::<()>())), Err(Error::Canceled));
+        canceller.join().unwrap();
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// `run()` of a future made ready by one thread while another cancels: it
+/// always completes (whichever wakes it), with `Ok` or with the error, and
+/// `Err` only once the context is done. The context is checked first, so a
+/// cancel that finished before the flag was set leaves no room for `Ok`.
+#[test]
+fn run_ready_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let flag = Arc::new(Flag::default());
+
+        let canceller = thread::spawn(move || cancel.cancel());
+        let setter = {
+            let flag = flag.clone();
+            thread::spawn(move || flag.set())
+        };
+        let result = block_on(ctx.run(FlagWait(&flag)));
+        canceller.join().unwrap();
+        setter.join().unwrap();
+
+        match result {
+            Ok(()) => assert!(flag.is_set()),
+            Err(err) => {
+                assert_eq!(err, Error::Canceled);
+                assert_eq!(ctx.err(), Some(Error::Canceled));
+            }
+        }
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut TaskContext::from_waker(waker))
+}
+
+/// A one-shot event on loom's primitives: `set` by one thread, awaited by
+/// [`FlagWait`].
+#[derive(Default)]
+struct Flag {
+    set: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Flag {
+    fn set(&self) {
+        self.set.store(true, loom::sync::atomic::Ordering::Release);
+        self.waker.wake();
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(loom::sync::atomic::Ordering::Acquire)
+    }
+}
+
+struct FlagWait<'a>(&'a Flag);
+
+impl Future for FlagWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.0.waker.register_by_ref(cx.waker());
+        if self.0.is_set() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
