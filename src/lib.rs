@@ -9,7 +9,28 @@ pub use ctx_macros::{ctx_fn, detached};
 /// Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use ctx_core::{__detach as detach, Context, Detached};
+    #[cfg(not(feature = "tracing"))]
+    pub use ctx_core::__detach as detach;
+    pub use ctx_core::{Context, Detached};
+
+    /// Spawns detached work inside the caller's current tracing span, so
+    /// the work's events stay attached to the request that started it.
+    #[cfg(feature = "tracing")]
+    pub fn detach<T, F, Fut>(
+        name: &'static str,
+        parent: &Context,
+        timeout: Option<::core::time::Duration>,
+        body: F,
+    ) -> Detached<T>
+    where
+        F: FnOnce(Context) -> Fut,
+        Fut: ::core::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        use tracing::Instrument;
+        let span = tracing::Span::current();
+        ctx_core::__detach(name, parent, timeout, move |ctx| body(ctx).instrument(span))
+    }
 
     /// A `#[ctx_fn]`'s return type: `Result<T, E>`, for any `E` (which
     /// [`CtxFnError`] checks on its own, so a missing `From` is reported
