@@ -111,7 +111,6 @@ impl Context {
     /// assert_eq!(child.err(), Some(Error::Canceled));
     /// assert_eq!(parent.err(), None, "cancellation never reaches ancestors");
     /// ```
-    #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_cancel(&self) -> (Context, CancelHandle) {
         let node = CancelNode::new(self, None);
         (Context::from_node(&node), CancelHandle::new(node))
@@ -129,7 +128,6 @@ impl Context {
     /// assert_eq!(ctx.err(), Some(Error::Canceled));
     /// assert_eq!(ctx.cause().unwrap().to_string(), "upstream closed the stream");
     /// ```
-    #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_cancel_cause(&self) -> (Context, CancelCauseHandle) {
         let (ctx, handle) = self.with_cancel();
         (ctx, CancelCauseHandle::new(handle))
@@ -160,7 +158,6 @@ impl Context {
     /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
     /// # }
     /// ```
-    #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelHandle) {
         self.derive_deadline(deadline, None)
     }
@@ -185,7 +182,6 @@ impl Context {
     /// assert_eq!(ctx.cause().unwrap().to_string(), "payment provider too slow");
     /// # }
     /// ```
-    #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_deadline_cause(
         &self,
         deadline: Instant,
@@ -214,7 +210,6 @@ impl Context {
     /// assert_eq!(forever.deadline(), None);
     /// # }
     /// ```
-    #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelHandle) {
         self.derive_timeout(timeout, None)
     }
@@ -237,7 +232,6 @@ impl Context {
     /// assert_eq!(ctx.cause().unwrap().to_string(), "search budget spent");
     /// # }
     /// ```
-    #[must_use = "the child is canceled when the handle is dropped"]
     pub fn with_timeout_cause(
         &self,
         timeout: Duration,
