@@ -1,0 +1,529 @@
+//! Multi-threaded stress tests of the context tree, in the spirit of Go's
+//! `TestSimultaneousCancels`, `TestInterlockedCancels`, `TestLayersCancel`
+//! and `TestLayersTimeout` (`context/x_test.go`), plus the churn of
+//! short-lived children under one long-lived parent.
+//!
+//! The loom models (`ctx-core/tests/loom.rs`) prove each race of the tree
+//! exhaustively on a tiny tree; these run the same races at scale, on real
+//! threads and tokio's multi-thread runtime, and cover what loom cannot:
+//! deadlines (tokio's timer), deep and wide trees, many threads at once.
+//!
+//! Every assertion is on behaviour (errors, causes, values, run counts,
+//! empty registries), never on elapsed time; sizes are bounded so the file
+//! runs in seconds in a debug build on two cores. A deadlock shows as a hung
+//! test, which the harness reports.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::task::{Context as TaskContext, Wake, Waker};
+use std::thread;
+use std::time::Duration;
+
+use ctx::{CancelCauseHandle, CancelHandle, Context, Error};
+
+/// A small deterministic generator (xorshift64*), so every run shuffles
+/// and builds the same way and a failure names its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// A waker that does nothing but is not `will_wake`-equal to
+/// [`Waker::noop`], so a re-poll with it takes the waker-replacement path.
+struct OtherTask;
+
+impl Wake for OtherTask {
+    fn wake(self: Arc<Self>) {}
+}
+
+fn cause_text(ctx: &Context) -> Option<String> {
+    ctx.cause().map(|cause| cause.to_string())
+}
+
+fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Go's `TestSimultaneousCancels`, with causes: a 4-ary tree of 341
+/// contexts, every one canceled with its own cause from its own thread, in
+/// a shuffled order, while tasks on a multi-thread runtime wait on every
+/// `done()`. Every waiter completes, every context is canceled, and the
+/// first cancellation to reach each node wins: a node's cause is its own or,
+/// if an ancestor's reached it first, exactly its parent's (an ancestor's
+/// cancel only descends through nodes it canceled itself).
+#[test]
+fn simultaneous_cancels() {
+    const ROUNDS: u64 = 20;
+    const NODES: usize = 1 + 4 + 16 + 64 + 256;
+    let runtime = multi_thread_runtime();
+
+    for seed in 0..ROUNDS {
+        let mut rng = Rng::new(seed);
+        let (root, root_cancel) = Context::background().with_cancel_cause();
+        // (context, handle, index of the parent)
+        let mut nodes: Vec<(Context, Option<CancelCauseHandle>, usize)> =
+            vec![(root, Some(root_cancel), usize::MAX)];
+        let mut next_parent = 0;
+        while nodes.len() < NODES {
+            for _ in 0..4 {
+                let (ctx, cancel) = nodes[next_parent].0.with_cancel_cause();
+                nodes.push((ctx, Some(cancel), next_parent));
+            }
+            next_parent += 1;
+        }
+
+        let waiters: Vec<_> = nodes
+            .iter()
+            .map(|(ctx, _, _)| runtime.spawn(ctx.done_owned()))
+            .collect();
+
+        let mut cancels: Vec<(usize, CancelCauseHandle)> = nodes
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (_, cancel, _))| (i, cancel.take().unwrap()))
+            .collect();
+        rng.shuffle(&mut cancels);
+        let start = Arc::new(Barrier::new(cancels.len()));
+        let cancellers: Vec<_> = cancels
+            .into_iter()
+            .map(|(i, cancel)| {
+                let start = start.clone();
+                thread::spawn(move || {
+                    start.wait();
+                    cancel.cancel(format!("node {i}"));
+                    cancel
+                })
+            })
+            .collect();
+
+        for waiter in waiters {
+            assert_eq!(runtime.block_on(waiter).unwrap(), Error::Canceled);
+        }
+        // Keep the handles until every cause is checked (dropping is a no-op
+        // on a done context anyway, but this keeps the nodes' owners alive).
+        let _handles: Vec<_> = cancellers.into_iter().map(|t| t.join().unwrap()).collect();
+
+        for (i, (ctx, _, parent)) in nodes.iter().enumerate() {
+            assert_eq!(ctx.err(), Some(Error::Canceled), "seed {seed} node {i}");
+            assert_eq!(ctx.debug_registrations(), 0, "seed {seed} node {i}");
+            let cause = cause_text(ctx).unwrap();
+            if cause != format!("node {i}") {
+                assert_eq!(
+                    Some(cause),
+                    cause_text(&nodes[*parent].0),
+                    "seed {seed} node {i}: a cause that is neither its own nor its parent's"
+                );
+            }
+        }
+    }
+}
+
+/// Go's `TestInterlockedCancels`: a parent's cancellation makes someone
+/// cancel the child, from a task woken by the parent's `done()` on another
+/// worker, and from an after-func running on the canceller's own stack
+/// (which would deadlock if the tree held a lock while running it). The
+/// child ends canceled, with the parent's cause or the child's own.
+#[test]
+fn interlocked_cancels() {
+    const ROUNDS: usize = 2_000;
+    let runtime = multi_thread_runtime();
+
+    for round in 0..ROUNDS {
+        let (parent, cancel_parent) = Context::background().with_cancel_cause();
+        let (child, cancel_child) = parent.with_cancel_cause();
+        let (grandchild, cancel_grandchild) = child.with_cancel_cause();
+
+        let watcher = {
+            let parent = parent.clone();
+            runtime.spawn(async move {
+                parent.done().await;
+                cancel_child.cancel("watcher");
+            })
+        };
+        let ran = Arc::new(AtomicUsize::new(0));
+        let _after = {
+            let ran = ran.clone();
+            parent.after_func(move || {
+                cancel_grandchild.cancel("after_func");
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        // Cancel from a plain thread, so the after-func runs off the runtime.
+        thread::spawn(move || cancel_parent.cancel("parent"))
+            .join()
+            .unwrap();
+
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "round {round}");
+        runtime.block_on(watcher).unwrap();
+        assert_eq!(runtime.block_on(child.done()), Error::Canceled);
+        assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
+        let child_cause = cause_text(&child).unwrap();
+        assert!(
+            child_cause == "parent" || child_cause == "watcher",
+            "round {round}: {child_cause}"
+        );
+        let grandchild_cause = cause_text(&grandchild).unwrap();
+        assert!(
+            grandchild_cause == child_cause || grandchild_cause == "after_func",
+            "round {round}: {grandchild_cause} under {child_cause}"
+        );
+        assert_eq!(parent.debug_registrations(), 0, "round {round}");
+    }
+}
+
+/// One layer of [`build_layers`]'s chain.
+#[derive(Debug, PartialEq)]
+struct Layer(usize);
+
+/// Go's `testLayers` chain: at least 30 random layers of values, cancels and
+/// timeouts (at least one of each), every value a distinct [`Layer`] wrapped
+/// in its own type-keyed slot. Returns the innermost context, the handles,
+/// and which layers set a value.
+fn build_layers(
+    rng: &mut Rng,
+    timeout: Duration,
+) -> (Context, Vec<CancelHandle>, Vec<usize>, usize) {
+    const MIN_LAYERS: usize = 30;
+    let mut ctx = Context::background();
+    let mut cancels = Vec::new();
+    let mut values = Vec::new();
+    let mut timers = 0;
+    let mut layer = 0;
+    while layer < MIN_LAYERS || timers == 0 || cancels.is_empty() || values.is_empty() {
+        match rng.below(3) {
+            0 => {
+                // Values are keyed by type: a `Vec` of every layer that set
+                // one, newest last, shadows the previous list.
+                values.push(layer);
+                ctx = ctx.with_value(values.iter().map(|&l| Layer(l)).collect::<Vec<_>>());
+            }
+            1 => {
+                let (child, cancel) = ctx.with_cancel();
+                ctx = child;
+                cancels.push(cancel);
+            }
+            _ => {
+                let (child, cancel) = ctx.with_timeout(timeout);
+                ctx = child;
+                cancels.push(cancel);
+                timers += 1;
+            }
+        }
+        layer += 1;
+    }
+    (ctx, cancels, values, timers)
+}
+
+fn check_values(ctx: &Context, values: &[usize], when: &str) {
+    let expected: Vec<Layer> = values.iter().map(|&l| Layer(l)).collect();
+    assert_eq!(ctx.value::<Vec<Layer>>(), Some(&expected), "{when}");
+}
+
+/// Go's `TestLayersCancel`: many chains built concurrently on a multi-thread
+/// runtime (timeouts far away, so only cancels end them); cancelling one
+/// random layer, from another thread, makes the innermost context done at
+/// once with `Canceled`, keeps every value, and leaves no registration
+/// behind once the chain is dropped.
+#[test]
+fn layers_cancel() {
+    const CHAINS: u64 = 500;
+    let runtime = multi_thread_runtime();
+
+    let tasks: Vec<_> = (0..CHAINS)
+        .map(|seed| {
+            runtime.spawn(async move {
+                let mut rng = Rng::new(seed);
+                let (ctx, mut cancels, values, _) =
+                    build_layers(&mut rng, Duration::from_secs(24 * 60 * 60));
+                assert_eq!(ctx.err(), None, "seed {seed}: done before any cancel");
+                assert!(ctx.to_string().starts_with("context.Background."));
+                check_values(&ctx, &values, "before cancel");
+
+                let cancel = cancels.swap_remove(rng.below(cancels.len()));
+                thread::spawn(move || cancel.cancel()).join().unwrap();
+                assert_eq!(ctx.err(), Some(Error::Canceled), "seed {seed}");
+                assert_eq!(ctx.done().await, Error::Canceled);
+                check_values(&ctx, &values, "after cancel");
+            })
+        })
+        .collect();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+}
+
+/// Go's `TestLayersTimeout`, on tokio's paused clock (single-threaded, so
+/// deterministic): the innermost context of each chain times out with
+/// `DeadlineExceeded` through whichever of its timeouts is nearest, and
+/// keeps every value.
+#[tokio::test(start_paused = true)]
+async fn layers_timeout_paused() {
+    for seed in 0..200 {
+        let mut rng = Rng::new(seed);
+        let timeout = Duration::from_millis(1 + rng.below(100) as u64);
+        let (ctx, _cancels, values, _) = build_layers(&mut rng, timeout);
+        check_values(&ctx, &values, "before timeout");
+        assert_eq!(ctx.done().await, Error::DeadlineExceeded, "seed {seed}");
+        assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+        check_values(&ctx, &values, "after timeout");
+    }
+}
+
+/// `TestLayersTimeout` across workers: chains with real, short timeouts,
+/// built and awaited concurrently on a multi-thread runtime, so timers fire
+/// on one worker while contexts are created, awaited and dropped on
+/// others. Each chain ends with `DeadlineExceeded` (nothing cancels it);
+/// no assertion depends on how long that takes.
+#[test]
+fn layers_timeout_multi_thread() {
+    const CHAINS: u64 = 200;
+    let runtime = multi_thread_runtime();
+    let tasks: Vec<_> = (0..CHAINS)
+        .map(|seed| {
+            runtime.spawn(async move {
+                let mut rng = Rng::new(seed);
+                let timeout = Duration::from_millis(1 + rng.below(5) as u64);
+                let (ctx, _cancels, values, _) = build_layers(&mut rng, timeout);
+                assert_eq!(ctx.done().await, Error::DeadlineExceeded, "seed {seed}");
+                check_values(&ctx, &values, "after timeout");
+            })
+        })
+        .collect();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+}
+
+/// Deadline children racing their own handles: under one parent, tasks on
+/// every worker make children with tiny timeouts and drop their handles at
+/// random points, so the timer and the handle race to cancel each child.
+/// Each child ends with one of the two errors, and the parent keeps no
+/// registration once all are gone.
+#[test]
+fn deadline_vs_handle_churn() {
+    const TASKS: u64 = 8;
+    const CHILDREN: usize = 1_000;
+    let runtime = multi_thread_runtime();
+    let (parent, _cancel_parent) = Context::background().with_cancel();
+
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|seed| {
+            let parent = parent.clone();
+            runtime.spawn(async move {
+                let mut rng = Rng::new(seed);
+                for _ in 0..CHILDREN {
+                    let timeout = Duration::from_micros(rng.below(200) as u64);
+                    let (child, cancel) = parent.with_timeout(timeout);
+                    match rng.below(3) {
+                        0 => drop(cancel),
+                        1 => {
+                            tokio::task::yield_now().await;
+                            drop(cancel);
+                        }
+                        _ => {
+                            let err = child.done().await;
+                            assert_eq!(err, Error::DeadlineExceeded);
+                            drop(cancel);
+                        }
+                    }
+                    let err = child
+                        .err()
+                        .expect("a child whose handle was dropped is done");
+                    assert!(matches!(err, Error::Canceled | Error::DeadlineExceeded));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    assert_eq!(parent.err(), None);
+    assert_eq!(parent.debug_registrations(), 0);
+}
+
+/// Many threads creating and dropping children (with grandchildren,
+/// waiters and after-funcs on them) of one long-lived parent, while others
+/// poll `done()` futures on it and register and stop after-funcs: the
+/// parent's registry is empty at the end (Go's lostcancel cannot happen),
+/// every stopped after-func never ran and every other one ran once.
+#[test]
+fn child_churn_under_one_parent() {
+    const CHURNERS: u64 = 4;
+    const POLLERS: usize = 2;
+    const ROUNDS: usize = 20_000;
+    let (parent, cancel_parent) = Context::background().with_cancel();
+    // Everyone starts at once, so the churn overlaps.
+    let start = Arc::new(Barrier::new(CHURNERS as usize + POLLERS));
+    let after_funcs_ran = Arc::new(AtomicUsize::new(0));
+    let after_funcs_due = Arc::new(AtomicUsize::new(0));
+
+    let churners: Vec<_> = (0..CHURNERS)
+        .map(|seed| {
+            let (parent, start) = (parent.clone(), start.clone());
+            let (ran, due) = (after_funcs_ran.clone(), after_funcs_due.clone());
+            thread::spawn(move || {
+                let mut rng = Rng::new(seed);
+                start.wait();
+                for _ in 0..ROUNDS {
+                    let (child, cancel) = parent.with_cancel();
+                    let (grandchild, _cancel_grandchild) = child.with_cancel();
+                    let ran = ran.clone();
+                    let stop = grandchild.after_func(move || {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                    });
+                    match rng.below(3) {
+                        // Cancel, then drop: the after-func must run.
+                        0 => {
+                            cancel.cancel();
+                            assert_eq!(grandchild.err(), Some(Error::Canceled));
+                            due.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // Stop the after-func, then drop everything.
+                        1 => assert!(stop.stop(), "stopped on a live context"),
+                        // Just drop (the handle's drop cancels).
+                        _ => {
+                            due.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Waiters on the parent itself: register, poll, drop, concurrently.
+    let pollers: Vec<_> = (0..POLLERS)
+        .map(|_| {
+            let (parent, start) = (parent.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                let mut cx = TaskContext::from_waker(Waker::noop());
+                let other = Waker::from(Arc::new(OtherTask));
+                let mut other_cx = TaskContext::from_waker(&other);
+                for i in 0..ROUNDS {
+                    let mut done = Box::pin(parent.done());
+                    assert!(done.as_mut().poll(&mut cx).is_pending());
+                    if i % 2 == 0 {
+                        // Re-poll from "another task" (a different waker).
+                        assert!(done.as_mut().poll(&mut other_cx).is_pending());
+                    }
+                }
+            })
+        })
+        .collect();
+
+    for t in churners.into_iter().chain(pollers) {
+        t.join().unwrap();
+    }
+    assert_eq!(parent.err(), None);
+    assert_eq!(
+        parent.debug_registrations(),
+        0,
+        "a churned child stayed registered"
+    );
+    assert_eq!(
+        after_funcs_ran.load(Ordering::SeqCst),
+        after_funcs_due.load(Ordering::SeqCst)
+    );
+    drop(cancel_parent);
+    assert_eq!(parent.err(), Some(Error::Canceled));
+}
+
+/// The churn of [`child_churn_under_one_parent`] racing the parent's own
+/// cancellation: children attach, leave, and are born done after it; each
+/// one ends canceled with the parent's cause or its own, and the parent's
+/// registry is empty.
+#[test]
+fn child_churn_vs_parent_cancel() {
+    const CHURNERS: u64 = 4;
+    const ROUNDS: usize = 1_000;
+    for round in 0..50_u64 {
+        let (parent, cancel_parent) = Context::background().with_cancel_cause();
+        let start = Arc::new(Barrier::new(CHURNERS as usize + 1));
+        let churners: Vec<_> = (0..CHURNERS)
+            .map(|seed| {
+                let (parent, start) = (parent.clone(), start.clone());
+                thread::spawn(move || {
+                    let mut rng = Rng::new(seed ^ round);
+                    start.wait();
+                    for _ in 0..ROUNDS {
+                        let (child, cancel) = parent.with_cancel_cause();
+                        let (grandchild, _cancel_grandchild) = child.with_cancel();
+                        if rng.below(2) == 0 {
+                            cancel.cancel("child");
+                        } else {
+                            drop(cancel);
+                        }
+                        let cause = cause_text(&grandchild).unwrap();
+                        assert!(
+                            cause == "child" || cause == "parent" || cause == "context canceled",
+                            "{cause}"
+                        );
+                        assert_eq!(cause_text(&child), Some(cause));
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        cancel_parent.cancel("parent");
+        for t in churners {
+            t.join().unwrap();
+        }
+        assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
+        assert_eq!(parent.debug_registrations(), 0);
+    }
+}
+
+/// One context, thousands of waiters on a multi-thread runtime (`done()`,
+/// `done_owned()` and `run()` of a never-ready future), canceled from a
+/// plain thread while they are still registering: every one completes with
+/// `Canceled`, and nothing stays registered.
+#[test]
+fn many_waiters_one_cancel() {
+    const WAITERS: usize = 10_000;
+    let runtime = multi_thread_runtime();
+    for _ in 0..5 {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let tasks: Vec<_> = (0..WAITERS)
+            .map(|i| {
+                let ctx = ctx.clone();
+                runtime.spawn(async move {
+                    match i % 3 {
+                        0 => ctx.done().await,
+                        1 => ctx.done_owned().await,
+                        _ => ctx.run(std::future::pending::<()>()).await.unwrap_err(),
+                    }
+                })
+            })
+            .collect();
+        thread::spawn(move || cancel.cancel()).join().unwrap();
+        for task in tasks {
+            assert_eq!(runtime.block_on(task).unwrap(), Error::Canceled);
+        }
+        assert_eq!(ctx.debug_registrations(), 0);
+    }
+}
