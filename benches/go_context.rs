@@ -311,3 +311,111 @@ fn ErrCanceled(bencher: Bencher) {
     cancel.cancel();
     bencher.bench_local(|| assert!(black_box(&ctx).err().is_some()));
 }
+
+/// The same shapes on tokio-util's `CancellationToken`, where it has the
+/// feature (no deadlines, no values): `tokio_util / X` compares with `X`.
+mod tokio_util {
+    use super::*;
+    use ::tokio_util::sync::CancellationToken;
+
+    fn canceled() -> CancellationToken {
+        let token = CancellationToken::new();
+        token.cancel();
+        token
+    }
+
+    fn done_now(token: &CancellationToken) -> bool {
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        pin!(token.cancelled()).poll(&mut cx).is_ready()
+    }
+
+    #[divan::bench(threads = [2])]
+    fn CommonParentCancel(bencher: Bencher) {
+        let shared = CancellationToken::new();
+        bencher.bench(|| {
+            let mut x = 0_i64;
+            let child = shared.child_token();
+            spin(&mut x);
+            child.cancel();
+            spin(&mut x);
+            black_box(x);
+        });
+    }
+
+    #[divan::bench(args = cancel_tree_cases())]
+    fn CancelTree(bencher: Bencher, case: Case) {
+        let Case(depth, root) = case;
+        let mut tokens = Vec::with_capacity(depth);
+        let build = |root: &CancellationToken, tokens: &mut Vec<CancellationToken>| {
+            let mut token = root.clone();
+            for _ in 0..depth {
+                token = token.child_token();
+                tokens.push(token.clone());
+            }
+        };
+        let release = |tokens: &mut Vec<CancellationToken>| {
+            while let Some(token) = tokens.pop() {
+                drop(token);
+            }
+        };
+        bencher.bench_local(|| match root {
+            // tokio-util has no never-canceled root: a fresh token stands
+            // for Background.
+            Root::Background => {
+                build(&CancellationToken::new(), &mut tokens);
+                release(&mut tokens);
+            }
+            Root::OpenCanceler => {
+                let root = CancellationToken::new();
+                build(&root, &mut tokens);
+                root.cancel();
+                release(&mut tokens);
+            }
+            Root::ClosedCanceler => {
+                let root = canceled();
+                build(&root, &mut tokens);
+                release(&mut tokens);
+            }
+        });
+    }
+
+    mod CheckCanceled {
+        use super::*;
+
+        #[divan::bench]
+        fn Err(bencher: Bencher) {
+            let token = canceled();
+            bencher.bench_local(|| black_box(&token).is_cancelled());
+        }
+
+        #[divan::bench]
+        fn Done(bencher: Bencher) {
+            let token = canceled();
+            bencher.bench_local(|| done_now(black_box(&token)));
+        }
+    }
+
+    #[divan::bench(threads = [2])]
+    fn ContextCancelDone(bencher: Bencher) {
+        let token = CancellationToken::new();
+        bencher.bench(|| done_now(black_box(&token)));
+    }
+
+    #[divan::bench(threads = [2])]
+    fn ContextCancelDone_is_done(bencher: Bencher) {
+        let token = CancellationToken::new();
+        bencher.bench(|| black_box(&token).is_cancelled());
+    }
+
+    #[divan::bench]
+    fn ErrOK(bencher: Bencher) {
+        let token = CancellationToken::new();
+        bencher.bench_local(|| assert!(!black_box(&token).is_cancelled()));
+    }
+
+    #[divan::bench]
+    fn ErrCanceled(bencher: Bencher) {
+        let token = canceled();
+        bencher.bench_local(|| assert!(black_box(&token).is_cancelled()));
+    }
+}
