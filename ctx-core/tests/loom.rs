@@ -10,6 +10,7 @@
 //! | [`cancel_vs_attach`] | `with_cancel` on a parent being canceled (invariant 2: a child is registered or born done, never missed) |
 //! | [`cancel_vs_child_drop`] | a child's cancel-and-drop (leaving its parent) against the parent's cancel (invariants 3, 5) |
 //! | [`attach_vs_detach`] | two children of a live parent, one attaching while the other leaves: the registry's free list and slot reuse |
+//! | [`slot_reuse_vs_late_drop`] | a canceled child's slot reused by a new child while the old child's last reference drops elsewhere |
 //! | [`concurrent_cancels`] | two cancels of one node with different causes (invariant 1: first cause sticks) |
 //! | [`parent_cancel_vs_child_cancel`] | a parent's cancel descending into a child that is being canceled by its own handle |
 //! | [`done_vs_cancel`] | a `done()` future registering its waker while the context is canceled (lost wake-up) |
@@ -162,6 +163,41 @@ fn attach_vs_detach() {
             "a child's cancel never reaches its parent"
         );
         assert_eq!(parent.debug_registrations(), 0);
+    });
+}
+
+/// A canceled child's slot reused by a new child while the canceled one's
+/// last reference is dropped on another thread: the late drop must not
+/// free the slot again (it now belongs to the new child), or the new child
+/// would fall out of its parent's registry and miss the parent's cancel.
+#[test]
+fn slot_reuse_vs_late_drop() {
+    model(|| {
+        let (parent, cancel_parent) = Context::background().with_cancel();
+        let (old, old_handle) = parent.with_cancel();
+        let old_clone = old.clone();
+
+        let canceller = thread::spawn(move || {
+            old_handle.cancel();
+            drop(old_handle);
+            drop(old);
+        });
+        let attacher = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.with_cancel())
+        };
+        drop(old_clone);
+        canceller.join().unwrap();
+        let (new, _new_handle) = attacher.join().unwrap();
+
+        assert_eq!(new.err(), None);
+        assert_eq!(parent.debug_registrations(), 1, "only the new child");
+        drop(cancel_parent);
+        assert_eq!(
+            new.err(),
+            Some(Error::Canceled),
+            "the parent's cancel missed it"
+        );
     });
 }
 
