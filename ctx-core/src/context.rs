@@ -13,7 +13,7 @@ use crate::handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
 use crate::node::{run_after_func, CancelNode, Entry};
 use crate::sync::Arc;
 use crate::timer;
-use crate::values::{ValueNode, ValueTable};
+use crate::values::ValueNode;
 
 /// A request's cancellation signal, deadline and values, carried across API
 /// boundaries and tasks: Go's `context.Context`.
@@ -280,14 +280,8 @@ impl Context {
     /// ```
     #[must_use = "with_value returns a new context; the receiver is unchanged"]
     pub fn with_value<T: Send + Sync + 'static>(&self, value: T) -> Context {
-        let values = ValueTable::with(self.values().map(|table| &**table), value);
         Context {
-            repr: Repr::Value(Arc::new(ValueNode {
-                parent: self.clone(),
-                values: Arc::new(values),
-                scope: self.scope().cloned(),
-                type_name: std::any::type_name::<T>(),
-            })),
+            repr: Repr::Value(Arc::new(ValueNode::new(self, value))),
         }
     }
 
@@ -535,11 +529,13 @@ impl Context {
         }
     }
 
-    pub(crate) fn values(&self) -> Option<&Arc<ValueTable>> {
+    /// The nearest value context on the path to the root, whose table
+    /// holds every value in effect here.
+    pub(crate) fn values(&self) -> Option<&Arc<ValueNode>> {
         match &self.repr {
             Repr::Background | Repr::Todo => None,
             Repr::Cancel(node) => node.values.as_ref(),
-            Repr::Value(node) => Some(&node.values),
+            Repr::Value(node) => Some(node),
             Repr::WithoutCancel(node) => node.parent.values(),
         }
     }

@@ -52,7 +52,7 @@ use tokio::time::Instant;
 use crate::error::{Cause, Error};
 use crate::sync::{lock, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
 use crate::timer::Timer;
-use crate::values::ValueTable;
+use crate::values::ValueNode;
 use crate::Context;
 
 const LIVE: u8 = 0;
@@ -72,8 +72,9 @@ pub(crate) struct CancelNode {
     /// The context this one was derived from: the `Display` chain, the
     /// inherited deadline, and what keeps the ancestors alive.
     pub(crate) parent: Context,
-    /// The values in effect here (inherited from `parent`).
-    pub(crate) values: Option<Arc<ValueTable>>,
+    /// The nearest value context above, whose table holds the values in
+    /// effect here.
+    pub(crate) values: Option<Arc<ValueNode>>,
     state: AtomicU8,
     /// Whether this node has a deadline of its own (in [`Shared`]).
     has_deadline: bool,
