@@ -79,7 +79,8 @@ pub(crate) struct CancelNode {
     /// Whether this node has a deadline of its own (in [`Shared`]).
     has_deadline: bool,
     /// This node's index in its parent scope's registry, or [`NO_SLOT`].
-    /// Read and written only under the parent scope's lock.
+    /// Written once by the creating thread before the node is shared, then
+    /// read and written only under the parent scope's lock.
     slot: AtomicU32,
     shared: Mutex<Option<Box<Shared>>>,
 }
@@ -166,10 +167,11 @@ impl Registry {
     }
 }
 
-/// A registration refused because the node is already done.
+/// A registration refused because the node is already done, and why.
 pub(crate) struct Refused {
     pub(crate) entry: Entry,
     pub(crate) err: Error,
+    pub(crate) cause: Option<Cause>,
 }
 
 impl CancelNode {
@@ -220,20 +222,13 @@ impl CancelNode {
     /// Registers `child`, or, if this node is done, makes the child done
     /// with the same error and cause: a child of a done parent is done.
     fn adopt(&self, child: &Arc<CancelNode>) {
-        let mut shared = lock(&self.shared);
-        match decode(self.state.load(Ordering::Relaxed)) {
-            None => {
-                let shared = shared.get_or_insert_with(Box::default);
-                let slot = shared.registry.insert(Entry::Child(Arc::downgrade(child)));
-                child.slot.store(slot, Ordering::Relaxed);
-            }
-            Some(err) => {
-                let cause = shared.as_ref().and_then(|shared| shared.cause.clone());
-                drop(shared);
-                // The child is brand new: nothing is registered with it, so
-                // there is nothing to hand over.
-                child.finish(err, cause);
-            }
+        match self.register(Entry::Child(Arc::downgrade(child))) {
+            // The child is not shared yet: only this thread can read its
+            // slot before the parent's lock is taken again.
+            Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
+            // The child is brand new: nothing is registered with it, so
+            // there is nothing to hand over.
+            Err(refused) => drop(child.finish(refused.err, refused.cause)),
         }
     }
 
@@ -260,7 +255,10 @@ impl CancelNode {
                 .get_or_insert_with(Box::default)
                 .registry
                 .insert(entry)),
-            Some(err) => Err(Refused { entry, err }),
+            Some(err) => {
+                let cause = shared.as_ref().and_then(|shared| shared.cause.clone());
+                Err(Refused { entry, err, cause })
+            }
         }
     }
 
@@ -372,31 +370,24 @@ impl fmt::Debug for CancelNode {
 }
 
 impl CancelNode {
-    /// Releases what the node holds in the tree (its registration, its
-    /// timer) and hands back its parent, for `Context`'s iterative drop.
+    /// Releases the node's place in the tree and hands back its parent, for
+    /// `Context`'s iterative drop.
     pub(crate) fn into_parent(mut self) -> Context {
         self.release();
         mem::replace(&mut self.parent, Context::background())
     }
 
+    /// Leaves the parent's registry, if cancellation has not done so
+    /// already. The node's timer disarms itself when the node is dropped.
     fn release(&mut self) {
-        // `&mut self`: nothing else can reach this node any more, so its
-        // fields are read without its lock, and a node whose cancellation
-        // already left its parent (the usual end: its handle was dropped
-        // first) skips the parent's lock. A stale `slot` can only be a
-        // number not yet swapped out, which `leave_parent` re-checks under
-        // the parent's lock.
+        // `&mut self`: nothing else can reach this node any more. A node
+        // whose cancellation already left its parent (the usual end: its
+        // handle was dropped first) skips the parent's lock; a stale `slot`
+        // can only be a number not yet swapped out, which `leave_parent`
+        // re-checks under the parent's lock.
         if self.slot.load(Ordering::Relaxed) != NO_SLOT {
             self.leave_parent();
         }
-        let timer = match self.shared.get_mut() {
-            Ok(shared) => shared.as_mut().and_then(|shared| shared.timer.take()),
-            Err(poisoned) => poisoned
-                .into_inner()
-                .as_mut()
-                .and_then(|shared| shared.timer.take()),
-        };
-        drop(timer);
     }
 }
 
