@@ -78,3 +78,8 @@ pub mod __private {
 /// context, an axum extractor, and `grpc-timeout` deadline propagation.
 #[cfg(feature = "axum")]
 pub mod http;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
