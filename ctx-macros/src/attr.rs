@@ -128,6 +128,7 @@ fn parse_duration(text: &str) -> Result<u64, String> {
             "malformed duration `{text}`: write a number and a unit, like \"5s\", \"250ms\" or \"1m30s\" (units: ns, us, ms, s, m, h)"
         )
     };
+    let too_long = || format!("duration `{text}` is too long: at most ~584 years");
     if text.is_empty() {
         return Err(malformed());
     }
@@ -160,17 +161,19 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         } else {
             whole.parse().map_err(|_| malformed())?
         };
-        let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(malformed)?;
+        let mut nanos = whole.checked_mul(unit_nanos).ok_or_else(too_long)?;
         let mut scale = unit_nanos;
         for digit in fraction.chars() {
             let digit = digit.to_digit(10).ok_or_else(malformed)?;
             scale /= 10;
-            nanos += u128::from(digit) * scale;
+            nanos = nanos
+                .checked_add(u128::from(digit) * scale)
+                .ok_or_else(too_long)?;
         }
-        total = total.checked_add(nanos).ok_or_else(malformed)?;
+        total = total.checked_add(nanos).ok_or_else(too_long)?;
         rest = after;
     }
-    u64::try_from(total).map_err(|_| format!("duration `{text}` is too long: at most ~584 years"))
+    u64::try_from(total).map_err(|_| too_long())
 }
 
 #[cfg(test)]
@@ -194,6 +197,11 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
         }
         assert!(parse_duration("99999999999h")
+            .unwrap_err()
+            .contains("too long"));
+        // Whole hours just under `u128::MAX` nanoseconds, then a fraction
+        // that tips them over.
+        assert!(parse_duration("94522879700260684295381835.9h")
             .unwrap_err()
             .contains("too long"));
     }
