@@ -16,6 +16,7 @@ pub mod __private {
     /// Spawns detached work inside the caller's current tracing span, so
     /// the work's events stay attached to the request that started it.
     #[cfg(feature = "tracing")]
+    #[track_caller]
     pub fn detach<T, F, Fut>(
         name: &'static str,
         parent: &Context,

@@ -119,6 +119,16 @@ async fn a_panic_is_reported_through_the_handle() {
 
 #[test]
 fn calling_outside_a_runtime_panics_saying_so() {
+    // The panic is reported at the call, with or without `tracing`.
+    static LOCATION: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>();
+        if message.is_some_and(|message| message.contains("outside a Tokio runtime")) {
+            *LOCATION.lock().unwrap() = info.location().map(|at| at.file().to_owned());
+        }
+        previous(info);
+    }));
     let panic = std::panic::catch_unwind(|| {
         drop(explode(Context::background(), false));
     })
@@ -127,5 +137,10 @@ fn calling_outside_a_runtime_panics_saying_so() {
     assert!(
         message.contains("`#[detached]` fn `explode` was called outside a Tokio runtime"),
         "{message}"
+    );
+    assert_eq!(
+        LOCATION.lock().unwrap().as_deref(),
+        Some(file!()),
+        "the panic points at the caller"
     );
 }
