@@ -135,6 +135,13 @@ pub struct RequestId(String);
 
 impl RequestId {
     /// The longest incoming `x-request-id` that is kept.
+    ///
+    /// ```
+    /// use ctx::http::RequestId;
+    ///
+    /// assert!(RequestId::from_header(&"r".repeat(RequestId::MAX_LEN)).is_some());
+    /// assert!(RequestId::from_header(&"r".repeat(RequestId::MAX_LEN + 1)).is_none());
+    /// ```
     pub const MAX_LEN: usize = 128;
 
     /// A new random request id: 16 hex digits.

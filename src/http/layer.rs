@@ -33,7 +33,8 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// calling the handler.
 ///
 /// The context is stored in the request's extensions: axum handlers take
-/// it with the `Context` extractor (a `ctx: Context` handler argument) (or `Extension<Context>`).
+/// it as a `ctx: Context` argument (the `Context` extractor), or as
+/// `Extension<Context>`.
 ///
 /// ```
 /// use axum::{body::Body, routing::get, Router};
@@ -70,6 +71,12 @@ pub struct ContextLayer {
 
 impl ContextLayer {
     /// The default cap on an incoming `grpc-timeout`: 5 minutes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(ctx::http::ContextLayer::DEFAULT_MAX_TIMEOUT, Duration::from_secs(300));
+    /// ```
     pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
     /// A layer whose request contexts are children of `root`.
@@ -292,6 +299,21 @@ pin_project_lite::pin_project! {
     /// owning the request context's cancel handle. When it completes, the
     /// context is cancelled ([`RequestEnded::Responded`]); when it is
     /// dropped before that, too ([`RequestEnded::Abandoned`]).
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use ctx::http::{ContextLayer, ResponseFuture};
+    /// use http::{Request, Response};
+    /// use tower::{service_fn, Layer, Service};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::from("ok"))) });
+    /// let mut service = ContextLayer::new(ctx::Context::background()).layer(inner);
+    /// let future: ResponseFuture<_, String> = service.call(Request::new(()));
+    /// assert_eq!(future.await.unwrap().into_body(), "ok");
+    /// # }
+    /// ```
     pub struct ResponseFuture<F, ResBody> {
         #[pin]
         state: State<F, ResBody>,
