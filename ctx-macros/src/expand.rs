@@ -261,9 +261,9 @@ fn borrowed_params(sig: &Signature) -> Vec<syn::Error> {
             )),
             FnArg::Receiver(_) => None,
             FnArg::Typed(typed) => {
-                let mut finder = Borrow(None);
+                let mut finder = Borrow(false);
                 finder.visit_type(&typed.ty);
-                finder.0.map(|_| {
+                finder.0.then(|| {
                     let name = typed.pat.to_token_stream();
                     syn::Error::new_spanned(
                         typed,
@@ -275,22 +275,19 @@ fn borrowed_params(sig: &Signature) -> Vec<syn::Error> {
         .collect()
 }
 
-/// Finds a borrow in a type.
-struct Borrow(Option<Span>);
+/// Whether a type borrows. The error goes on the whole parameter, so
+/// where in the type does not matter.
+struct Borrow(bool);
 
 impl<'ast> Visit<'ast> for Borrow {
     fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
-        if lifetime.ident != "static" {
-            self.0.get_or_insert(lifetime.span());
-        }
+        self.0 |= lifetime.ident != "static";
     }
 
     fn visit_type_reference(&mut self, reference: &'ast syn::TypeReference) {
         match &reference.lifetime {
             Some(lifetime) => self.visit_lifetime(lifetime),
-            None => {
-                self.0.get_or_insert(reference.and_token.span);
-            }
+            None => self.0 = true,
         }
         self.visit_type(&reference.elem);
     }
