@@ -167,24 +167,16 @@ impl MisuseFinder {
 
 impl<'ast> Visit<'ast> for MisuseFinder {
     fn visit_expr_call(&mut self, call: &'ast ExprCall) {
-        if let Expr::Path(path) = &*call.func {
-            let segments: Vec<String> = path
-                .path
-                .segments
-                .iter()
-                .map(|segment| segment.ident.to_string())
-                .collect();
-            if let [.., ty, root] = segments.as_slice() {
-                if ty == "Context" && (root == "background" || root == "todo") {
-                    let ctx = &self.ctx_name;
-                    self.errors.push(syn::Error::new_spanned(
-                        call,
-                        format!(
-                            "use the context parameter `{ctx}` (or `{ctx}.without_cancel()`) instead of `Context::{root}()` inside `#[ctx_fn]`\n\
-                             a new root context drops the caller's cancellation, deadline and values (Go's contextcheck)"
-                        ),
-                    ));
-                }
+        if let [.., ty, root] = callee_segments(call).as_slice() {
+            if ty == "Context" && (root == "background" || root == "todo") {
+                let ctx = &self.ctx_name;
+                self.errors.push(syn::Error::new_spanned(
+                    call,
+                    format!(
+                        "use the context parameter `{ctx}` (or `{ctx}.without_cancel()`) instead of `Context::{root}()` inside `#[ctx_fn]`\n\
+                         a new root context drops the caller's cancellation, deadline and values (Go's contextcheck)"
+                    ),
+                ));
             }
         }
         visit::visit_expr_call(self, call);
@@ -224,21 +216,27 @@ impl<'ast> Visit<'ast> for MisuseFinder {
 /// call: `tokio::spawn`, `tokio::task::spawn_blocking`,
 /// `std::thread::spawn` and their imported short forms.
 fn spawn_path(call: &ExprCall) -> Option<String> {
-    let Expr::Path(path) = &*call.func else {
-        return None;
-    };
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect();
+    let segments = callee_segments(call);
     let (last, parents) = segments.split_last()?;
     let spawns = matches!(last.as_str(), "spawn" | "spawn_blocking" | "spawn_local");
     let from_spawner = parents
         .last()
         .is_none_or(|parent| matches!(parent.as_str(), "tokio" | "task" | "thread"));
     (spawns && from_spawner).then(|| segments.join("::"))
+}
+
+/// The segments of the path a call calls (`["tokio", "spawn"]`), none when
+/// the callee is not a path.
+fn callee_segments(call: &ExprCall) -> Vec<String> {
+    match &*call.func {
+        Expr::Path(path) => path
+            .path
+            .segments
+            .iter()
+            .map(|segment| segment.ident.to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Collects the names a pattern binds.
