@@ -49,12 +49,7 @@ impl TraceId {
     /// assert_ne!(ctx::http::TraceId::generate().0, 0);
     /// ```
     pub fn generate() -> TraceId {
-        loop {
-            let id = (u128::from(random_u64()) << 64) | u128::from(random_u64());
-            if id != 0 {
-                return TraceId(id);
-            }
-        }
+        TraceId((u128::from(random_u64()) << 64) | u128::from(nonzero_random_u64()))
     }
 
     /// The trace id of a `traceparent` header value
@@ -103,13 +98,7 @@ impl TraceId {
     /// assert_eq!(TraceId::parse_traceparent(text), Some(TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736)));
     /// ```
     pub fn to_traceparent(&self) -> HeaderValue {
-        let parent = loop {
-            let parent = random_u64();
-            if parent != 0 {
-                break parent;
-            }
-        };
-        let text = format!("00-{self}-{parent:016x}-01");
+        let text = format!("00-{self}-{:016x}-01", nonzero_random_u64());
         HeaderValue::from_str(&text).expect("hex digits and dashes are a valid header value")
     }
 }
@@ -187,17 +176,25 @@ impl fmt::Display for RequestId {
 }
 
 /// 64 unpredictable-enough bits for ids (not for cryptography): SipHash,
-/// randomly keyed once per process, of a counter and the time.
+/// randomly keyed once per process, of a counter. The secret key makes the
+/// outputs unpredictable and the counter makes every input distinct, so no
+/// clock is read.
 fn random_u64() -> u64 {
     static KEYS: OnceLock<RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = KEYS.get_or_init(RandomState::new).build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    hasher.write_u128(now);
     hasher.finish()
+}
+
+/// [`random_u64`], never zero (W3C reserves all-zero trace and parent ids).
+fn nonzero_random_u64() -> u64 {
+    loop {
+        let bits = random_u64();
+        if bits != 0 {
+            return bits;
+        }
+    }
 }
 
 #[cfg(test)]
