@@ -28,7 +28,7 @@ pub(crate) struct DetachedArgs {
 impl Parse for CtxFnArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut krate = None;
-        parse_options(input, "ctx_fn", |input| {
+        parse_options(input, "ctx_fn", "`crate = path`", |input| {
             if input.peek(Token![crate]) {
                 return parse_crate(input, &mut krate).map(|()| true);
             }
@@ -44,7 +44,8 @@ impl Parse for DetachedArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut krate = None;
         let mut timeout = None;
-        parse_options(input, "detached", |input| {
+        let known = "`timeout = \"5s\"` and `crate = path`";
+        parse_options(input, "detached", known, |input| {
             if input.peek(Token![crate]) {
                 return parse_crate(input, &mut krate).map(|()| true);
             }
@@ -84,16 +85,14 @@ impl Default for Krate {
 }
 
 /// Parses `key = value, ...`, handing each key to `option`, which returns
-/// whether it knew the key; an unknown key is an error at that key.
+/// whether it knew the key; an unknown key is an error at that key, which
+/// lists the `known` options.
 fn parse_options(
     input: ParseStream<'_>,
     macro_name: &str,
+    known: &str,
     mut option: impl FnMut(ParseStream<'_>) -> syn::Result<bool>,
 ) -> syn::Result<()> {
-    let known = match macro_name {
-        "detached" => "`timeout = \"5s\"` and `crate = path`",
-        _ => "`crate = path`",
-    };
     while !input.is_empty() {
         if !option(input)? {
             let unknown: TokenStream = input.parse::<proc_macro2::TokenTree>()?.into();
