@@ -53,7 +53,10 @@ impl Parse for DetachedArgs {
                 let key = input.parse::<kw::timeout>()?;
                 input.parse::<Token![=]>()?;
                 if timeout.is_some() {
-                    return Err(syn::Error::new(key.span, "`timeout` is given twice"));
+                    return Err(syn::Error::new(
+                        key.span,
+                        "remove the second `timeout`: it is given twice",
+                    ));
                 }
                 let lit = input.parse::<LitStr>().map_err(|err| {
                     syn::Error::new(
@@ -112,7 +115,10 @@ fn parse_crate(input: ParseStream<'_>, krate: &mut Option<TokenStream>) -> syn::
     let key = input.parse::<Token![crate]>()?;
     input.parse::<Token![=]>()?;
     if krate.is_some() {
-        return Err(syn::Error::new(key.span, "`crate` is given twice"));
+        return Err(syn::Error::new(
+            key.span,
+            "remove the second `crate`: it is given twice",
+        ));
     }
     let path = input.parse::<Path>()?;
     *krate = Some(quote!(#path));
