@@ -208,15 +208,14 @@ fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Go-style durations the demo needs: `250ms`, `1s`, `1.5s`.
+/// Go-style durations the demo needs: `250ms`, `1s`, `1.5s`; at most a
+/// minute, however written.
 fn parse_duration(text: &str) -> Option<Duration> {
-    if let Some(ms) = text.strip_suffix("ms") {
-        return ms.parse().ok().map(Duration::from_millis);
-    }
-    let secs: f64 = text.strip_suffix('s')?.parse().ok()?;
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| *d <= Duration::from_secs(60))
+    let timeout = match text.strip_suffix("ms") {
+        Some(ms) => Duration::from_millis(ms.parse().ok()?),
+        None => Duration::try_from_secs_f64(text.strip_suffix('s')?.parse().ok()?).ok()?,
+    };
+    (timeout <= Duration::from_secs(60)).then_some(timeout)
 }
 
 #[tokio::main]
