@@ -90,8 +90,8 @@ fn stmt_attrs_mut(stmt: &mut Stmt) -> Option<&mut Vec<Attribute>> {
 /// fire-and-forget spawn is as wrong there as anywhere in the fn. Nested
 /// items are other fns, with their own contexts.
 pub(crate) struct MisuseFinder {
-    /// The context parameter and the locals derived from it, in order of
-    /// appearance: what a spawned task must not capture.
+    /// The context parameter and the locals derived from it: what a
+    /// spawned task must not capture.
     tainted: HashSet<String>,
     ctx_name: String,
     pub(crate) errors: Vec<syn::Error>,
