@@ -35,7 +35,9 @@ async fn run_job(ctx: Context, n: usize) -> Result<(), ctx::Error> {
         .value::<TraceId>()
         .map(ToString::to_string)
         .unwrap_or_default();
-    tokio::time::sleep(Duration::from_millis(300 + 100 * n as u64)).await;
+    // 1 s to 3.4 s: jobs 2 to 4 are still running when the unattended
+    // timer (2 s) shuts the server down, so the drain has work to wait for.
+    tokio::time::sleep(Duration::from_millis(1000 + 600 * n as u64)).await;
     JOBS_DONE.fetch_add(1, Ordering::SeqCst);
     println!("  job {n} done (trace {trace})");
     Ok(())
