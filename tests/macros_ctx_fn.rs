@@ -280,3 +280,25 @@ async fn closures_and_async_blocks_are_raced_as_a_whole() {
     );
     assert_eq!(start.elapsed(), Duration::from_millis(1500));
 }
+
+#[ctx_fn]
+async fn drain(_: Context, drained: Arc<AtomicUsize>) -> Result<(), Error> {
+    #[uncancelable]
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drained.fetch_add(1, Ordering::SeqCst);
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    unreachable!("the await after the loop is checked")
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_uncancelable_loop_runs_every_iteration() {
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(1500));
+    let drained = Arc::new(AtomicUsize::new(0));
+    assert_eq!(
+        drain(ctx, drained.clone()).await,
+        Err(Error::DeadlineExceeded)
+    );
+    assert_eq!(drained.load(Ordering::SeqCst), 3);
+}
