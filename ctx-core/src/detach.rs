@@ -22,6 +22,21 @@ use crate::error::Error;
 /// It resolves to `Err` only if the work panicked (the panic is caught and
 /// reported here, never taking the process down) or its runtime shut down
 /// first.
+///
+/// ```
+/// use ctx::{detached, Context, Error};
+///
+/// #[detached]
+/// async fn audit(ctx: Context, event: &'static str) -> Result<usize, Error> {
+///     Ok(event.len())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let handle: ctx::Detached<Result<usize, Error>> = audit(Context::background(), "login");
+/// assert_eq!(handle.await.unwrap(), Ok(5));
+/// # }
+/// ```
 pub struct Detached<T> {
     name: &'static str,
     handle: JoinHandle<T>,
@@ -29,6 +44,23 @@ pub struct Detached<T> {
 
 impl<T> Detached<T> {
     /// Whether the work has finished, without waiting for it.
+    ///
+    /// ```
+    /// use ctx::{detached, Context, Error};
+    ///
+    /// #[detached]
+    /// async fn warm_cache(ctx: Context) -> Result<(), Error> {
+    ///     tokio::task::yield_now().await;
+    ///     Ok(())
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let handle = warm_cache(Context::background());
+    /// assert!(!handle.is_finished(), "it has not been scheduled yet");
+    /// handle.await.unwrap().unwrap();
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }
@@ -56,6 +88,23 @@ impl<T> fmt::Debug for Detached<T> {
 
 /// Why a [`Detached`] handle has no result: the work panicked, or its
 /// runtime shut down before it finished.
+///
+/// ```
+/// use ctx::{detached, Context, Error};
+///
+/// #[detached]
+/// async fn flaky(ctx: Context) -> Result<(), Error> {
+///     panic!("broker client bug");
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let err = flaky(Context::background()).await.unwrap_err();
+/// assert!(err.is_panic());
+/// let payload = err.try_into_panic().unwrap();
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"broker client bug"));
+/// # }
+/// ```
 pub struct DetachError {
     name: &'static str,
     source: JoinError,
@@ -128,6 +177,23 @@ pub async fn wait_detached(ctx: &Context) -> Result<(), Error> {
 }
 
 /// How many `#[detached]` calls are still running, process-wide.
+///
+/// ```
+/// use ctx::{detached, Context, Error};
+///
+/// #[detached]
+/// async fn publish(ctx: Context) -> Result<(), Error> {
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let handle = publish(Context::background());
+/// assert_eq!(ctx::detached_running(), 1);
+/// handle.await.unwrap().unwrap();
+/// assert_eq!(ctx::detached_running(), 0);
+/// # }
+/// ```
 pub fn detached_running() -> usize {
     lock().running
 }
