@@ -29,15 +29,22 @@
 //!    cannot both happen, so slots need no generation counters.
 //! 4. No lock is held while user code runs or while another node's lock is
 //!    taken: the canceller copies the registry out, releases the lock, then
-//!    wakes, runs after-funcs and descends into children; a removed entry is
-//!    dropped only after the lock is released (an after-func's captures may
-//!    own contexts, whose drop takes locks). Locks are never
-//!    nested, so the tree cannot deadlock, and a panicking after-func cannot
-//!    poison it.
+//!    descends into children; a removed entry is dropped only after the lock
+//!    is released (an after-func's captures may own contexts, whose drop
+//!    takes locks). Locks are never nested, so the tree cannot deadlock, and
+//!    a panicking after-func cannot poison it.
 //! 5. A child's entry in its parent's registry is removed when the child is
 //!    canceled (by its handle or its timer) or dropped, so a parent that
 //!    outlives millions of short-lived children keeps none of them
 //!    (Go's lostcancel leak cannot happen).
+//! 6. When a `cancel` returns, the whole subtree is done, as in Go (whose
+//!    `cancel` holds the node's mutex while it cancels the children). A node
+//!    gets its `PROPAGATED` bit once every descendant is done, and a `cancel`
+//!    that finds its node already made done by another thread waits for that
+//!    bit. The waits always end: the propagating thread runs no user code
+//!    (wakes, after-funcs and the drop of the last reference to a node are
+//!    deferred until every bit of its walk is set) and only ever waits for
+//!    nodes below the one it waits on.
 //!
 //! Cancellation descends iteratively, with an explicit stack, so a deep
 //! chain cannot overflow the canceller's stack.
@@ -50,7 +57,7 @@ use std::task::Waker;
 use tokio::time::Instant;
 
 use crate::error::{Cause, Error};
-use crate::sync::{lock, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
+use crate::sync::{lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
 use crate::timer::Timer;
 use crate::values::ValueNode;
 use crate::Context;
@@ -58,6 +65,10 @@ use crate::Context;
 const LIVE: u8 = 0;
 const CANCELED: u8 = 1;
 const DEADLINE_EXCEEDED: u8 = 2;
+/// Set on a done node once every descendant is done too.
+const PROPAGATED: u8 = 4;
+/// The bits that say why a node is done.
+const ERR: u8 = CANCELED | DEADLINE_EXCEEDED;
 
 /// Marks "no slot": a node not registered with a parent, or whose
 /// registration was already removed.
@@ -227,8 +238,12 @@ impl CancelNode {
             // slot before the parent's lock is taken again.
             Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
             // The child is brand new: nothing is registered with it, so
-            // there is nothing to hand over.
-            Err(refused) => drop(child.finish(refused.err, refused.cause)),
+            // its subtree is done as soon as it is.
+            Err(refused) => {
+                if child.finish(refused.err, refused.cause).is_some() {
+                    child.mark_propagated();
+                }
+            }
         }
     }
 
@@ -306,13 +321,30 @@ impl CancelNode {
 
     /// Cancels this node and every descendant with `err` and `cause`, and
     /// removes it from its parent. Only the first cancellation of a node has
-    /// any effect: its error and cause stick.
+    /// any effect: its error and cause stick. Either way, when this returns
+    /// the whole subtree is done, as when Go's `cancel` returns.
     pub(crate) fn cancel(&self, err: Error, cause: Option<Cause>) {
-        let Some(entries) = self.finish(err, cause.clone()) else {
-            return;
-        };
-        self.leave_parent();
-        notify(entries, err, cause);
+        match self.finish(err, cause.clone()) {
+            Some(entries) => {
+                self.leave_parent();
+                notify(self, entries, err, cause);
+            }
+            None => self.wait_propagated(),
+        }
+    }
+
+    /// Waits until the thread that made this node done has made every
+    /// descendant done too. That thread holds no lock and runs no user code
+    /// until it is finished (see [`notify`]), and waits only for nodes below
+    /// this one, so the wait always ends.
+    fn wait_propagated(&self) {
+        while self.state.load(Ordering::Acquire) & PROPAGATED == 0 {
+            yield_now();
+        }
+    }
+
+    fn mark_propagated(&self) {
+        self.state.fetch_or(PROPAGATED, Ordering::Release);
     }
 
     /// Marks the node done and takes its registrations, if it was live.
@@ -406,26 +438,65 @@ fn registry(shared: &mut Option<Box<Shared>>) -> &mut Registry {
         .registry
 }
 
-/// Delivers a cancellation to the entries taken from a node, descending into
-/// children with an explicit stack (no recursion) and with no lock held.
-fn notify(entries: Vec<Entry>, err: Error, cause: Option<Cause>) {
-    let mut pending = vec![entries];
-    while let Some(entries) = pending.pop() {
+/// One step of a cancellation's walk down the tree.
+enum Step {
+    /// Entries taken from a node that was just made done.
+    Notify(Vec<Entry>),
+    /// Every descendant of this node is done: popped after them, because it
+    /// is pushed before them.
+    Propagated(Arc<CancelNode>),
+}
+
+/// Delivers a cancellation to the entries taken from `root`, descending
+/// into children with an explicit stack (no recursion, no lock held).
+///
+/// Waking, after-funcs and dropping the last reference to a node can all
+/// run user code, which may cancel a context of this very subtree and so
+/// wait for its propagation: they are deferred until every node here is
+/// marked propagated.
+fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Cause>) {
+    let mut wakers = Vec::new();
+    let mut after_funcs = Vec::new();
+    let mut reached = Vec::new();
+    let mut steps = vec![Step::Notify(entries)];
+    while let Some(step) = steps.pop() {
+        let entries = match step {
+            Step::Notify(entries) => entries,
+            Step::Propagated(node) => {
+                node.mark_propagated();
+                reached.push(node);
+                continue;
+            }
+        };
         for entry in entries {
             match entry {
                 Entry::Child(child) => {
-                    if let Some(child) = child.upgrade() {
-                        if let Some(grandchildren) = child.finish(err, cause.clone()) {
-                            pending.push(grandchildren);
+                    let Some(child) = child.upgrade() else {
+                        continue;
+                    };
+                    match child.finish(err, cause.clone()) {
+                        Some(grandchildren) => {
+                            steps.push(Step::Propagated(child));
+                            steps.push(Step::Notify(grandchildren));
+                        }
+                        // Canceled first by another thread, which is still
+                        // propagating: this subtree is done when it is.
+                        None => {
+                            child.wait_propagated();
+                            reached.push(child);
                         }
                     }
                 }
-                Entry::Waiter(waker) => waker.wake(),
-                Entry::AfterFunc(f) => run_after_func(f),
+                Entry::Waiter(waker) => wakers.push(waker),
+                Entry::AfterFunc(f) => after_funcs.push(f),
                 Entry::Vacant(_) => {}
             }
         }
     }
+    root.mark_propagated();
+    wakers.into_iter().for_each(Waker::wake);
+    after_funcs.into_iter().for_each(run_after_func);
+    drop(reached);
 }
 
 /// Runs an after-func, containing a panic: the panic hook has reported it,
@@ -436,7 +507,7 @@ pub(crate) fn run_after_func(f: Box<dyn FnOnce() + Send>) {
 
 #[inline]
 fn decode(state: u8) -> Option<Error> {
-    match state {
+    match state & ERR {
         LIVE => None,
         CANCELED => Some(Error::Canceled),
         _ => Some(Error::DeadlineExceeded),

@@ -26,3 +26,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Gives the thread's turn away while waiting for another thread's
+/// progress (loom must see the wait to explore past it).
+pub(crate) fn yield_now() {
+    #[cfg(ctx_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(ctx_loom))]
+    std::thread::yield_now();
+}

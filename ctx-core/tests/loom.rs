@@ -287,6 +287,23 @@ fn parent_cancel_vs_child_cancel() {
     });
 }
 
+/// Go's `cancel` returns only once the whole subtree is done, also when
+/// another thread's cancellation reached the node first and is still on
+/// its way down: here the child's own cancel may find the child already
+/// made done by the parent's canceller, and must wait for the grandchild.
+#[test]
+fn cancel_returns_with_its_subtree_done() {
+    model(|| {
+        let (parent, cancel_parent) = Context::background().with_cancel();
+        let (child, cancel_child) = parent.with_cancel();
+        let (grandchild, _grandchild_handle) = child.with_cancel();
+        let parent_canceller = thread::spawn(move || cancel_parent.cancel());
+        cancel_child.cancel();
+        assert!(grandchild.is_done(), "cancel returned before its subtree was done");
+        parent_canceller.join().unwrap();
+    });
+}
+
 /// A `done()` future polled while the context is canceled: the check of the
 /// state and the registration of the waker must not let the cancel slip
 /// between them, or `block_on` parks forever (loom reports a deadlock).
