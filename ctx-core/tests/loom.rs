@@ -299,7 +299,10 @@ fn cancel_returns_with_its_subtree_done() {
         let (grandchild, _grandchild_handle) = child.with_cancel();
         let parent_canceller = thread::spawn(move || cancel_parent.cancel());
         cancel_child.cancel();
-        assert!(grandchild.is_done(), "cancel returned before its subtree was done");
+        assert!(
+            grandchild.is_done(),
+            "cancel returned before its subtree was done"
+        );
         parent_canceller.join().unwrap();
     });
 }
