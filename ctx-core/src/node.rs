@@ -453,7 +453,8 @@ enum Step {
 /// Waking, after-funcs and dropping the last reference to a node can all
 /// run user code, which may cancel a context of this very subtree and so
 /// wait for its propagation: they are deferred until every node here is
-/// marked propagated.
+/// marked propagated. (`Arc::into_inner` tells, atomically, whether the
+/// walk's reference was the last; any other is released on the spot.)
 fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Cause>) {
     let mut wakers = Vec::new();
     let mut after_funcs = Vec::new();
@@ -464,7 +465,7 @@ fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Caus
             Step::Notify(entries) => entries,
             Step::Propagated(node) => {
                 node.mark_propagated();
-                reached.push(node);
+                reached.extend(Arc::into_inner(node));
                 continue;
             }
         };
@@ -475,6 +476,11 @@ fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Caus
                         continue;
                     };
                     match child.finish(err, cause.clone()) {
+                        // A leaf's subtree is done as soon as it is.
+                        Some(grandchildren) if grandchildren.is_empty() => {
+                            child.mark_propagated();
+                            reached.extend(Arc::into_inner(child));
+                        }
                         Some(grandchildren) => {
                             steps.push(Step::Propagated(child));
                             steps.push(Step::Notify(grandchildren));
@@ -483,7 +489,7 @@ fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Caus
                         // propagating: this subtree is done when it is.
                         None => {
                             child.wait_propagated();
-                            reached.push(child);
+                            reached.extend(Arc::into_inner(child));
                         }
                     }
                 }
