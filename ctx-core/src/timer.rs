@@ -15,17 +15,19 @@
 //! reverse (the tree's invariant 4): the driver takes what is due out of the
 //! queue before cancelling it.
 //!
-//! These locks are `std`'s even under loom: deadlines need tokio's timer
-//! and are exercised by the paused-clock tests, not the loom models.
+//! These locks are parking_lot's even under loom (arming and disarming
+//! contend on one queue per runtime, for a few instructions): deadlines
+//! need tokio's timer and are exercised by the paused-clock tests, not the
+//! loom models.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::runtime::{self, Handle};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
@@ -77,9 +79,7 @@ impl Drop for Timer {
 
 impl Queue {
     fn lock(&self) -> MutexGuard<'_, Armed> {
-        self.armed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.armed.lock()
     }
 
     /// Takes out the deadlines due at `now`; returns them and the next one.
@@ -166,9 +166,7 @@ fn queue_of(runtime: &Handle) -> Arc<Queue> {
 }
 
 fn shared_queue_of(runtime: &Handle, id: runtime::Id) -> Arc<Queue> {
-    let mut queues = QUEUES
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut queues = QUEUES.lock();
     queues.retain(|(_, queue)| queue.strong_count() > 0);
     if let Some(queue) = queues
         .iter()
