@@ -33,7 +33,7 @@ fn main() {
 mod ChildChurn {
     use super::*;
 
-    #[divan::bench(threads = [1, 2])]
+    #[divan::bench(threads = [1, 2], sample_size = 1000)]
     fn ctx(bencher: Bencher) {
         let (parent, _cancel) = Context::background().with_cancel();
         bencher.bench(|| {
@@ -43,7 +43,7 @@ mod ChildChurn {
         });
     }
 
-    #[divan::bench(threads = [1, 2])]
+    #[divan::bench(threads = [1, 2], sample_size = 1000)]
     fn tokio_util(bencher: Bencher) {
         let parent = CancellationToken::new();
         bencher.bench(|| {
@@ -87,7 +87,7 @@ impl Drop for Churner {
 mod IsCancelledContended {
     use super::*;
 
-    #[divan::bench(threads = [2])]
+    #[divan::bench(threads = [2], sample_size = 1000)]
     fn ctx(bencher: Bencher) {
         let (parent, _cancel) = Context::background().with_cancel();
         let churned = parent.clone();
@@ -99,7 +99,7 @@ mod IsCancelledContended {
         bencher.bench(|| black_box(&parent).is_done());
     }
 
-    #[divan::bench(threads = [2])]
+    #[divan::bench(threads = [2], sample_size = 1000)]
     fn tokio_util(bencher: Bencher) {
         let parent = CancellationToken::new();
         let churned = parent.clone();
