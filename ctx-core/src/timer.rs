@@ -175,19 +175,19 @@ fn shared_queue_of(runtime: &Handle, id: runtime::Id) -> Arc<Queue> {
     {
         return queue;
     }
-    // Made here rather than in the driver, so a runtime built without
-    // `enable_time` panics in the caller with tokio's own explanation.
-    let probe = sleep_until(Instant::now());
+    // A sleep made here rather than in the driver, so a runtime built
+    // without `enable_time` panics in the caller with tokio's own
+    // explanation.
+    drop(sleep_until(Instant::now()));
     let queue = Arc::new(Queue::default());
     queues.push((id, Arc::downgrade(&queue)));
-    runtime.spawn(drive(queue.clone(), probe));
+    runtime.spawn(drive(queue.clone()));
     queue
 }
 
 /// The runtime's driver: lives as long as the runtime, cancelling each
 /// deadline as it passes.
-async fn drive(queue: Arc<Queue>, probe: tokio::time::Sleep) {
-    drop(probe);
+async fn drive(queue: Arc<Queue>) {
     loop {
         // Registered before the queue is read, so an earlier deadline armed
         // after this read still wakes the sleep below.
