@@ -62,23 +62,23 @@ impl Future for YieldOnce {
     }
 }
 
-fn live() -> (Context, ctx::CancelHandle) {
+fn live() -> (Context<'static>, ctx::CancelHandle) {
     Context::background().with_cancel()
 }
 
 #[inline(never)]
-async fn plain(_ctx: &Context, x: u64) -> Result<u64, Error> {
+async fn plain(_ctx: &Context<'_>, x: u64) -> Result<u64, Error> {
     Ok(ready(black_box(x)).await)
 }
 
 #[inline(never)]
-async fn run(ctx: &Context, x: u64) -> Result<u64, Error> {
+async fn run(ctx: &Context<'_>, x: u64) -> Result<u64, Error> {
     ctx.run(ready(black_box(x))).await
 }
 
 #[ctx_fn]
 #[inline(never)]
-async fn checked(ctx: &Context, x: u64) -> Result<u64, Error> {
+async fn checked(ctx: &Context<'_>, x: u64) -> Result<u64, Error> {
     Ok(ready(black_box(x)).await)
 }
 
@@ -120,7 +120,7 @@ mod ReadyAwait {
 }
 
 #[inline(never)]
-async fn plain_x100(_ctx: &Context) -> Result<u64, Error> {
+async fn plain_x100(_ctx: &Context<'_>) -> Result<u64, Error> {
     let mut sum = 0;
     for i in 0..100 {
         sum += ready(black_box(i)).await;
@@ -129,7 +129,7 @@ async fn plain_x100(_ctx: &Context) -> Result<u64, Error> {
 }
 
 #[inline(never)]
-async fn run_x100(ctx: &Context) -> Result<u64, Error> {
+async fn run_x100(ctx: &Context<'_>) -> Result<u64, Error> {
     let mut sum = 0;
     for i in 0..100 {
         sum += ctx.run(ready(black_box(i))).await?;
@@ -139,7 +139,7 @@ async fn run_x100(ctx: &Context) -> Result<u64, Error> {
 
 #[ctx_fn]
 #[inline(never)]
-async fn checked_x100(ctx: &Context) -> Result<u64, Error> {
+async fn checked_x100(ctx: &Context<'_>) -> Result<u64, Error> {
     let mut sum = 0;
     for i in 0..100 {
         sum += ready(black_box(i)).await;

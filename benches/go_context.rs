@@ -47,7 +47,7 @@ fn main() {
 /// Go's `select { case <-ctx.Done(): default: }`: one poll of the done
 /// future, never blocking.
 #[inline]
-fn done_now(ctx: &Context) -> bool {
+fn done_now(ctx: &Context<'_>) -> bool {
     let mut cx = TaskContext::from_waker(Waker::noop());
     pin!(ctx.done()).poll(&mut cx).is_ready()
 }
@@ -172,7 +172,7 @@ fn cancel_tree_cases() -> Vec<Case> {
 
 /// Go's `buildContextTree`: a chain of `depth` cancelable contexts. The
 /// handles are kept in `handles` (Go discards its cancel funcs).
-fn build(root: &Context, depth: usize, handles: &mut Vec<ctx::CancelHandle>) {
+fn build(root: &Context<'_>, depth: usize, handles: &mut Vec<ctx::CancelHandle>) {
     let mut ctx = root.clone();
     for _ in 0..depth {
         let (child, cancel) = ctx.with_cancel();
@@ -257,7 +257,7 @@ macro_rules! deep_values {
 }
 
 /// A context carrying `depth` values of distinct types.
-fn deep(depth: usize) -> Context {
+fn deep(depth: usize) -> Context<'static> {
     assert!(depth <= 100);
     let mut ctx = Context::background();
     deep_values!(ctx, depth;

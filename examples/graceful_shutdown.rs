@@ -43,7 +43,7 @@ async fn run_job(ctx: Context, n: usize) -> Result<(), ctx::Error> {
     Ok(())
 }
 
-async fn submit(ctx: Context, body: String) -> String {
+async fn submit(ctx: Context<'_>, body: String) -> String {
     let n: usize = body.trim().parse().unwrap_or(0);
     drop(run_job(ctx.clone(), n)); // detached: runs on after the response
     format!("job {n} accepted\n")

@@ -68,7 +68,7 @@ impl From<ctx::Error> for SearchError {
 /// in flight is dropped, which closes its connection.
 #[ctx_fn]
 async fn search(
-    ctx: Context,
+    ctx: Context<'_>,
     backend: SocketAddr,
     query: String,
 ) -> Result<Vec<String>, SearchError> {
@@ -100,7 +100,7 @@ struct Frontend {
 async fn handle_search(
     State(app): State<Frontend>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    ctx: Context,
+    ctx: Context<'_>,
     uri: Uri,
 ) -> (StatusCode, String) {
     let params = parse_query(uri.query().unwrap_or(""));
@@ -152,7 +152,7 @@ async fn handle_search(
 /// when the server drops it because the caller hung up.
 async fn backend_search(
     State(log): State<mpsc::UnboundedSender<String>>,
-    ctx: Context,
+    ctx: Context<'_>,
     uri: Uri,
 ) -> String {
     let query = uri.query().unwrap_or("").to_owned();
@@ -168,15 +168,15 @@ async fn backend_search(
 }
 
 /// Logs, when dropped, how a backend request ended.
-struct BackendReport {
+struct BackendReport<'a> {
     log: mpsc::UnboundedSender<String>,
-    ctx: Context,
+    ctx: Context<'a>,
     query: String,
     start: ctx::Instant,
     outcome: Option<Result<(), ctx::Error>>,
 }
 
-impl Drop for BackendReport {
+impl Drop for BackendReport<'_> {
     fn drop(&mut self) {
         let (query, elapsed) = (&self.query, self.start.elapsed());
         let line = match self.outcome {

@@ -19,12 +19,12 @@ pub mod __private {
     #[track_caller]
     pub fn detach<T, F, Fut>(
         name: &'static str,
-        parent: &Context,
+        parent: &Context<'_>,
         timeout: Option<::core::time::Duration>,
         body: F,
     ) -> Detached<T>
     where
-        F: FnOnce(Context) -> Fut,
+        F: FnOnce(Context<'static>) -> Fut,
         Fut: ::core::future::Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {

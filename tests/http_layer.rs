@@ -39,16 +39,16 @@ fn get_request(path: &str) -> Request<String> {
 
 /// A router whose handler hands its context to the test, then either
 /// answers at once (`/now`) or waits for its context to end (`/wait`).
-fn reporting_app(root: Context) -> (Router, mpsc::UnboundedReceiver<Context>) {
-    let (tx, rx) = mpsc::unbounded_channel::<Context>();
+fn reporting_app(root: Context<'static>) -> (Router, mpsc::UnboundedReceiver<Context<'static>>) {
+    let (tx, rx) = mpsc::unbounded_channel::<Context<'static>>();
     let now = {
         let tx = tx.clone();
-        move |ctx: Context| async move {
+        move |ctx: Context<'static>| async move {
             tx.send(ctx.clone()).unwrap();
             "done"
         }
     };
-    let wait = move |ctx: Context| async move {
+    let wait = move |ctx: Context<'static>| async move {
         tx.send(ctx.clone()).unwrap();
         let error = ctx.done().await;
         (StatusCode::SERVICE_UNAVAILABLE, error.to_string())
@@ -60,7 +60,7 @@ fn reporting_app(root: Context) -> (Router, mpsc::UnboundedReceiver<Context>) {
     (app, rx)
 }
 
-fn cause_of(ctx: &Context) -> Option<RequestEnded> {
+fn cause_of(ctx: &Context<'_>) -> Option<RequestEnded> {
     ctx.cause()?.downcast_ref::<RequestEnded>().copied()
 }
 
@@ -93,7 +93,7 @@ async fn context_is_cancelled_when_the_client_goes_away() {
     let server = support::serve(app, root).await.unwrap();
 
     // The client leaves as soon as the handler is running.
-    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<Context>();
+    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<Context<'static>>();
     let client = tokio::spawn(support::send_or_leave(
         server.addr,
         get_request("/wait"),
@@ -138,7 +138,7 @@ async fn server_shutdown_cancels_requests_in_flight() {
 /// Answers with the remaining budget of the request's context, in ns, or
 /// "none".
 fn budget_app(layer: ContextLayer, calls: Arc<AtomicUsize>) -> Router {
-    let handler = move |ctx: Context| async move {
+    let handler = move |ctx: Context<'static>| async move {
         calls.fetch_add(1, Ordering::SeqCst);
         match ctx.deadline() {
             Some(deadline) => (deadline - ctx::Instant::now()).as_nanos().to_string(),
@@ -208,7 +208,7 @@ async fn grpc_timeout_is_capped_by_max_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn a_zero_grpc_timeout_is_already_expired() {
-    let handler = |ctx: Context| async move { format!("{:?}", ctx.err()) };
+    let handler = |ctx: Context<'static>| async move { format!("{:?}", ctx.err()) };
     let app = Router::new()
         .route("/", get(handler))
         .layer(ContextLayer::new(Context::background()));
@@ -273,7 +273,7 @@ async fn malformed_grpc_timeout_over_a_socket() {
 
 #[tokio::test]
 async fn the_extractor_without_the_layer_is_a_500_naming_it() {
-    let app = Router::new().route("/", get(|_ctx: Context| async { "unreachable" }));
+    let app = Router::new().route("/", get(|_ctx: Context<'static>| async { "unreachable" }));
     let (status, body) = call(&app, None).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("ContextLayer"), "{body}");
@@ -281,7 +281,7 @@ async fn the_extractor_without_the_layer_is_a_500_naming_it() {
 
 #[tokio::test]
 async fn incoming_trace_and_request_ids_are_kept() {
-    let handler = |ctx: Context| async move {
+    let handler = |ctx: Context<'static>| async move {
         format!(
             "{} {}",
             ctx.value::<TraceId>().unwrap(),
@@ -320,7 +320,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
     let backend = Router::new()
         .route(
             "/lookup",
-            get(|ctx: Context| async move {
+            get(|ctx: Context<'static>| async move {
                 let budget = ctx.deadline().map(|d| d - ctx::Instant::now());
                 let trace = ctx.value::<TraceId>().unwrap().to_string();
                 let inner = ctx.run(tokio::time::sleep(Duration::from_secs(3600))).await;
@@ -335,7 +335,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
     let edge = Router::new()
         .route(
             "/search",
-            get(move |ctx: Context| async move {
+            get(move |ctx: Context<'static>| async move {
                 let edge_budget = (ctx.deadline().unwrap() - ctx::Instant::now()).as_nanos();
                 let mut request = get_request("/lookup");
                 inject(&ctx, request.headers_mut()).unwrap();
@@ -397,7 +397,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
 
 #[tokio::test]
 async fn state_and_ctx_extract_together() {
-    let handler = |State(name): State<&'static str>, ctx: Context| async move {
+    let handler = |State(name): State<&'static str>, ctx: Context<'static>| async move {
         format!("{name} {}", ctx.is_done())
     };
     let app = Router::new()

@@ -62,7 +62,7 @@ async fn count_runs(ctx: Context, runs: &AtomicUsize) -> Result<(), Error> {
 }
 
 #[ctx_fn]
-fn count_runs_sync(ctx: &Context, runs: &AtomicUsize) -> Result<(), Error> {
+fn count_runs_sync(ctx: &Context<'_>, runs: &AtomicUsize) -> Result<(), Error> {
     runs.fetch_add(1, Ordering::SeqCst);
     Ok(())
 }
@@ -80,7 +80,7 @@ async fn a_done_context_returns_before_the_body_runs() {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
-async fn add(ctx: Context, a: u32, b: u32) -> u32 {
+async fn add(ctx: Context<'_>, a: u32, b: u32) -> u32 {
     assert_eq!(ctx.err(), None);
     a + b
 }
@@ -143,7 +143,7 @@ impl Service {
     #[ctx_fn]
     fn digits<'a>(
         &self,
-        ctx: Context,
+        ctx: Context<'_>,
         input: &'a str,
     ) -> Result<impl Iterator<Item = u32> + 'a, AppError> {
         Ok(input.chars().filter_map(|c| c.to_digit(10)))

@@ -57,7 +57,7 @@ impl Wake for OtherTask {
     fn wake(self: Arc<Self>) {}
 }
 
-fn cause_text(ctx: &Context) -> Option<String> {
+fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
 }
 
@@ -207,7 +207,7 @@ struct Layer(usize);
 fn build_layers(
     rng: &mut Rng,
     timeout: Duration,
-) -> (Context, Vec<CancelHandle>, Vec<usize>, usize) {
+) -> (Context<'static>, Vec<CancelHandle>, Vec<usize>, usize) {
     const MIN_LAYERS: usize = 30;
     let mut ctx = Context::background();
     let mut cancels = Vec::new();
@@ -239,7 +239,7 @@ fn build_layers(
     (ctx, cancels, values, timers)
 }
 
-fn check_values(ctx: &Context, values: &[usize], when: &str) {
+fn check_values(ctx: &Context<'_>, values: &[usize], when: &str) {
     let expected: Vec<Layer> = values.iter().map(|&l| Layer(l)).collect();
     assert_eq!(ctx.value::<Vec<Layer>>(), Some(&expected), "{when}");
 }

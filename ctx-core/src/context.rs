@@ -1,7 +1,8 @@
 //! The `Context` handle.
 
 use std::fmt;
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
 use std::mem;
 use std::time::Duration;
 
@@ -29,6 +30,46 @@ use crate::values::ValueNode;
 /// [`run`](Context::run), [`err`](Context::err) or
 /// [`after_func`](Context::after_func).
 ///
+/// # Request scope
+///
+/// A context you receive cannot outlive the call; [`without_cancel`] and
+/// `#[detached]` are the way out.
+///
+/// The lifetime `'a` is the scope the context may be used in. Roots
+/// ([`background`], [`todo`]) and [`without_cancel`] contexts are
+/// `Context<'static>` and may go anywhere; every other derivation, and
+/// every clone, keeps its parent's scope. A fn that takes `ctx: Context`
+/// (the scope elided: "whatever scope my caller has") can read it, pass it
+/// on and await work that holds it, but the compiler rejects moving it, a
+/// clone, a child, or anything holding one into what must be `'static`:
+/// `tokio::spawn` under any name or path, `spawn_blocking`, threads,
+/// [`after_func`] closures, statics. That is the bug of work that outlives
+/// the request it was handed, made a compile error:
+///
+/// ```compile_fail,E0521
+/// use ctx::Context;
+///
+/// async fn publish(ctx: Context<'_>, message: String) { /* ... */ }
+///
+/// async fn handler(ctx: Context<'_>) {
+///     // error[E0521]: borrowed data escapes outside of function:
+///     // `ctx` escapes the function body here
+///     tokio::spawn(publish(ctx.clone(), "done".to_owned()));
+/// }
+/// ```
+///
+/// Structured concurrency (`join!`, `select!`, `std::thread::scope`)
+/// needs no `'static` and keeps working. Work that must outlive the call
+/// takes [`without_cancel`] (the values, not the cancellation); work that
+/// should end with the context goes through [`spawn`](Context::spawn).
+/// Storing a context in a long-lived struct is explicit: a
+/// `Context<'static>` field.
+///
+/// [`background`]: Context::background
+/// [`todo`]: Context::todo
+/// [`without_cancel`]: Context::without_cancel
+/// [`after_func`]: Context::after_func
+///
 /// # Examples
 ///
 /// ```
@@ -44,9 +85,20 @@ use crate::values::ValueNode;
 /// assert_eq!(result, Err(Error::DeadlineExceeded));
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct Context {
+pub struct Context<'a> {
     repr: Repr,
+    /// The scope this context may be used in (see "Request scope" above):
+    /// covariant and zero-sized, so it costs nothing at run time.
+    scope: PhantomData<&'a ()>,
+}
+
+/// Cloning keeps the scope: a clone of a request's context is as bound to
+/// the request as the original. One atomic increment at most.
+impl<'a> Clone for Context<'a> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Context::from_repr(self.repr.clone())
+    }
 }
 
 #[derive(Clone)]
@@ -60,10 +112,10 @@ enum Repr {
 
 /// A context that keeps its parent's values and nothing of its cancellation.
 struct WithoutCancelNode {
-    parent: Context,
+    parent: Context<'static>,
 }
 
-impl Context {
+impl Context<'static> {
     /// The empty root context: never canceled, no deadline, no values.
     ///
     /// Use it in `main`, in initialization and in tests, as the top of a
@@ -76,10 +128,8 @@ impl Context {
     /// assert_eq!(ctx.err(), None);
     /// assert_eq!(ctx.to_string(), "context.Background");
     /// ```
-    pub const fn background() -> Context {
-        Context {
-            repr: Repr::Background,
-        }
+    pub const fn background() -> Context<'static> {
+        Context::from_repr(Repr::Background)
     }
 
     /// Like [`background`](Context::background), but says "a context
@@ -89,10 +139,12 @@ impl Context {
     /// let ctx = ctx::Context::todo();
     /// assert_eq!(ctx.to_string(), "context.TODO");
     /// ```
-    pub const fn todo() -> Context {
-        Context { repr: Repr::Todo }
+    pub const fn todo() -> Context<'static> {
+        Context::from_repr(Repr::Todo)
     }
+}
 
+impl<'a> Context<'a> {
     /// A child that is canceled when `handle.cancel()` is called, when the
     /// handle is dropped, or when this context is done, whichever comes
     /// first.
@@ -111,7 +163,7 @@ impl Context {
     /// assert_eq!(child.err(), Some(Error::Canceled));
     /// assert_eq!(parent.err(), None, "cancellation never reaches ancestors");
     /// ```
-    pub fn with_cancel(&self) -> (Context, CancelHandle) {
+    pub fn with_cancel(&self) -> (Context<'a>, CancelHandle) {
         let node = CancelNode::new(self, None);
         (Context::from_node(&node), CancelHandle::new(node))
     }
@@ -128,7 +180,7 @@ impl Context {
     /// assert_eq!(ctx.err(), Some(Error::Canceled));
     /// assert_eq!(ctx.cause().unwrap().to_string(), "upstream closed the stream");
     /// ```
-    pub fn with_cancel_cause(&self) -> (Context, CancelCauseHandle) {
+    pub fn with_cancel_cause(&self) -> (Context<'a>, CancelCauseHandle) {
         let (ctx, handle) = self.with_cancel();
         (ctx, CancelCauseHandle::new(handle))
     }
@@ -158,7 +210,7 @@ impl Context {
     /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
     /// # }
     /// ```
-    pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelHandle) {
+    pub fn with_deadline(&self, deadline: Instant) -> (Context<'a>, CancelHandle) {
         self.derive_deadline(deadline, None)
     }
 
@@ -186,7 +238,7 @@ impl Context {
         &self,
         deadline: Instant,
         cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> (Context, CancelHandle) {
+    ) -> (Context<'a>, CancelHandle) {
         self.derive_deadline(deadline, Some(into_cause(cause)))
     }
 
@@ -210,7 +262,7 @@ impl Context {
     /// assert_eq!(forever.deadline(), None);
     /// # }
     /// ```
-    pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelHandle) {
+    pub fn with_timeout(&self, timeout: Duration) -> (Context<'a>, CancelHandle) {
         self.derive_timeout(timeout, None)
     }
 
@@ -236,18 +288,26 @@ impl Context {
         &self,
         timeout: Duration,
         cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> (Context, CancelHandle) {
+    ) -> (Context<'a>, CancelHandle) {
         self.derive_timeout(timeout, Some(into_cause(cause)))
     }
 
-    fn derive_timeout(&self, timeout: Duration, cause: Option<Cause>) -> (Context, CancelHandle) {
+    fn derive_timeout(
+        &self,
+        timeout: Duration,
+        cause: Option<Cause>,
+    ) -> (Context<'a>, CancelHandle) {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.derive_deadline(deadline, cause),
             None => self.with_cancel(),
         }
     }
 
-    fn derive_deadline(&self, deadline: Instant, cause: Option<Cause>) -> (Context, CancelHandle) {
+    fn derive_deadline(
+        &self,
+        deadline: Instant,
+        cause: Option<Cause>,
+    ) -> (Context<'a>, CancelHandle) {
         if self
             .deadline()
             .is_some_and(|inherited| inherited <= deadline)
@@ -279,10 +339,8 @@ impl Context {
     /// assert_eq!(ctx.value::<String>(), None);
     /// ```
     #[must_use = "with_value returns a new context; the receiver is unchanged"]
-    pub fn with_value<T: Send + Sync + 'static>(&self, value: T) -> Context {
-        Context {
-            repr: Repr::Value(Arc::new(ValueNode::new(self, value))),
-        }
+    pub fn with_value<T: Send + Sync + 'static>(&self, value: T) -> Context<'a> {
+        Context::from_repr(Repr::Value(Arc::new(ValueNode::new(self, value))))
     }
 
     /// The value of type `T` this context carries, if any. A lookup costs
@@ -323,12 +381,10 @@ impl Context {
     /// assert_eq!(detached.value::<TraceId>().map(|id| id.0), Some(7));
     /// ```
     #[must_use = "without_cancel returns a new context; the receiver is unchanged"]
-    pub fn without_cancel(&self) -> Context {
-        Context {
-            repr: Repr::WithoutCancel(Arc::new(WithoutCancelNode {
-                parent: self.clone(),
-            })),
-        }
+    pub fn without_cancel(&self) -> Context<'static> {
+        Context::from_repr(Repr::WithoutCancel(Arc::new(WithoutCancelNode {
+            parent: self.erase(),
+        })))
     }
 
     /// Arranges for `f` to run once after this context is done. Go's
@@ -469,7 +525,7 @@ impl Context {
     /// assert_eq!(watcher.await.unwrap(), Error::Canceled);
     /// # }
     /// ```
-    pub fn done_owned(&self) -> DoneOwned {
+    pub fn done_owned(&self) -> DoneOwned<'a> {
         DoneOwned::new(self.clone())
     }
 
@@ -497,6 +553,69 @@ impl Context {
         Run::new(self, fut.into_future())
     }
 
+    /// Spawns work on Tokio that ends with this context: `work` gets a
+    /// child that is canceled when this context is, and the task is raced
+    /// against it, so the work is dropped at its next `.await` once the
+    /// context is done. Go's `go handle(ctx, conn)`, made structured.
+    ///
+    /// This is the visible door for work that should *not* outlive the
+    /// context (a server's per-connection tasks, parallel sub-work of a
+    /// request). The child is `Context<'static>` so the task may hold it;
+    /// that is sound because it is canceled with this context. For work that
+    /// must outlive it, use [`without_cancel`](Context::without_cancel) or
+    /// `#[detached]` instead.
+    ///
+    /// The handle resolves to `Ok` with the work's output, or `Err` with
+    /// the context's error if the context was done first. Dropping the
+    /// handle does not stop the work; the context does.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, with a message that says so.
+    ///
+    /// ```
+    /// use std::future::pending;
+    /// use ctx::{Context, Error};
+    ///
+    /// async fn accept_loop(ctx: Context<'_>) -> Vec<Result<u32, Error>> {
+    ///     let quick = ctx.spawn(|_conn_ctx| async { 7 });
+    ///     let stuck = ctx.spawn(|_conn_ctx| pending::<u32>());
+    ///     let first = quick.await.unwrap();
+    ///     vec![first, stuck.await.unwrap()]
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (server, shutdown) = Context::background().with_cancel();
+    /// let results = tokio::spawn(async move { accept_loop(server).await });
+    /// tokio::task::yield_now().await;
+    /// shutdown.cancel(); // the stuck connection ends with the server
+    /// assert_eq!(results.await.unwrap(), vec![Ok(7), Err(Error::Canceled)]);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn<F, Fut>(&self, work: F) -> tokio::task::JoinHandle<Result<Fut::Output, Error>>
+    where
+        F: FnOnce(Context<'static>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            panic!(
+                "ctx: `Context::spawn` needs a Tokio runtime and none is running on this thread; \
+                 call it from within one (e.g. under `#[tokio::main]`)"
+            );
+        };
+        let (child, cancel) = self.with_cancel();
+        let child = child.erase();
+        let work = work(child.clone());
+        runtime.spawn(async move {
+            // Released when the work ends, however it ends.
+            let _cancel = cancel;
+            child.run(work).await
+        })
+    }
+
     /// How many registrations (children, waiting futures, after-funcs) the
     /// nearest cancelable context holds. Diagnostics for leak tests; not
     /// part of the stable API.
@@ -512,10 +631,19 @@ impl Context {
         timer::armed_on_current_runtime()
     }
 
-    fn from_node(node: &Arc<CancelNode>) -> Context {
-        Context {
-            repr: Repr::Cancel(node.clone()),
-        }
+    fn from_node(node: &Arc<CancelNode>) -> Context<'a> {
+        Context::from_repr(Repr::Cancel(node.clone()))
+    }
+
+    /// A clone of this context that the type system no longer ties to its
+    /// scope: what the tree's own links hold. Never handed to users, except
+    /// through the doors that make it sound ([`without_cancel`], which drops
+    /// the cancellation; [`spawn`], whose child is canceled with this one).
+    ///
+    /// [`without_cancel`]: Context::without_cancel
+    /// [`spawn`]: Context::spawn
+    pub(crate) fn erase(&self) -> Context<'static> {
+        Context::from_repr(self.repr.clone())
     }
 
     /// The nearest cancelable context on the path to the root, whose
@@ -554,10 +682,11 @@ impl Context {
 ///     "context.Background.WithCancel.WithValue(u64).WithoutCancel"
 /// );
 /// ```
-impl fmt::Display for Context {
+impl fmt::Display for Context<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Iterative, so a chain of any depth prints without recursion.
-        let mut chain = Vec::new();
+        // Covariance lets the `'static` links stand beside `self`.
+        let mut chain: Vec<&Context<'_>> = Vec::new();
         let mut link = Some(self);
         while let Some(ctx) = link {
             chain.push(ctx);
@@ -567,9 +696,9 @@ impl fmt::Display for Context {
     }
 }
 
-impl Context {
+impl Context<'_> {
     /// The context this one was derived from; `None` for a root.
-    fn parent(&self) -> Option<&Context> {
+    fn parent(&self) -> Option<&Context<'static>> {
         match &self.repr {
             Repr::Background | Repr::Todo => None,
             Repr::Cancel(node) => Some(&node.parent),
@@ -599,7 +728,7 @@ impl Context {
 /// Dropping the last handle on a deep chain frees it link by link, rather
 /// than recursively through each node's parent, so no depth overflows the
 /// stack.
-impl Drop for Context {
+impl Drop for Context<'_> {
     fn drop(&mut self) {
         let mut repr = mem::replace(&mut self.repr, Repr::Background);
         while let Some(mut parent) = into_parent(repr) {
@@ -608,9 +737,18 @@ impl Drop for Context {
     }
 }
 
+impl<'a> Context<'a> {
+    const fn from_repr(repr: Repr) -> Context<'a> {
+        Context {
+            repr,
+            scope: PhantomData,
+        }
+    }
+}
+
 /// Dismantles the node `repr` points at if this was its last owner, and
 /// hands back its parent for the caller to drop next.
-fn into_parent(repr: Repr) -> Option<Context> {
+fn into_parent(repr: Repr) -> Option<Context<'static>> {
     match repr {
         Repr::Background | Repr::Todo => None,
         Repr::Cancel(node) => Arc::into_inner(node).map(CancelNode::into_parent),
@@ -619,7 +757,7 @@ fn into_parent(repr: Repr) -> Option<Context> {
     }
 }
 
-impl fmt::Debug for Context {
+impl fmt::Debug for Context<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("chain", &format_args!("{self}"))

@@ -172,7 +172,7 @@ impl std::error::Error for DetachError {
 /// ctx::wait_detached(&shutdown).await.expect("detached work still running after 10s");
 /// # }
 /// ```
-pub async fn wait_detached(ctx: &Context) -> Result<(), Error> {
+pub async fn wait_detached(ctx: &Context<'_>) -> Result<(), Error> {
     ctx.run(AllFinished).await
 }
 
@@ -203,12 +203,12 @@ pub fn detached_running() -> usize {
 #[track_caller]
 pub fn __detach<T, F, Fut>(
     name: &'static str,
-    parent: &Context,
+    parent: &Context<'_>,
     timeout: Option<Duration>,
     body: F,
 ) -> Detached<T>
 where
-    F: FnOnce(Context) -> Fut,
+    F: FnOnce(Context<'static>) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {

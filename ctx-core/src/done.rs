@@ -84,12 +84,12 @@ impl Drop for Waiter {
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Done<'a> {
-    ctx: &'a Context,
+    ctx: &'a Context<'a>,
     waiter: Waiter,
 }
 
 impl<'a> Done<'a> {
-    pub(crate) fn new(ctx: &'a Context) -> Self {
+    pub(crate) fn new(ctx: &'a Context<'a>) -> Self {
         Done {
             ctx,
             waiter: Waiter::default(),
@@ -106,27 +106,29 @@ impl Future for Done<'_> {
     }
 }
 
-/// The `'static` form of [`Done`], holding its own clone of the context.
-/// Returned by [`Context::done_owned`].
+/// The owned form of [`Done`], holding its own clone of the context, so it
+/// lives as long as the context's scope allows: `'static` for a root or a
+/// [`without_cancel`](Context::without_cancel) context. Returned by
+/// [`Context::done_owned`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let (ctx, cancel) = ctx::Context::background().with_cancel();
-/// let done: ctx::DoneOwned = ctx.done_owned();
+/// let done: ctx::DoneOwned<'static> = ctx.done_owned();
 /// drop(ctx);
 /// cancel.cancel();
 /// assert_eq!(done.await, ctx::Error::Canceled);
 /// # }
 /// ```
 #[must_use = "futures do nothing unless polled"]
-pub struct DoneOwned {
-    ctx: Context,
+pub struct DoneOwned<'a> {
+    ctx: Context<'a>,
     waiter: Waiter,
 }
 
-impl DoneOwned {
-    pub(crate) fn new(ctx: Context) -> Self {
+impl<'a> DoneOwned<'a> {
+    pub(crate) fn new(ctx: Context<'a>) -> Self {
         DoneOwned {
             ctx,
             waiter: Waiter::default(),
@@ -134,7 +136,7 @@ impl DoneOwned {
     }
 }
 
-impl Future for DoneOwned {
+impl Future for DoneOwned<'_> {
     type Output = Error;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
@@ -159,7 +161,7 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<'a, F> {
-        ctx: &'a Context,
+        ctx: &'a Context<'a>,
         #[pin]
         fut: F,
         waiter: Waiter,
@@ -167,7 +169,7 @@ pin_project! {
 }
 
 impl<'a, F> Run<'a, F> {
-    pub(crate) fn new(ctx: &'a Context, fut: F) -> Self {
+    pub(crate) fn new(ctx: &'a Context<'a>, fut: F) -> Self {
         Run {
             ctx,
             fut,

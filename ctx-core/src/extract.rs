@@ -25,7 +25,7 @@ use crate::Context;
 /// use http::Request;
 /// use tower::ServiceExt;
 ///
-/// async fn who(ctx: Context) -> String {
+/// async fn who(ctx: Context<'_>) -> String {
 ///     ctx.value::<RequestId>().unwrap().to_string()
 /// }
 ///
@@ -40,13 +40,16 @@ use crate::Context;
 /// assert_eq!(body, "req-7");
 /// # }
 /// ```
-impl<S: Send + Sync> FromRequestParts<S> for Context {
+impl<S: Send + Sync> FromRequestParts<S> for Context<'static> {
     type Rejection = MissingContext;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Context, MissingContext> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Context<'static>, MissingContext> {
         parts
             .extensions
-            .get::<Context>()
+            .get::<Context<'static>>()
             .cloned()
             .ok_or(MissingContext)
     }

@@ -82,7 +82,7 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 pub(crate) struct CancelNode {
     /// The context this one was derived from: the `Display` chain, the
     /// inherited deadline, and what keeps the ancestors alive.
-    pub(crate) parent: Context,
+    pub(crate) parent: Context<'static>,
     /// The nearest value context above, whose table holds the values in
     /// effect here.
     pub(crate) values: Option<Arc<ValueNode>>,
@@ -189,7 +189,7 @@ impl CancelNode {
     /// Creates a node derived from `parent`, with its own `deadline` if
     /// any, registered with `parent`'s scope, or born done if that scope
     /// already is.
-    pub(crate) fn new(parent: &Context, deadline: Option<Instant>) -> Arc<Self> {
+    pub(crate) fn new(parent: &Context<'_>, deadline: Option<Instant>) -> Arc<Self> {
         let shared = deadline.map(|deadline| {
             Box::new(Shared {
                 deadline: Some(deadline),
@@ -197,7 +197,7 @@ impl CancelNode {
             })
         });
         let node = Arc::new(CancelNode {
-            parent: parent.clone(),
+            parent: parent.erase(),
             values: parent.values().cloned(),
             state: AtomicU8::new(LIVE),
             has_deadline: deadline.is_some(),
@@ -404,7 +404,7 @@ impl fmt::Debug for CancelNode {
 impl CancelNode {
     /// Releases the node's place in the tree and hands back its parent, for
     /// `Context`'s iterative drop.
-    pub(crate) fn into_parent(mut self) -> Context {
+    pub(crate) fn into_parent(mut self) -> Context<'static> {
         self.release();
         mem::replace(&mut self.parent, Context::background())
     }

@@ -19,7 +19,7 @@ type Entry = (TypeId, Arc<dyn Any + Send + Sync>);
 
 /// A context that carries one more value than its parent.
 pub(crate) struct ValueNode {
-    pub(crate) parent: Context,
+    pub(crate) parent: Context<'static>,
     /// The parent's scope, cached so `err()` is O(1) under any number of
     /// value layers.
     pub(crate) scope: Option<Arc<CancelNode>>,
@@ -32,7 +32,7 @@ pub(crate) struct ValueNode {
 impl ValueNode {
     /// `parent`'s values plus `value`, which shadows a value of the same
     /// type, as a nearer `WithValue` does in Go.
-    pub(crate) fn new<T: Send + Sync + 'static>(parent: &Context, value: T) -> Self {
+    pub(crate) fn new<T: Send + Sync + 'static>(parent: &Context<'_>, value: T) -> Self {
         let key = TypeId::of::<T>();
         let value: Arc<dyn Any + Send + Sync> = Arc::new(value);
         let inherited: &[Entry] = parent.values().map_or(&[], |values| &values.entries);
@@ -47,7 +47,7 @@ impl ValueNode {
             .chain(inherited[at + shadowed..].iter().cloned())
             .collect();
         ValueNode {
-            parent: parent.clone(),
+            parent: parent.erase(),
             scope: parent.scope().cloned(),
             type_name: std::any::type_name::<T>(),
             entries,

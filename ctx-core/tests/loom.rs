@@ -71,7 +71,7 @@ where
     builder.check(f);
 }
 
-fn cause_text(ctx: &Context) -> Option<String> {
+fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
 }
 

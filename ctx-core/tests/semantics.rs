@@ -15,7 +15,7 @@ struct TraceId(&'static str);
 #[derive(Debug, PartialEq)]
 struct UserId(u64);
 
-fn cause_text(ctx: &Context) -> Option<String> {
+fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
 }
 
@@ -499,11 +499,11 @@ fn errors_speak_go_and_std() {
 #[test]
 fn contexts_are_send_sync_static_and_small() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
-    assert_send_sync::<Context>();
+    assert_send_sync::<Context<'static>>();
     assert_send_sync::<ctx_core::CancelHandle>();
     assert_send_sync::<ctx_core::AfterFuncHandle>();
     assert_send_sync::<ctx_core::DoneOwned>();
-    assert!(std::mem::size_of::<Context>() <= 16);
+    assert!(std::mem::size_of::<Context<'static>>() <= 16);
 }
 
 /// Hostile depth: a chain far deeper than any stack frame budget derives,

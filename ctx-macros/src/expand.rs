@@ -95,7 +95,7 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
                 #name,
                 &#ident,
                 #timeout,
-                move |#pat: #krate::__private::Context| async move #body,
+                move |#pat: #krate::__private::Context<'static>| async move #body,
             )
         }
     };
@@ -130,7 +130,7 @@ fn checked_body(
     // very expression it awaits.
     let clone = (rewriter.rewritten > 0).then(|| {
         quote_spanned! {def=>
-            let __ctx: #krate::__private::Context = #krate::__private::Context::clone(&#ctx);
+            let __ctx = #krate::__private::Context::clone(&#ctx);
         }
     });
     let body = quote_spanned! {def=>
@@ -188,7 +188,7 @@ fn context_param(
     let index = match (found, insert) {
         (Some(index), _) => index,
         (None, Some(krate)) => {
-            let inserted: FnArg = syn::parse_quote!(ctx: #krate::__private::Context);
+            let inserted: FnArg = syn::parse_quote!(ctx: #krate::__private::Context<'_>);
             sig.inputs.insert(first, inserted);
             first
         }
@@ -203,6 +203,7 @@ fn context_param(
     let FnArg::Typed(typed) = &mut sig.inputs[index] else {
         unreachable!("the context parameter is a typed parameter")
     };
+    add_scope(&mut typed.ty);
     match &*typed.pat {
         Pat::Ident(PatIdent {
             ident,
@@ -241,11 +242,41 @@ fn is_context(ty: &Type) -> bool {
                     .path
                     .segments
                     .last()
-                    .is_some_and(|last| last.ident == "Context" && last.arguments.is_empty())
+                    .is_some_and(|last| last.ident == "Context" && scope_only(&last.arguments))
         }
         Type::Paren(paren) => is_context(&paren.elem),
         Type::Group(group) => is_context(&group.elem),
         _ => false,
+    }
+}
+
+/// No generic arguments, or one lifetime: `Context`, `Context<'_>`.
+fn scope_only(arguments: &syn::PathArguments) -> bool {
+    match arguments {
+        syn::PathArguments::None => true,
+        syn::PathArguments::AngleBracketed(args) => {
+            args.args.len() == 1
+                && matches!(args.args.first(), Some(syn::GenericArgument::Lifetime(_)))
+        }
+        syn::PathArguments::Parenthesized(_) => false,
+    }
+}
+
+/// Writes the context's elided scope out as `'_`, which an `async fn`
+/// requires.
+fn add_scope(ty: &mut Type) {
+    match ty {
+        Type::Reference(reference) => add_scope(&mut reference.elem),
+        Type::Paren(paren) => add_scope(&mut paren.elem),
+        Type::Group(group) => add_scope(&mut group.elem),
+        Type::Path(path) => {
+            if let Some(last) = path.path.segments.last_mut() {
+                if last.arguments.is_empty() {
+                    last.arguments = syn::PathArguments::AngleBracketed(syn::parse_quote!(<'_>));
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -255,7 +286,7 @@ fn borrowed_params(sig: &Signature) -> Vec<syn::Error> {
     sig.inputs
         .iter()
         .filter_map(|arg| match arg {
-            FnArg::Receiver(receiver) if receiver.reference.is_some() => Some(syn::Error::new_spanned(
+            FnArg::Receiver(receiver) if matches!(receiver.kind, syn::ReceiverKind::Reference(..)) => Some(syn::Error::new_spanned(
                 receiver,
                 "take `self` by value (e.g. `self: Arc<Self>`): `#[detached]` work outlives its caller, so it cannot borrow `self`",
             )),

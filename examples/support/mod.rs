@@ -37,7 +37,7 @@ pub struct Server {
     pub task: JoinHandle<io::Result<()>>,
 }
 
-pub async fn serve(app: Router, root: Context) -> io::Result<Server> {
+pub async fn serve(app: Router, root: Context<'static>) -> io::Result<Server> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

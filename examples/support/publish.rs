@@ -122,7 +122,7 @@ struct Broker {
 }
 
 /// The broker's one endpoint: record, then ack after a small latency.
-async fn receive(State(broker): State<Broker>, ctx: Context, body: String) -> StatusCode {
+async fn receive(State(broker): State<Broker>, ctx: Context<'_>, body: String) -> StatusCode {
     let in_message = body.split(' ').next().unwrap_or_default().to_owned();
     let in_context = ctx
         .value::<TraceId>()
@@ -238,7 +238,7 @@ impl From<ctx::Error> for PublishError {
 }
 
 /// The axum handler: the context comes from the `ContextLayer`.
-async fn order(State(app): State<App>, ctx: Context, body: String) -> Result<String, AppError> {
+async fn order(State(app): State<App>, ctx: Context<'_>, body: String) -> Result<String, AppError> {
     place_order(ctx, app, body).await
 }
 
@@ -273,14 +273,18 @@ async fn place_order(ctx: Context, app: App, order: String) -> Result<String, Ap
     Ok(receipt)
 }
 
-/// Variant 1, the bug: the spawned publish captures the request's context.
-/// Written outside `#[ctx_fn]` on purpose: inside one, this spawn does not
-/// compile, and the error names `#[detached]` as the fix.
-fn publish_with_request_context(ctx: Context, app: App, receipt: String, linger: Duration) {
-    tokio::spawn(async move {
+/// Variant 1, the bug: the publish runs with the request's cancellation.
+///
+/// Go's `go publish(ctx, msg)` does not compile in ctx: `tokio::spawn` needs
+/// `'static`, and the request's `Context<'_>` is bound to the request. The
+/// only way to spawn with the request's cancellation is to say so, with
+/// `ctx.spawn`, the door for work that should end with the request — which
+/// a publish should not.
+fn publish_with_request_context(ctx: Context<'_>, app: App, receipt: String, linger: Duration) {
+    drop(ctx.spawn(move |ctx| async move {
         let mut attempt = Attempt::start(&app.stats);
         attempt.ok = send_to_broker(&ctx, &app, &receipt, linger).await.is_ok();
-    });
+    }));
 }
 
 /// Variant 2: a fresh root context. Nothing cancels it, and nothing of the
@@ -312,7 +316,7 @@ async fn publish(
 /// Lingers (batching), then POSTs the message with the context's budget
 /// and trace id in its headers. Everything is raced against `ctx`.
 async fn send_to_broker(
-    ctx: &Context,
+    ctx: &Context<'_>,
     app: &App,
     receipt: &str,
     linger: Duration,

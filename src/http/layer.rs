@@ -34,7 +34,7 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 ///
 /// The context is stored in the request's extensions: axum handlers take
 /// it as a `ctx: Context` argument (the `Context` extractor), or as
-/// `Extension<Context>`.
+/// `Extension<Context<'static>>`.
 ///
 /// ```
 /// use axum::{body::Body, routing::get, Router};
@@ -46,7 +46,7 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-/// let handler = move |ctx: Context| async move {
+/// let handler = move |ctx: Context<'static>| async move {
 ///     // Keep a clone: the request's context ends when the handler returns.
 ///     tx.send(ctx.clone()).unwrap();
 ///     assert!(!ctx.is_done());
@@ -65,7 +65,7 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// ```
 #[derive(Clone, Debug)]
 pub struct ContextLayer {
-    root: Context,
+    root: Context<'static>,
     max_timeout: Duration,
 }
 
@@ -85,7 +85,7 @@ impl ContextLayer {
     /// let (root, _shutdown) = ctx::Context::background().with_cancel();
     /// let layer = ctx::http::ContextLayer::new(root);
     /// ```
-    pub fn new(root: Context) -> ContextLayer {
+    pub fn new(root: Context<'static>) -> ContextLayer {
         ContextLayer {
             root,
             max_timeout: Self::DEFAULT_MAX_TIMEOUT,
@@ -131,7 +131,7 @@ impl<S> Layer<S> for ContextLayer {
 #[derive(Clone, Debug)]
 pub struct ContextService<S> {
     inner: S,
-    root: Context,
+    root: Context<'static>,
     max_timeout: Duration,
 }
 

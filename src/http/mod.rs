@@ -27,7 +27,7 @@
 //! use ctx::http::{ContextLayer, TraceId};
 //! use ctx::Context;
 //!
-//! async fn hello(ctx: Context) -> String {
+//! async fn hello(ctx: Context<'_>) -> String {
 //!     let trace = ctx.value::<TraceId>().expect("the layer sets one");
 //!     format!("hello from trace {trace}")
 //! }
