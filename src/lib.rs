@@ -2,6 +2,8 @@
 
 pub use ctx_core::*;
 
+mod checked;
+
 #[cfg(feature = "macros")]
 pub use ctx_macros::{ctx_fn, detached};
 
@@ -9,6 +11,10 @@ pub use ctx_macros::{ctx_fn, detached};
 /// Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::checked::{
+        checkpoint, clone_context, context_param, guard, AsContext, ContextParam,
+        ContextUnderAnotherName, NotAContext, Probe, Shield,
+    };
     #[cfg(not(feature = "tracing"))]
     pub use ctx_core::__detach as detach;
     pub use ctx_core::{Context, Detached};

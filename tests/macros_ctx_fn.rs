@@ -2,7 +2,7 @@
 
 use std::future::pending;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ctx::{ctx_fn, Context, Error};
@@ -212,48 +212,6 @@ async fn an_uncancelable_statement_finishes_and_the_next_await_is_checked() {
     );
     assert!(flushed.load(Ordering::SeqCst));
     assert_eq!(start.elapsed(), Duration::from_secs(5));
-}
-
-#[ctx_fn]
-async fn awaits_inside_macros(ctx: Context, log: &Mutex<Vec<&'static str>>) -> Result<(), Error> {
-    // `join!` and `select!` await inside their own expansion, which
-    // `#[ctx_fn]` cannot see: these run past the deadline.
-    tokio::join!(tokio::time::sleep(Duration::from_secs(2)));
-    log.lock().unwrap().push("join");
-    tokio::select! {
-        _ = tokio::time::sleep(Duration::from_secs(1)) => log.lock().unwrap().push("select"),
-    }
-    // Wrapped in an async block that is awaited, the macro is checked.
-    async { tokio::join!(tokio::time::sleep(Duration::from_secs(10))) }.await;
-    log.lock().unwrap().push("unreachable");
-    Ok(())
-}
-
-#[tokio::test(start_paused = true)]
-async fn awaits_inside_macros_are_unchecked_unless_wrapped() {
-    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
-    let log = Mutex::new(Vec::new());
-    let start = tokio::time::Instant::now();
-    assert_eq!(
-        awaits_inside_macros(ctx, &log).await,
-        Err(Error::DeadlineExceeded)
-    );
-    assert_eq!(*log.lock().unwrap(), ["join", "select"]);
-    assert_eq!(start.elapsed(), Duration::from_secs(3));
-
-    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
-    let log = Mutex::new(Vec::new());
-    let start = tokio::time::Instant::now();
-    assert_eq!(
-        awaits_inside_macros(ctx, &log).await,
-        Err(Error::DeadlineExceeded)
-    );
-    assert_eq!(*log.lock().unwrap(), ["join", "select"]);
-    assert_eq!(
-        start.elapsed(),
-        Duration::from_secs(5),
-        "the wrapped join was cut short"
-    );
 }
 
 #[ctx_fn]

@@ -178,6 +178,11 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         total = total.checked_add(nanos).ok_or_else(too_long)?;
         rest = after;
     }
+    if total == 0 {
+        return Err(format!(
+            "a zero timeout (`{text}`) would end the work before it starts: give it a budget, like \"5s\", or remove `timeout`"
+        ));
+    }
     u64::try_from(total).map_err(|_| too_long())
 }
 
@@ -198,7 +203,9 @@ mod tests {
 
     #[test]
     fn malformed_durations_are_rejected() {
-        for bad in ["", "5", "s", "5 s", "5sec", "1..5s", ".s", "5d", "-5s"] {
+        for bad in [
+            "", "5", "s", "5 s", "5sec", "1..5s", ".s", "5d", "-5s", "0s", "0ms0s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
         }
         assert!(parse_duration("99999999999h")

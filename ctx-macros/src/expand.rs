@@ -1,31 +1,37 @@
 //! Code generation for `#[ctx_fn]` and `#[detached]`.
 
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
-use syn::{FnArg, ItemFn, Pat, PatIdent, ReturnType, Signature, Type};
+use syn::{AttrStyle, Attribute, FnArg, ItemFn, Pat, ReturnType, Signature, Type};
 
 use crate::attr::{CtxFnArgs, DetachedArgs};
-use crate::visit::{AwaitRewriter, MisuseFinder};
+use crate::awaits::{clone_ident, moves_context, AwaitRewriter, RaceTarget, Uncancelable};
+use crate::roots::RootFinder;
+use crate::signature::{context_param, is_context, CtxParam};
 
 pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
     let mut func = match parse_fn(item.clone(), "ctx_fn") {
         Ok(func) => func,
         Err(err) => return with_errors(item, vec![err]),
     };
+    if let Some(err) = unsupported(&func.sig) {
+        return with_errors(item, vec![err]);
+    }
     let krate = &args.krate.0;
-    let ctx = match context_param(&mut func.sig, Some(krate)) {
-        Ok(ctx) => ctx.ident,
+    let ctx = match context_param(&mut func.sig, krate, true) {
+        Ok(ctx) => ctx,
         Err(errors) => return with_errors(item, errors),
     };
-    let (body, errors) = checked_body(krate, &func.sig, &ctx, func.block);
-    let ItemFn {
-        attrs, vis, sig, ..
-    } = func;
+    let (inner, outer) = split_inner(func.attrs);
+    let checks = &ctx.checks;
+    let (body, errors) = checked_body(krate, &func.sig, &ctx, &inner, checks, func.block);
+    let vis = &func.vis;
+    let sig = &func.sig;
     let expanded = quote! {
-        #(#attrs)*
+        #(#outer)*
         #vis #sig #body
     };
     with_errors(expanded, errors)
@@ -36,6 +42,7 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         Ok(func) => func,
         Err(err) => return with_errors(item, vec![err]),
     };
+    let krate = &args.krate.0;
     let mut errors = Vec::new();
     if func.sig.asyncness.is_none() {
         errors.push(syn::Error::new(
@@ -43,8 +50,8 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
             "`#[detached]` goes on an `async fn`: add `async`, its body runs as a spawned task",
         ));
     }
-    errors.extend(borrowed_params(&func.sig));
-    let ctx = match context_param(&mut func.sig, None) {
+    errors.extend(borrowed_params(&func.sig, krate));
+    let ctx = match context_param(&mut func.sig, krate, false) {
         Ok(ctx) => Some(ctx),
         Err(found) => {
             errors.extend(found);
@@ -55,8 +62,15 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         return with_errors(item, errors);
     };
 
-    let krate = &args.krate.0;
-    let (body, errors) = checked_body(krate, &func.sig, &ctx.ident, func.block);
+    let (inner, outer) = split_inner(func.attrs);
+    let (body, errors) = checked_body(
+        krate,
+        &func.sig,
+        &ctx,
+        &inner,
+        &TokenStream::new(),
+        func.block,
+    );
     let output = return_type(&func.sig);
     let name = func.sig.ident.to_string();
     let timeout = match args.timeout {
@@ -65,17 +79,15 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        ..
-    } = func;
+    let vis = func.vis;
+    let mut sig = func.sig;
     sig.asyncness = None;
     sig.output = syn::parse_quote_spanned! {output.span()=>
         -> #krate::__private::Detached<#output>
     };
-    let CtxParam { ident, pat } = ctx;
+    let CtxParam {
+        ident, pat, checks, ..
+    } = ctx;
     // The pattern as written binds the task's context; the outer fn only
     // borrows the parameter, where a `mut` would be unused.
     for arg in &mut sig.inputs {
@@ -88,9 +100,10 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         }
     }
     let expanded = quote! {
-        #(#attrs)*
+        #(#outer)*
         #[track_caller]
         #vis #sig {
+            #checks
             #krate::__private::detach::<#output, _, _>(
                 #name,
                 &#ident,
@@ -102,19 +115,73 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
     with_errors(expanded, errors)
 }
 
+/// The forms `#[ctx_fn]` cannot take, with what to do instead.
+fn unsupported(sig: &Signature) -> Option<syn::Error> {
+    if let Some(constness) = &sig.constness {
+        return Some(syn::Error::new(
+            constness.span,
+            "remove `const`: `#[ctx_fn]` checks the context at run time, which a `const fn` cannot do",
+        ));
+    }
+    if sig.asyncness.is_none() && returns_boxed_future(sig) {
+        return Some(syn::Error::new(
+            return_span(sig),
+            "`#[ctx_fn]` sees this fn after `#[async_trait]` turned it into a boxed future, so it cannot check its awaits: \
+             drop `#[async_trait]` and write a native `async fn` in the trait (Rust 1.75+), or call a `#[ctx_fn]` fn from this method",
+        ));
+    }
+    None
+}
+
+/// `-> Pin<Box<dyn Future<Output = ...> + ...>>`, what `#[async_trait]`
+/// makes of an `async fn`.
+fn returns_boxed_future(sig: &Signature) -> bool {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return false;
+    };
+    let tokens = ty.to_token_stream().to_string().replace(' ', "");
+    tokens.contains("Pin<Box<dyn") && tokens.contains("Future<Output=")
+}
+
+/// Splits a fn's attributes into the body's inner ones (`#![allow(..)]`,
+/// which syn lifts out of the block) and the fn's outer ones.
+fn split_inner(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
+    attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)))
+}
+
 /// The body of a `#[ctx_fn]` (or of a `#[detached]` task): the entry check,
-/// then the user's block with its awaits raced against the context.
+/// the parameter checks, then the user's block with its awaits raced
+/// against the context, and the whole block raced too when it calls a
+/// macro that may hide awaits.
 fn checked_body(
     krate: &TokenStream,
     sig: &Signature,
-    ctx: &Ident,
+    ctx: &CtxParam,
+    inner: &[Attribute],
+    checks: &TokenStream,
     mut block: Box<syn::Block>,
 ) -> (TokenStream, Vec<syn::Error>) {
-    let mut misuse = MisuseFinder::new(ctx);
-    misuse.visit_block(&block);
+    let ident = &ctx.ident;
+    let mut roots = RootFinder {
+        ctx: ident,
+        errors: Vec::new(),
+    };
+    roots.visit_block(&block);
+
+    let uncancelable = Uncancelable::find(&block);
+    let moves = !ctx.by_ref && moves_context(&block, ident);
     let mut rewriter = AwaitRewriter {
         krate,
-        rewritten: 0,
+        target: if moves {
+            RaceTarget::Clone(ident)
+        } else {
+            RaceTarget::InScope(ident)
+        },
+        shielded: uncancelable.nested,
+        has_shield: uncancelable.any(),
+        opaque_macro: false,
     };
     rewriter.visit_block_mut(&mut block);
 
@@ -126,163 +193,47 @@ fn checked_body(
     let bail = quote_spanned! {at_return=>
         let __bail = #bail_path;
     };
-    // The races borrow a clone, so the body may still move `ctx` into the
-    // very expression it awaits.
-    let clone = (rewriter.rewritten > 0).then(|| {
-        quote_spanned! {def=>
-            let __ctx = #krate::__private::Context::clone(&#ctx);
-        }
+    let clone = moves.then(|| {
+        let clone = clone_ident();
+        quote_spanned! {def=> let #clone = #krate::__private::clone_context(&#ident); }
     });
+    // Never raised without `#[uncancelable]`, where it costs one store.
+    let shield = quote_spanned! {def=>
+        let __shield_storage = #krate::__private::Shield::default();
+        let __shield = &__shield_storage;
+    };
+    // Awaits hidden in macros (`select!`, `join!`) are checked by racing
+    // the whole body against the fn's own context.
+    let body = if rewriter.opaque_macro && sig.asyncness.is_some() {
+        quote_spanned! {def=>
+            let __ctx_whole = #krate::__private::Context::clone(&#ident);
+            match #krate::__private::guard(&__ctx_whole, __shield, async #block).await {
+                ::core::result::Result::Ok(__output) => __output,
+                ::core::result::Result::Err(__err) => __bail(__err),
+            }
+        }
+    } else {
+        block.to_token_stream()
+    };
     let body = quote_spanned! {def=>
         {
+            #(#inner)*
             #bail
-            if let ::core::option::Option::Some(__err) = #krate::__private::Context::err(&#ctx) {
+            if let ::core::option::Option::Some(__err) = #krate::__private::Context::err(&#ident) {
                 return __bail(__err);
             }
+            #checks
             #clone
-            #block
+            #shield
+            #body
         }
     };
-    (body, misuse.errors)
-}
-
-struct CtxParam {
-    /// The name the body knows the context by.
-    ident: Ident,
-    /// The parameter's pattern as written (`ctx`, `mut ctx`).
-    pat: Box<Pat>,
-}
-
-/// Finds the context parameter, which must come first (after `self`). When
-/// there is none and `insert` names the crate, `ctx: Context` is inserted.
-fn context_param(
-    sig: &mut Signature,
-    insert: Option<&TokenStream>,
-) -> Result<CtxParam, Vec<syn::Error>> {
-    let first = usize::from(matches!(sig.inputs.first(), Some(FnArg::Receiver(_))));
-    let mut found: Option<usize> = None;
-    let mut errors = Vec::new();
-    for (index, arg) in sig.inputs.iter().enumerate() {
-        let FnArg::Typed(typed) = arg else { continue };
-        if !is_context(&typed.ty) {
-            continue;
-        }
-        if found.is_some() {
-            errors.push(syn::Error::new_spanned(
-                arg,
-                "remove this second context parameter: a fn takes one context (derive others from it inside)",
-            ));
-        } else if index != first {
-            errors.push(syn::Error::new_spanned(
-                arg,
-                "move the context parameter first (after `self`): by convention a context is always the first argument",
-            ));
-            found = Some(index);
-        } else {
-            found = Some(index);
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let index = match (found, insert) {
-        (Some(index), _) => index,
-        (None, Some(krate)) => {
-            let inserted: FnArg = syn::parse_quote!(ctx: #krate::__private::Context<'_>);
-            sig.inputs.insert(first, inserted);
-            first
-        }
-        (None, None) => {
-            let span = sig.inputs.first().map_or(sig.ident.span(), Spanned::span);
-            return Err(vec![syn::Error::new(
-                span,
-                "add the context as the first parameter (after `self`), e.g. `ctx: Context`: detached work derives its context from it",
-            )]);
-        }
-    };
-    let FnArg::Typed(typed) = &mut sig.inputs[index] else {
-        unreachable!("the context parameter is a typed parameter")
-    };
-    add_scope(&mut typed.ty);
-    match &*typed.pat {
-        Pat::Ident(PatIdent {
-            ident,
-            subpat: None,
-            by_ref: None,
-            ..
-        }) => Ok(CtxParam {
-            ident: ident.clone(),
-            pat: typed.pat.clone(),
-        }),
-        // The body cannot name `_`, but the generated code must.
-        Pat::Wild(wild) => {
-            let ident = Ident::new("__ctx_param", Span::mixed_site().located_at(wild.span()));
-            *typed.pat = syn::parse_quote!(#ident);
-            Ok(CtxParam {
-                ident,
-                pat: typed.pat.clone(),
-            })
-        }
-        other => Err(vec![syn::Error::new_spanned(
-            other,
-            "bind the context parameter to a name, like `ctx: Context`",
-        )]),
-    }
-}
-
-/// Whether a parameter's type is the context: `Context` or `&Context`, by
-/// any path (`ctx::Context`), without generic arguments (which
-/// `std::task::Context<'_>` has).
-fn is_context(ty: &Type) -> bool {
-    match ty {
-        Type::Reference(reference) => reference.mutability.is_none() && is_context(&reference.elem),
-        Type::Path(path) => {
-            path.qself.is_none()
-                && path
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|last| last.ident == "Context" && scope_only(&last.arguments))
-        }
-        Type::Paren(paren) => is_context(&paren.elem),
-        Type::Group(group) => is_context(&group.elem),
-        _ => false,
-    }
-}
-
-/// No generic arguments, or one lifetime: `Context`, `Context<'_>`.
-fn scope_only(arguments: &syn::PathArguments) -> bool {
-    match arguments {
-        syn::PathArguments::None => true,
-        syn::PathArguments::AngleBracketed(args) => {
-            args.args.len() == 1
-                && matches!(args.args.first(), Some(syn::GenericArgument::Lifetime(_)))
-        }
-        syn::PathArguments::Parenthesized(_) => false,
-    }
-}
-
-/// Writes the context's elided scope out as `'_`, which an `async fn`
-/// requires.
-fn add_scope(ty: &mut Type) {
-    match ty {
-        Type::Reference(reference) => add_scope(&mut reference.elem),
-        Type::Paren(paren) => add_scope(&mut paren.elem),
-        Type::Group(group) => add_scope(&mut group.elem),
-        Type::Path(path) => {
-            if let Some(last) = path.path.segments.last_mut() {
-                if last.arguments.is_empty() {
-                    last.arguments = syn::PathArguments::AngleBracketed(syn::parse_quote!(<'_>));
-                }
-            }
-        }
-        _ => {}
-    }
+    (body, roots.errors)
 }
 
 /// The parameters a spawned task could not hold: borrows, and anything
 /// with a lifetime other than `'static`.
-fn borrowed_params(sig: &Signature) -> Vec<syn::Error> {
+fn borrowed_params(sig: &Signature, krate: &TokenStream) -> Vec<syn::Error> {
     sig.inputs
         .iter()
         .filter_map(|arg| match arg {
@@ -291,6 +242,9 @@ fn borrowed_params(sig: &Signature) -> Vec<syn::Error> {
                 "take `self` by value (e.g. `self: Arc<Self>`): `#[detached]` work outlives its caller, so it cannot borrow `self`",
             )),
             FnArg::Receiver(_) => None,
+            // The context by value, whatever its scope: the task gets its
+            // `without_cancel()`, which is `'static`.
+            FnArg::Typed(typed) if is_context(&typed.ty, krate) && !matches!(*typed.ty, Type::Reference(_)) => None,
             FnArg::Typed(typed) => {
                 let mut finder = Borrow(false);
                 finder.visit_type(&typed.ty);
@@ -306,11 +260,21 @@ fn borrowed_params(sig: &Signature) -> Vec<syn::Error> {
         .collect()
 }
 
-/// Whether a type borrows. The error goes on the whole parameter, so
-/// where in the type does not matter.
+/// Whether a value of a type holds a borrow. The error goes on the whole
+/// parameter, so where in the type does not matter. The argument types of
+/// fn pointers and `Fn` traits (`fn(&str)`, `Box<dyn Fn(&str) + Send>`)
+/// are not held: they only say what the callee is given.
 struct Borrow(bool);
 
 impl<'ast> Visit<'ast> for Borrow {
+    fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {}
+
+    fn visit_parenthesized_generic_arguments(
+        &mut self,
+        _: &'ast syn::ParenthesizedGenericArguments,
+    ) {
+    }
+
     fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
         self.0 |= lifetime.ident != "static";
     }

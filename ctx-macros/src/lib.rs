@@ -3,8 +3,10 @@
 //! Depend on `ctx`, which re-exports them.
 
 mod attr;
+mod awaits;
 mod expand;
-mod visit;
+mod roots;
+mod signature;
 
 use proc_macro::TokenStream;
 

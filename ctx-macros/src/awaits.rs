@@ -1,0 +1,421 @@
+//! Rewrites the `.await`s of a `#[ctx_fn]` body into races against the
+//! context, and `#[uncancelable]` statements into shielded ones.
+//!
+//! Like async-trait's rewriters it never enters nested items. Closures and
+//! async blocks are another future's code, which may run after this fn has
+//! returned: their awaits are left alone (the block is raced as a whole
+//! where the fn awaits it), and only their `#[uncancelable]` marks are
+//! honoured.
+
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{quote_spanned, ToTokens};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Attribute, Block, Expr, Item, Macro, Stmt, Token};
+
+/// The attribute that exempts every `.await` of one statement.
+pub(crate) const UNCANCELABLE: &str = "uncancelable";
+
+/// Macros known to hide no `.await` of their own: their arguments are
+/// expressions, whose awaits are rewritten like any other. Any other macro
+/// (`tokio::select!`, `join!`, a user's) may expand to awaits nobody can
+/// see, so a body calling one is also raced as a whole. This list only
+/// saves that race where it is not needed.
+const TRANSPARENT_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "concat",
+    "dbg",
+    "debug",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "eprint",
+    "eprintln",
+    "error",
+    "format",
+    "format_args",
+    "info",
+    "matches",
+    "panic",
+    "print",
+    "println",
+    "stringify",
+    "todo",
+    "trace",
+    "unimplemented",
+    "unreachable",
+    "vec",
+    "warn",
+    "write",
+    "writeln",
+];
+
+/// Where `#[uncancelable]` appears in a body.
+#[derive(Default)]
+pub(crate) struct Uncancelable {
+    /// On a statement of the fn's own body.
+    pub(crate) own: bool,
+    /// Inside a closure or async block, which the fn races as a whole.
+    pub(crate) nested: bool,
+}
+
+impl Uncancelable {
+    pub(crate) fn find(block: &Block) -> Self {
+        struct Finder {
+            found: Uncancelable,
+            depth: usize,
+        }
+        impl VisitMut for Finder {
+            fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+                if stmt_attrs_mut(stmt).is_some_and(|attrs| attrs.iter().any(is_uncancelable)) {
+                    if self.depth == 0 {
+                        self.found.own = true;
+                    } else {
+                        self.found.nested = true;
+                    }
+                }
+                visit_mut::visit_stmt_mut(self, stmt);
+            }
+            fn visit_expr_mut(&mut self, expr: &mut Expr) {
+                let nested = matches!(expr, Expr::Closure(_) | Expr::Async(_));
+                self.depth += usize::from(nested);
+                visit_mut::visit_expr_mut(self, expr);
+                self.depth -= usize::from(nested);
+            }
+            fn visit_item_mut(&mut self, _: &mut Item) {}
+        }
+        let mut finder = Finder {
+            found: Uncancelable::default(),
+            depth: 0,
+        };
+        // The attributes are reached through `&mut` only; a scan of a
+        // copy keeps one accessor for both passes.
+        finder.visit_block_mut(&mut block.clone());
+        finder.found
+    }
+
+    /// Whether the fn needs a shield: some race might otherwise drop an
+    /// `#[uncancelable]` statement in flight.
+    pub(crate) fn any(&self) -> bool {
+        self.own || self.nested
+    }
+}
+
+/// Rewrites the fn's own `.await`s.
+pub(crate) struct AwaitRewriter<'a> {
+    pub(crate) krate: &'a TokenStream,
+    /// What each await races (see [`RaceTarget`]).
+    pub(crate) target: RaceTarget<'a>,
+    /// Whether the races must respect the shield (an `#[uncancelable]`
+    /// statement inside an async block this fn awaits).
+    pub(crate) shielded: bool,
+    /// Whether the fn has a shield at all.
+    pub(crate) has_shield: bool,
+    /// Set when the body calls a macro that may hide awaits.
+    pub(crate) opaque_macro: bool,
+}
+
+/// The context the awaits race.
+pub(crate) enum RaceTarget<'a> {
+    /// The body never moves its context: each await borrows whatever the
+    /// context's name means where the await stands, so a shadowing
+    /// derivation (`let (ctx, _c) = ctx.with_timeout(..)`) is honoured, at
+    /// no cost.
+    InScope(&'a Ident),
+    /// The body moves its context (into a call, a closure, an async
+    /// block): the awaits race a hygienic clone taken at entry, taken
+    /// again after each `let` that shadows the name.
+    Clone(&'a Ident),
+}
+
+/// The hygienic clone of [`RaceTarget::Clone`].
+pub(crate) fn clone_ident() -> Ident {
+    Ident::new("__ctx", Span::mixed_site())
+}
+
+impl VisitMut for AwaitRewriter<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) => {
+                Shielder {
+                    has_shield: self.has_shield,
+                }
+                .visit_expr_mut(expr);
+            }
+            Expr::Await(await_expr) => {
+                self.visit_expr_mut(&mut await_expr.base);
+                let span = await_expr.await_token.span;
+                *expr = Expr::Verbatim(self.race(&await_expr.base, span));
+            }
+            Expr::Macro(mac) => self.visit_macro_call(&mut mac.mac),
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        let has_shield = self.has_shield;
+        shield_statements(block, has_shield, |stmt| self.visit_stmt_mut(stmt));
+        if let RaceTarget::Clone(ctx) = self.target {
+            rebind_after_shadowing(block, ctx, self.krate);
+        }
+    }
+
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Macro(mac) = stmt {
+            self.visit_macro_call(&mut mac.mac);
+            return;
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
+impl AwaitRewriter<'_> {
+    /// `base.await`, raced against the context.
+    fn race(&self, base: &Expr, span: Span) -> TokenStream {
+        let krate = self.krate;
+        let def = Span::mixed_site().located_at(span);
+        let ctx = match self.target {
+            // The name as the user's code sees it at the await, so it
+            // resolves to the nearest binding (a hygienic one stays
+            // hygienic).
+            RaceTarget::InScope(ctx) => {
+                let mut ctx = ctx.clone();
+                ctx.set_span(ctx.span().located_at(span));
+                ctx
+            }
+            RaceTarget::Clone(_) => clone_ident(),
+        };
+        let raced = if self.shielded {
+            quote_spanned! {def=>
+                #krate::__private::guard(#krate::__private::AsContext::as_context(&#ctx), __shield, #base)
+            }
+        } else {
+            quote_spanned! {def=> #krate::__private::checkpoint(&#ctx, #base) }
+        };
+        quote_spanned! {def=>
+            match #raced.await {
+                ::core::result::Result::Ok(__output) => __output,
+                ::core::result::Result::Err(__err) => return __bail(__err),
+            }
+        }
+    }
+
+    /// A macro call in the fn's own body: a known transparent macro whose
+    /// arguments parse as expressions has their awaits rewritten; any other
+    /// may hide awaits, so the body is raced as a whole too.
+    fn visit_macro_call(&mut self, mac: &mut Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string())
+            .unwrap_or_default();
+        if !TRANSPARENT_MACROS.contains(&name.as_str()) {
+            self.opaque_macro = true;
+            return;
+        }
+        if !mentions(&mac.tokens, "await") {
+            return;
+        }
+        let parser = Punctuated::<Expr, Token![,]>::parse_terminated;
+        match parser.parse2(mac.tokens.clone()) {
+            Ok(mut args) => {
+                for arg in args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+                mac.tokens = args.into_token_stream();
+            }
+            Err(_) => self.opaque_macro = true,
+        }
+    }
+}
+
+/// Strips `#[uncancelable]` inside closures and async blocks, raising the
+/// shield around each marked statement; their awaits are left alone.
+struct Shielder {
+    has_shield: bool,
+}
+
+impl VisitMut for Shielder {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        let has_shield = self.has_shield;
+        shield_statements(block, has_shield, |stmt| self.visit_stmt_mut(stmt));
+    }
+
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
+/// Visits each statement of `block` with `visit`, except those marked
+/// `#[uncancelable]`: their mark is removed, their awaits left plain, and,
+/// when the fn has a shield, the shield is raised while they run.
+fn shield_statements(block: &mut Block, has_shield: bool, mut visit: impl FnMut(&mut Stmt)) {
+    let mut stmts = Vec::with_capacity(block.stmts.len());
+    for mut stmt in block.stmts.drain(..) {
+        let marked = stmt_attrs_mut(&mut stmt).is_some_and(|attrs| {
+            let before = attrs.len();
+            attrs.retain(|attr| !is_uncancelable(attr));
+            attrs.len() != before
+        });
+        if !marked {
+            visit(&mut stmt);
+            stmts.push(stmt);
+            continue;
+        }
+        if !has_shield {
+            stmts.push(stmt);
+            continue;
+        }
+        let span = Span::mixed_site().located_at(stmt.span());
+        let hold = quote_spanned!(span=> let __shield_held = __shield.hold(););
+        match stmt {
+            // A `let` binds into this block: keep it here, between raising
+            // and lowering the shield.
+            Stmt::Local(_) => {
+                stmts.push(syn::parse_quote!(#hold));
+                stmts.push(stmt);
+                stmts.push(syn::parse_quote_spanned!(span=> ::core::mem::drop(__shield_held);));
+            }
+            Stmt::Expr(expr, semi) => {
+                let wrapped = Expr::Verbatim(quote_spanned!(span=> { #hold #expr }));
+                stmts.push(Stmt::Expr(wrapped, semi));
+            }
+            Stmt::Macro(mac) => {
+                let wrapped = Expr::Verbatim(quote_spanned!(span=> { #hold #mac }));
+                stmts.push(Stmt::Expr(wrapped, None));
+            }
+            Stmt::Item(_) => stmts.push(stmt),
+        }
+    }
+    block.stmts = stmts;
+}
+
+fn is_uncancelable(attr: &Attribute) -> bool {
+    attr.path().is_ident(UNCANCELABLE)
+}
+
+/// Whether `block` may move the context named `ctx` (a bare use, or any
+/// use inside a closure, async block or macro, conservatively). Method
+/// calls (`ctx.clone()`), references and field reads only borrow it.
+pub(crate) fn moves_context(block: &Block, ctx: &Ident) -> bool {
+    struct Moves<'a> {
+        ctx: &'a Ident,
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Moves<'_> {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Path(path) => self.found |= path.path.is_ident(self.ctx),
+                Expr::MethodCall(call) if is_ctx(&call.receiver, self.ctx) => {
+                    call.args.iter().for_each(|arg| self.visit_expr(arg));
+                }
+                Expr::Reference(reference) if is_ctx(&reference.expr, self.ctx) => {}
+                Expr::Field(field) if is_ctx(&field.base, self.ctx) => {}
+                Expr::Closure(_) | Expr::Async(_) => {
+                    self.found |= mentions(&expr.to_token_stream(), &self.ctx.to_string());
+                }
+                _ => visit::visit_expr(self, expr),
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast Macro) {
+            self.found |= mentions(&mac.tokens, &self.ctx.to_string());
+        }
+        fn visit_item(&mut self, _: &'ast Item) {}
+    }
+    fn is_ctx(expr: &Expr, ctx: &Ident) -> bool {
+        matches!(expr, Expr::Path(path) if path.path.is_ident(ctx))
+    }
+    let mut finder = Moves { ctx, found: false };
+    finder.visit_block(block);
+    finder.found
+}
+
+/// After each `let` of `block` that binds the name `ctx` (a shadowing
+/// derivation), takes the hygienic clone the awaits race again.
+fn rebind_after_shadowing(block: &mut Block, ctx: &Ident, krate: &TokenStream) {
+    let mut stmts = Vec::with_capacity(block.stmts.len());
+    for stmt in block.stmts.drain(..) {
+        let shadows = matches!(&stmt, Stmt::Local(local) if binds(&local.pat, ctx));
+        stmts.push(stmt);
+        if shadows {
+            let clone = clone_ident();
+            stmts.push(syn::parse_quote_spanned! {Span::mixed_site()=>
+                let #clone = #krate::__private::clone_context(&#ctx);
+            });
+        }
+    }
+    block.stmts = stmts;
+}
+
+/// Whether a pattern binds the name `ctx`.
+fn binds(pat: &syn::Pat, ctx: &Ident) -> bool {
+    struct Binds<'a> {
+        ctx: &'a Ident,
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Binds<'_> {
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.found |= pat.ident == *self.ctx;
+            visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut finder = Binds { ctx, found: false };
+    finder.visit_pat(pat);
+    finder.found
+}
+
+/// Whether `tokens` contain the identifier `name`, at any depth.
+fn mentions(tokens: &TokenStream, name: &str) -> bool {
+    tokens.clone().into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == name,
+        TokenTree::Group(group) => mentions(&group.stream(), name),
+        _ => false,
+    })
+}
+
+/// The outer attributes of a statement, where `#[uncancelable]` may sit.
+fn stmt_attrs_mut(stmt: &mut Stmt) -> Option<&mut Vec<Attribute>> {
+    match stmt {
+        Stmt::Local(local) => Some(&mut local.attrs),
+        Stmt::Macro(mac) => Some(&mut mac.attrs),
+        Stmt::Item(_) => None,
+        Stmt::Expr(expr, _) => expr_attrs_mut(expr),
+    }
+}
+
+fn expr_attrs_mut(expr: &mut Expr) -> Option<&mut Vec<Attribute>> {
+    Some(match expr {
+        Expr::Array(e) => &mut e.attrs,
+        Expr::Assign(e) => &mut e.attrs,
+        Expr::Async(e) => &mut e.attrs,
+        Expr::Await(e) => &mut e.attrs,
+        Expr::Binary(e) => &mut e.attrs,
+        Expr::Block(e) => &mut e.attrs,
+        Expr::Call(e) => &mut e.attrs,
+        Expr::Cast(e) => &mut e.attrs,
+        Expr::Field(e) => &mut e.attrs,
+        Expr::ForLoop(e) => &mut e.attrs,
+        Expr::If(e) => &mut e.attrs,
+        Expr::Index(e) => &mut e.attrs,
+        Expr::Loop(e) => &mut e.attrs,
+        Expr::Macro(e) => &mut e.attrs,
+        Expr::Match(e) => &mut e.attrs,
+        Expr::MethodCall(e) => &mut e.attrs,
+        Expr::Paren(e) => &mut e.attrs,
+        Expr::Reference(e) => &mut e.attrs,
+        Expr::Return(e) => &mut e.attrs,
+        Expr::Struct(e) => &mut e.attrs,
+        Expr::Try(e) => &mut e.attrs,
+        Expr::Tuple(e) => &mut e.attrs,
+        Expr::Unary(e) => &mut e.attrs,
+        Expr::Unsafe(e) => &mut e.attrs,
+        Expr::While(e) => &mut e.attrs,
+        _ => return None,
+    })
+}

@@ -1,0 +1,212 @@
+//! Every form of `.await` in a `#[ctx_fn]` body is a cancellation point:
+//! plain, inside `select!`, `join!`, `try_join!` and other macros' arguments,
+//! after a shadowing derivation, and in a loop of always-ready awaits.
+//! Each test runs on tokio's paused clock, so "ends at 100 ms" is exact.
+
+use std::future::ready;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ctx::{ctx_fn, Context, Error};
+use tokio::time::{sleep, Instant};
+
+const BUDGET: Duration = Duration::from_millis(100);
+const SLOW: Duration = Duration::from_secs(10);
+
+/// Runs `f` under a 100 ms budget; returns its result and how long it took.
+async fn under_budget<F, Fut, T>(f: F) -> (Result<T, Error>, Duration)
+where
+    F: FnOnce(Context<'static>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let (ctx, _cancel) = Context::background().with_timeout(BUDGET);
+    let start = Instant::now();
+    let result = f(ctx).await;
+    (result, start.elapsed())
+}
+
+#[ctx_fn]
+async fn plain(ctx: Context) -> Result<(), Error> {
+    sleep(SLOW).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plain_await() {
+    assert_eq!(
+        under_budget(plain).await,
+        (Err(Error::DeadlineExceeded), BUDGET)
+    );
+}
+
+#[ctx_fn]
+async fn in_select(ctx: Context, log: &Mutex<Vec<&'static str>>) -> Result<(), Error> {
+    tokio::select! {
+        _ = sleep(SLOW) => log.lock().unwrap().push("slept"),
+        _ = std::future::pending::<()>() => unreachable!(),
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_await_inside_select() {
+    let log = Mutex::new(Vec::new());
+    let outcome = under_budget(|ctx| async move { in_select(ctx, &log).await }).await;
+    assert_eq!(outcome, (Err(Error::DeadlineExceeded), BUDGET));
+}
+
+#[ctx_fn]
+async fn in_join(ctx: Context) -> Result<(), Error> {
+    let ((), ()) = tokio::join!(sleep(SLOW), sleep(BUDGET / 2));
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_await_inside_join() {
+    assert_eq!(
+        under_budget(in_join).await,
+        (Err(Error::DeadlineExceeded), BUDGET)
+    );
+}
+
+#[ctx_fn]
+async fn in_try_join(ctx: Context) -> Result<(), Error> {
+    tokio::try_join!(
+        async {
+            sleep(SLOW).await;
+            Ok::<_, Error>(())
+        },
+        async { Ok(()) }
+    )?;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_await_inside_try_join() {
+    assert_eq!(
+        under_budget(in_try_join).await,
+        (Err(Error::DeadlineExceeded), BUDGET)
+    );
+}
+
+#[ctx_fn]
+async fn in_macro_arguments(ctx: Context) -> Result<String, Error> {
+    let text = format!("{:?}", sleep(SLOW).await);
+    assert!(text.is_empty(), "{}", sleep(SLOW).await == ());
+    Ok(text)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_await_inside_a_macro_argument() {
+    assert_eq!(
+        under_budget(in_macro_arguments).await,
+        (Err(Error::DeadlineExceeded), BUDGET)
+    );
+}
+
+#[ctx_fn]
+async fn in_a_user_macro(ctx: Context) -> Result<(), Error> {
+    macro_rules! slow_call {
+        () => {
+            sleep(SLOW).await
+        };
+    }
+    slow_call!();
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_await_inside_a_user_macro() {
+    assert_eq!(
+        under_budget(in_a_user_macro).await,
+        (Err(Error::DeadlineExceeded), BUDGET)
+    );
+}
+
+#[ctx_fn]
+async fn shadowed(ctx: Context) -> Result<(), Error> {
+    let (ctx, _cancel) = ctx.with_timeout(BUDGET);
+    sleep(SLOW).await;
+    drop(ctx);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_await_after_a_shadowing_derivation_races_the_shadow() {
+    let start = Instant::now();
+    assert_eq!(
+        shadowed(Context::background()).await,
+        Err(Error::DeadlineExceeded)
+    );
+    assert_eq!(start.elapsed(), BUDGET);
+}
+
+/// Moves its context into an awaited call, and shadows it after: the
+/// awaits race a clone taken at entry, then one of the shadow.
+#[ctx_fn]
+async fn moved_then_shadowed(ctx: Context) -> Result<(), Error> {
+    let derived = ctx.clone();
+    takes_context(ctx).await?;
+    let (ctx, _cancel) = derived.with_timeout(BUDGET);
+    sleep(SLOW).await;
+    takes_context(ctx).await
+}
+
+async fn takes_context(ctx: Context<'_>) -> Result<(), Error> {
+    ctx.err().map_or(Ok(()), Err)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_moves_its_context_still_races_the_shadow() {
+    let start = Instant::now();
+    assert_eq!(
+        moved_then_shadowed(Context::background()).await,
+        Err(Error::DeadlineExceeded)
+    );
+    assert_eq!(start.elapsed(), BUDGET);
+}
+
+#[ctx_fn]
+async fn ready_loop(
+    ctx: Context,
+    cancel: ctx::CancelHandle,
+    spins: &AtomicUsize,
+) -> Result<(), Error> {
+    loop {
+        ready(()).await;
+        if spins.fetch_add(1, Ordering::SeqCst) == 2 {
+            // No await here is ever pending, so only the check each await
+            // makes before polling can stop the loop.
+            cancel.cancel();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_loop_of_ready_awaits_stops_at_the_next_await() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let spins = AtomicUsize::new(0);
+    assert_eq!(ready_loop(ctx, cancel, &spins).await, Err(Error::Canceled));
+    assert_eq!(spins.load(Ordering::SeqCst), 3);
+}
+
+#[ctx_fn]
+async fn shielded_in_select(ctx: Context, log: &Mutex<Vec<&'static str>>) -> Result<(), Error> {
+    #[uncancelable]
+    tokio::select! {
+        _ = sleep(BUDGET * 2) => log.lock().unwrap().push("flushed"),
+    }
+    tokio::select! {
+        _ = sleep(SLOW) => log.lock().unwrap().push("unreachable"),
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_uncancelable_select_finishes_and_the_next_one_is_checked() {
+    let log = Mutex::new(Vec::new());
+    let outcome = under_budget(|ctx| async { shielded_in_select(ctx, &log).await }).await;
+    assert_eq!(outcome, (Err(Error::DeadlineExceeded), BUDGET * 2));
+    assert_eq!(*log.lock().unwrap(), ["flushed"]);
+}
