@@ -19,12 +19,18 @@ use proc_macro::TokenStream;
 ///
 /// # The context parameter
 ///
-/// The context is the first parameter, after `self` if any, taken as
-/// `Context` or `&Context` (a parameter whose type is a path ending in
-/// `Context` without generic arguments, so `std::task::Context<'_>` is not
-/// one). A context parameter anywhere else, or a second one, is a compile
+/// The context is the first parameter, after `self` if any, found by its
+/// type: `Context`, `ctx::Context` or `::ctx::Context`, by value or by
+/// reference, with or without a scope. Other types named `Context` written
+/// by their path (`std::task::Context<'_>`, `opentelemetry::Context`) are
+/// ordinary parameters; a bare `Context` that is not this crate's, or this
+/// crate's under another name (a type alias), is a compile error that says
+/// so. A context parameter anywhere else, or a second one, is a compile
 /// error at that parameter. A fn without one gets `ctx: Context` inserted
 /// first: its callers pass a context, and rustdoc shows it.
+///
+/// An unnamed scope (`ctx: Context`) is named `'request`, so the compiler
+/// can say which scope a misuse breaks (see below).
 ///
 /// # Checked awaits
 ///
@@ -34,21 +40,23 @@ use proc_macro::TokenStream;
 /// work leaks, unlike Go's `httpDo` whose goroutine outlives it) and the
 /// fn returns `Err(From::from(err))`, `err` being the [`ctx::Error`].
 ///
-/// Only the fn's own awaits are checked. Awaits inside closures, async
-/// blocks and nested items belong to another future, which is raced as a
-/// whole where the fn awaits it. Awaits inside macro invocations are not
-/// seen: `tokio::join!` and `tokio::select!` run unchecked. Wrap such a
-/// macro in an async block that the fn awaits
-/// (`async { tokio::join!(a, b) }.await`), or give `select!` a
-/// `_ = ctx.done()` branch.
+/// - Each await checks the context before it polls, so a loop of
+///   always-ready awaits stops at the next await once the context is done.
+/// - An await races the context *in scope where it stands*: after
+///   `let (ctx, _cancel) = ctx.with_timeout(..)`, the awaits below race the
+///   shorter budget.
+/// - Awaits in macro arguments (`format!("{}", x.await)`) are checked like
+///   any other, and so are awaits hidden inside macros (`tokio::select!`,
+///   `join!`, `try_join!`, your own): a body that calls such a macro is also
+///   raced as a whole against the fn's context.
+/// - Closures and async blocks are other futures: their awaits are not
+///   rewritten, and they are raced as a whole where the fn awaits them.
 ///
-/// The awaits race the context the fn was called with. A context derived
-/// in the body (`let (ctx, _cancel) = ctx.with_timeout(..)`) governs the
-/// calls it is passed to, not the fn's own awaits: race a future against
-/// it explicitly with `ctx.run(fut).await`.
-///
-/// To let one statement's awaits finish even if the context is done
-/// (a flush, a rollback), mark the statement `#[uncancelable]`:
+/// When an await loses the race, the code after it does not run: the fn
+/// returns, and every local is dropped as when a future is dropped. To let
+/// a statement's awaits finish even if the context is done (a flush, a
+/// rollback, a record that must match a charge), mark it `#[uncancelable]`;
+/// the first checked await after it reports the cancellation:
 ///
 /// ```ignore
 /// #[uncancelable]
@@ -66,18 +74,25 @@ use proc_macro::TokenStream;
 ///
 /// # Compile-time checks
 ///
-/// Inside the body (closures and async blocks included, nested items not):
+/// - A context received by a fn cannot outlive the call: moving it, a
+///   clone, a child or anything holding one into `tokio::spawn`, a thread,
+///   an `after_func` or a `static` is rejected by the type system, whatever
+///   the spawner is called (`` `ctx` escapes the function body here ...
+///   argument requires that `'request` must outlive `'static` ``). Use
+///   `ctx.without_cancel()` or a `#[detached]` fn for work that must outlive
+///   the call, `ctx.spawn(..)` for work that should end with it.
+/// - `Context::background()` and `Context::todo()` in the body (closures
+///   and async blocks included, nested items not) are errors, Go's
+///   contextcheck: use the context parameter, or `ctx.without_cancel()`.
+/// - `const fn` is an error, and so is a method `#[async_trait]` has
+///   already turned into a boxed future (use a native `async fn` in the
+///   trait).
 ///
-/// - `Context::background()` and `Context::todo()` are errors (Go's
-///   contextcheck): use the context parameter, or `ctx.without_cancel()`
-///   for work that must outlive the call but keep its values.
-/// - Fire-and-forget spawned work that captures the context (a
-///   `tokio::spawn`, `tokio::task::spawn_blocking` or `std::thread::spawn`
-///   whose handle is discarded, and which uses the context or a local
-///   derived from it) is an error that names `#[detached]` as the fix: the
-///   context is canceled when the fn returns, so the work races its own
-///   cancellation. Spawned work whose handle is kept (and awaited) is
-///   structured concurrency, and compiles.
+/// # Composing with other attributes
+///
+/// Inner attributes of the body (`#![allow(..)]`) are kept. Put
+/// `#[ctx_fn]` above `#[tracing::instrument]`: below it, it still works,
+/// but sees the body as one instrumented future, raced as a whole.
 ///
 /// # Options
 ///
@@ -110,16 +125,19 @@ use proc_macro::TokenStream;
 /// cannot see them):
 ///
 /// ```ignore
-/// async fn fetch(ctx: Context, key: u32) -> Result<u32, Error> {
+/// async fn fetch<'request>(ctx: Context<'request>, key: u32) -> Result<u32, Error> {
 ///     // Checks the return type, once, at the return type.
 ///     let __bail = ::ctx::__private::bail;
 ///     if let Some(__err) = ::ctx::__private::Context::err(&ctx) {
 ///         return __bail(__err);
 ///     }
-///     // A clone, so the body may still move `ctx` into an awaited call.
-///     let __ctx: ::ctx::__private::Context = ::ctx::__private::Context::clone(&ctx);
+///     ::ctx::__private::context_param(&ctx); // it is `ctx::Context`
+///     { ::ctx::__private::Probe::<u32>::not_a_context(); } // `key` is not one
+///     let __shield_storage = ::ctx::__private::Shield::default();
+///     let __shield = &__shield_storage;
 ///     {
-///         match ::ctx::__private::Context::run(&__ctx, pending::<()>()).await {
+///         // Races `ctx` as it is in scope here, borrowed: no clone.
+///         match ::ctx::__private::checkpoint(&ctx, pending::<()>()).await {
 ///             Ok(__output) => __output,
 ///             Err(__err) => return __bail(__err), // Err(From::from(__err))
 ///         };
@@ -127,6 +145,10 @@ use proc_macro::TokenStream;
 ///     }
 /// }
 /// ```
+///
+/// A body that moves its context (into a call, a closure) races a clone
+/// taken at entry instead; a body that calls `select!` is wrapped in
+/// `::ctx::__private::guard(&ctx, __shield, async { .. })`.
 ///
 /// [`ctx::Error`]: https://docs.rs/ctx/latest/ctx/enum.Error.html
 #[proc_macro_attribute]
@@ -144,11 +166,16 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 /// (trace id, user) but is not canceled when the request is, and it cannot
 /// be forgotten at shutdown.
 ///
-/// - The first parameter is the context, `Context` by value. The body sees
-///   `ctx.without_cancel()` under that name, with the `timeout` if given.
-/// - Every parameter must be owned and `'static`, the work outliving its
+/// - The first parameter is the context, `Context` by value, of any scope:
+///   calling a `#[detached]` fn with the request's context is the one easy
+///   way to hand work past the request's end. The body sees
+///   `ctx.without_cancel()` (a `Context<'static>`) under that name, with
+///   the `timeout` if given.
+/// - Every other argument must be `Send + 'static`, the work outliving its
 ///   caller: a reference, a non-`'static` lifetime or `&self` is a compile
-///   error at that parameter (take `self: Arc<Self>` instead).
+///   error at that parameter (take `self: Arc<Self>` instead). Callbacks
+///   that take references are fine: `fn(&str) -> usize`,
+///   `Box<dyn Fn(&str) + Send + Sync>`, `impl Fn(&str) + Send + 'static`.
 /// - The body is checked like a [`#[ctx_fn]`](macro@ctx_fn)'s (it returns
 ///   `Result<T, E>` with `E: From<ctx::Error>`, its awaits race its own
 ///   context), so a `timeout` cuts it short.
@@ -165,7 +192,8 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// - `timeout = "5s"`: the work's own budget, Go's
 ///   `WithTimeout(WithoutCancel(ctx), d)`. A Go-style duration: `"250ms"`,
-///   `"1m30s"`, `"1.5h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`).
+///   `"1m30s"`, `"1.5h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`); zero is an
+///   error.
 /// - `crate = path`: the path of the `ctx` crate, if the dependency is
 ///   renamed.
 ///
@@ -201,14 +229,14 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[track_caller]
-/// fn publish(ctx: Context, message: String) -> ::ctx::__private::Detached<Result<String, Error>> {
+/// fn publish<'request>(ctx: Context<'request>, message: String) -> ::ctx::__private::Detached<Result<String, Error>> {
 ///     ::ctx::__private::detach::<Result<String, Error>, _, _>(
 ///         "publish",
 ///         &ctx,
 ///         Some(Duration::from_nanos(5_000_000_000)),
 ///         // Runs `ctx.without_cancel().with_timeout(5s)` through the
 ///         // body, spawned and tracked.
-///         move |ctx: ::ctx::__private::Context| async move {
+///         move |ctx: ::ctx::__private::Context<'static>| async move {
 ///             /* the body, as #[ctx_fn] expands it */
 ///         },
 ///     )
