@@ -6,8 +6,11 @@
 //! - `plain`: no check;
 //! - `run`: `ctx.run(fut).await`, which is what `#[ctx_fn]` expands each
 //!   await to;
-//! - `ctx_fn`: a real `#[ctx_fn]` (entry check, one clone of the context,
-//!   then the checked await);
+//! - `ctx_fn`: a real `#[ctx_fn]` (entry check, then the checked await,
+//!   which borrows the context: no clone);
+//! - `plain_by_value` / `ctx_fn_by_value`: the same two taking the context
+//!   by value, as handlers do; both calls clone it, so their difference is
+//!   `#[ctx_fn]`'s whole per-call cost;
 //! - `tokio_util_select`: `tokio::select!` (biased) on a token's
 //!   `cancelled()`, the hand-written tokio-util equivalent.
 //!
@@ -82,6 +85,27 @@ async fn checked(ctx: &Context<'_>, x: u64) -> Result<u64, Error> {
     Ok(ready(black_box(x)).await)
 }
 
+/// By value, as handlers take their context: `plain_owned` and
+/// `checked_owned` differ only by `#[ctx_fn]`, so the difference is its
+/// per-call cost (entry check, parameter checks, shield) plus one checked
+/// await.
+#[inline(never)]
+async fn plain_owned(_ctx: Context<'_>, x: u64) -> Result<u64, Error> {
+    Ok(ready(black_box(x)).await)
+}
+
+#[ctx_fn]
+#[inline(never)]
+async fn checked_owned(ctx: Context, x: u64) -> Result<u64, Error> {
+    Ok(ready(black_box(x)).await)
+}
+
+#[ctx_fn]
+#[inline(never)]
+async fn checked_pending(ctx: &Context<'_>) -> Result<u64, Error> {
+    Ok(YieldOnce(false).await)
+}
+
 #[inline(never)]
 async fn select(token: &CancellationToken, x: u64) -> Result<u64, Error> {
     tokio::select! {
@@ -110,6 +134,18 @@ mod ReadyAwait {
     fn ctx_fn(bencher: Bencher) {
         let (ctx, _cancel) = live();
         bencher.bench_local(|| block_on(checked(black_box(&ctx), 1)));
+    }
+
+    #[divan::bench]
+    fn plain_by_value(bencher: Bencher) {
+        let (ctx, _cancel) = live();
+        bencher.bench_local(|| block_on(plain_owned(black_box(&ctx).clone(), 1)));
+    }
+
+    #[divan::bench]
+    fn ctx_fn_by_value(bencher: Bencher) {
+        let (ctx, _cancel) = live();
+        bencher.bench_local(|| block_on(checked_owned(black_box(&ctx).clone(), 1)));
     }
 
     #[divan::bench]
@@ -200,6 +236,12 @@ mod PendingOnce {
     fn run(bencher: Bencher) {
         let (ctx, _cancel) = live();
         bencher.bench_local(|| block_on(black_box(&ctx).run(black_box(YieldOnce(false)))));
+    }
+
+    #[divan::bench]
+    fn ctx_fn(bencher: Bencher) {
+        let (ctx, _cancel) = live();
+        bencher.bench_local(|| block_on(checked_pending(black_box(&ctx))));
     }
 
     #[divan::bench]
