@@ -3,13 +3,15 @@
 //!
 //! A `#[ctx_fn]` body is checked in two layers:
 //!
-//! - every `.await` the macro can see races the context in scope where it
-//!   stands ([`checkpoint`]): it checks the context before polling, so a
-//!   loop of always-ready awaits stops at the next one, and a shadowing
-//!   `let (ctx, _c) = ctx.with_timeout(..)` is honoured;
-//! - when the body calls a macro that may hide awaits of its own
-//!   (`tokio::select!`, `join!`, a user's macro), the whole body is also
-//!   raced against the fn's context ([`guard`]), so those awaits stop too.
+//! - the whole body is raced against the fn's context ([`guard`]): the
+//!   guard registers with the context once, on the first pending poll, and
+//!   drops the body when the context is done, so every await stops, those
+//!   hidden in macros (`tokio::select!`, `join!`) included;
+//! - every `.await` the macro can see checks the context before it polls
+//!   ([`check`], one atomic load), so a loop of always-ready awaits stops at
+//!   the next one; after a shadowing `let (ctx, _c) = ctx.with_timeout(..)`,
+//!   which the guard does not watch, the awaits race the shadow
+//!   ([`checkpoint`]).
 //!
 //! `#[uncancelable]` statements raise a [`Shield`] while they run: the
 //! whole-body race does not drop the body meanwhile.
@@ -55,6 +57,13 @@ pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
     fut: F,
 ) -> Run<'c, F::IntoFuture> {
     ctx.as_context().run(fut)
+}
+
+/// One checked `.await` under the fn's guard: `Some` error when the
+/// context `ctx` names is done, before the awaited future is polled.
+#[inline(always)]
+pub fn check<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Option<Error> {
+    ctx.as_context().err()
 }
 
 /// A clone of the context `ctx` names, for the races of a body that moves

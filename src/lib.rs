@@ -12,7 +12,7 @@ pub use ctx_macros::{ctx_fn, detached};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::checked::{
-        checkpoint, clone_context, context_param, guard, AsContext, ContextParam,
+        check, checkpoint, clone_context, context_param, guard, AsContext, ContextParam,
         ContextUnderAnotherName, NotAContext, Probe, Shield,
     };
     #[cfg(not(feature = "tracing"))]

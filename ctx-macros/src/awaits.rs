@@ -19,42 +19,6 @@ use syn::{Attribute, Block, Expr, Item, Macro, Stmt, Token};
 /// The attribute that exempts every `.await` of one statement.
 pub(crate) const UNCANCELABLE: &str = "uncancelable";
 
-/// Macros known to hide no `.await` of their own: their arguments are
-/// expressions, whose awaits are rewritten like any other. Any other macro
-/// (`tokio::select!`, `join!`, a user's) may expand to awaits nobody can
-/// see, so a body calling one is also raced as a whole. This list only
-/// saves that race where it is not needed.
-const TRANSPARENT_MACROS: &[&str] = &[
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "concat",
-    "dbg",
-    "debug",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-    "eprint",
-    "eprintln",
-    "error",
-    "format",
-    "format_args",
-    "info",
-    "matches",
-    "panic",
-    "print",
-    "println",
-    "stringify",
-    "todo",
-    "trace",
-    "unimplemented",
-    "unreachable",
-    "vec",
-    "warn",
-    "write",
-    "writeln",
-];
-
 /// Where `#[uncancelable]` appears in a body.
 #[derive(Default)]
 pub(crate) struct Uncancelable {
@@ -107,30 +71,61 @@ impl Uncancelable {
 }
 
 /// Rewrites the fn's own `.await`s.
+///
+/// Every async body is also raced as a whole by a guard (see
+/// `checked_body`), which registers with the fn's context once, on the
+/// first pending poll, and drops the body when the context is done. So an
+/// await only needs to *check* the context before it polls — one atomic
+/// load — except where the name of the context is shadowed by a
+/// derivation: there the guard does not watch the shadow, and the await
+/// races it.
 pub(crate) struct AwaitRewriter<'a> {
     pub(crate) krate: &'a TokenStream,
-    /// What each await races (see [`RaceTarget`]).
+    /// What each await checks (see [`RaceTarget`]).
     pub(crate) target: RaceTarget<'a>,
-    /// Whether the races must respect the shield (an `#[uncancelable]`
+    /// Whether a race must respect the shield (an `#[uncancelable]`
     /// statement inside an async block this fn awaits).
     pub(crate) shielded: bool,
     /// Whether the fn has a shield at all.
     pub(crate) has_shield: bool,
-    /// Set when the body calls a macro that may hide awaits.
-    pub(crate) opaque_macro: bool,
+    /// Whether a `let` of this block, or of an enclosing one, has shadowed
+    /// the context's name before the statement being rewritten.
+    shadowed: bool,
 }
 
-/// The context the awaits race.
+impl<'a> AwaitRewriter<'a> {
+    pub(crate) fn new(
+        krate: &'a TokenStream,
+        target: RaceTarget<'a>,
+        uncancelable: &Uncancelable,
+    ) -> Self {
+        AwaitRewriter {
+            krate,
+            target,
+            shielded: uncancelable.nested,
+            has_shield: uncancelable.any(),
+            shadowed: false,
+        }
+    }
+}
+
+/// The context the awaits check.
 pub(crate) enum RaceTarget<'a> {
     /// The body never moves its context: each await borrows whatever the
-    /// context's name means where the await stands, so a shadowing
-    /// derivation (`let (ctx, _c) = ctx.with_timeout(..)`) is honoured, at
-    /// no cost.
+    /// context's name means where the await stands, at no cost.
     InScope(&'a Ident),
     /// The body moves its context (into a call, a closure, an async
-    /// block): the awaits race a hygienic clone taken at entry, taken
+    /// block): the awaits check a hygienic clone taken at entry, taken
     /// again after each `let` that shadows the name.
     Clone(&'a Ident),
+}
+
+impl RaceTarget<'_> {
+    fn name(&self) -> &Ident {
+        match self {
+            RaceTarget::InScope(ctx) | RaceTarget::Clone(ctx) => ctx,
+        }
+    }
 }
 
 /// The hygienic clone of [`RaceTarget::Clone`].
@@ -150,7 +145,7 @@ impl VisitMut for AwaitRewriter<'_> {
             Expr::Await(await_expr) => {
                 self.visit_expr_mut(&mut await_expr.base);
                 let span = await_expr.await_token.span;
-                *expr = Expr::Verbatim(self.race(&await_expr.base, span));
+                *expr = Expr::Verbatim(self.check(&await_expr.base, span));
             }
             Expr::Macro(mac) => self.visit_macro_call(&mut mac.mac),
             _ => visit_mut::visit_expr_mut(self, expr),
@@ -158,8 +153,16 @@ impl VisitMut for AwaitRewriter<'_> {
     }
 
     fn visit_block_mut(&mut self, block: &mut Block) {
+        let shadowed_outside = self.shadowed;
         let has_shield = self.has_shield;
-        shield_statements(block, has_shield, |stmt| self.visit_stmt_mut(stmt));
+        let ctx = self.target.name().clone();
+        shield_statements(block, has_shield, |stmt| {
+            self.visit_stmt_mut(stmt);
+            if matches!(&*stmt, Stmt::Local(local) if binds(&local.pat, &ctx)) {
+                self.shadowed = true;
+            }
+        });
+        self.shadowed = shadowed_outside;
         if let RaceTarget::Clone(ctx) = self.target {
             rebind_after_shadowing(block, ctx, self.krate);
         }
@@ -177,8 +180,8 @@ impl VisitMut for AwaitRewriter<'_> {
 }
 
 impl AwaitRewriter<'_> {
-    /// `base.await`, raced against the context.
-    fn race(&self, base: &Expr, span: Span) -> TokenStream {
+    /// `base.await`, checked against the context.
+    fn check(&self, base: &Expr, span: Span) -> TokenStream {
         let krate = self.krate;
         let def = Span::mixed_site().located_at(span);
         let ctx = match self.target {
@@ -192,7 +195,16 @@ impl AwaitRewriter<'_> {
             }
             RaceTarget::Clone(_) => clone_ident(),
         };
-        let raced = if self.shielded {
+        let raced = if !self.shadowed {
+            // The guard races the pending awaits: check, then poll.
+            let base = quote_spanned!(def=> (#base));
+            return quote_spanned! {def=>
+                match #krate::__private::check(&#ctx) {
+                    ::core::option::Option::Some(__err) => return __bail(__err),
+                    ::core::option::Option::None => #base.await,
+                }
+            };
+        } else if self.shielded {
             quote_spanned! {def=>
                 #krate::__private::guard(#krate::__private::AsContext::as_context(&#ctx), __shield, #base)
             }
@@ -207,32 +219,20 @@ impl AwaitRewriter<'_> {
         }
     }
 
-    /// A macro call in the fn's own body: a known transparent macro whose
-    /// arguments parse as expressions has their awaits rewritten; any other
-    /// may hide awaits, so the body is raced as a whole too.
+    /// A macro call in the fn's own body: when its arguments parse as
+    /// expressions (`format!`, `assert!`, `vec!`), their awaits are checked
+    /// like any other. Awaits a macro hides in its own expansion
+    /// (`select!`, `join!`) are raced by the fn's guard.
     fn visit_macro_call(&mut self, mac: &mut Macro) {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|segment| segment.ident.to_string())
-            .unwrap_or_default();
-        if !TRANSPARENT_MACROS.contains(&name.as_str()) {
-            self.opaque_macro = true;
-            return;
-        }
         if !mentions(&mac.tokens, "await") {
             return;
         }
         let parser = Punctuated::<Expr, Token![,]>::parse_terminated;
-        match parser.parse2(mac.tokens.clone()) {
-            Ok(mut args) => {
-                for arg in args.iter_mut() {
-                    self.visit_expr_mut(arg);
-                }
-                mac.tokens = args.into_token_stream();
+        if let Ok(mut args) = parser.parse2(mac.tokens.clone()) {
+            for arg in args.iter_mut() {
+                self.visit_expr_mut(arg);
             }
-            Err(_) => self.opaque_macro = true,
+            mac.tokens = args.into_token_stream();
         }
     }
 }

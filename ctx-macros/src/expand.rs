@@ -172,17 +172,12 @@ fn checked_body(
 
     let uncancelable = Uncancelable::find(&block);
     let moves = !ctx.by_ref && moves_context(&block, ident);
-    let mut rewriter = AwaitRewriter {
-        krate,
-        target: if moves {
-            RaceTarget::Clone(ident)
-        } else {
-            RaceTarget::InScope(ident)
-        },
-        shielded: uncancelable.nested,
-        has_shield: uncancelable.any(),
-        opaque_macro: false,
+    let target = if moves {
+        RaceTarget::Clone(ident)
+    } else {
+        RaceTarget::InScope(ident)
     };
+    let mut rewriter = AwaitRewriter::new(krate, target, &uncancelable);
     rewriter.visit_block_mut(&mut block);
 
     let def = Span::mixed_site();
@@ -202,12 +197,18 @@ fn checked_body(
         let __shield_storage = #krate::__private::Shield::default();
         let __shield = &__shield_storage;
     };
-    // Awaits hidden in macros (`select!`, `join!`) are checked by racing
-    // the whole body against the fn's own context.
-    let body = if rewriter.opaque_macro && sig.asyncness.is_some() {
+    // The guard races the whole body against the context: it registers
+    // once, on the first pending poll, so the awaits themselves only check
+    // (and awaits hidden in macros, `select!`, `join!`, are raced too). It
+    // borrows the context the awaits check: no clone.
+    let body = if sig.asyncness.is_some() {
+        let watched = if moves { clone_ident() } else { ident.clone() };
         quote_spanned! {def=>
-            let __ctx_whole = #krate::__private::Context::clone(&#ident);
-            match #krate::__private::guard(&__ctx_whole, __shield, async #block).await {
+            match #krate::__private::guard(
+                #krate::__private::AsContext::as_context(&#watched),
+                __shield,
+                async #block,
+            ).await {
                 ::core::result::Result::Ok(__output) => __output,
                 ::core::result::Result::Err(__err) => __bail(__err),
             }

@@ -135,20 +135,26 @@ use proc_macro::TokenStream;
 ///     { ::ctx::__private::Probe::<u32>::not_a_context(); } // `key` is not one
 ///     let __shield_storage = ::ctx::__private::Shield::default();
 ///     let __shield = &__shield_storage;
-///     {
-///         // Races `ctx` as it is in scope here, borrowed: no clone.
-///         match ::ctx::__private::checkpoint(&ctx, pending::<()>()).await {
-///             Ok(__output) => __output,
-///             Err(__err) => return __bail(__err), // Err(From::from(__err))
+///     // The guard races the whole body: it registers with `ctx` on the
+///     // first pending poll, and drops the body when `ctx` is done.
+///     match ::ctx::__private::guard(&ctx, __shield, async {
+///         // Each await checks `ctx` as it is in scope here (one load).
+///         match ::ctx::__private::check(&ctx) {
+///             Some(__err) => return __bail(__err), // Err(From::from(__err))
+///             None => (pending::<()>()).await,
 ///         };
 ///         Ok(key)
+///     }).await {
+///         Ok(__output) => __output,
+///         Err(__err) => __bail(__err),
 ///     }
 /// }
 /// ```
 ///
-/// A body that moves its context (into a call, a closure) races a clone
-/// taken at entry instead; a body that calls `select!` is wrapped in
-/// `::ctx::__private::guard(&ctx, __shield, async { .. })`.
+/// After a `let` that shadows `ctx`, which the guard does not watch, an
+/// await races the shadow (`::ctx::__private::checkpoint(&ctx, fut)`). A
+/// body that moves its context (into a call, a closure) checks a clone
+/// taken at entry instead.
 ///
 /// [`ctx::Error`]: https://docs.rs/ctx/latest/ctx/enum.Error.html
 #[proc_macro_attribute]
