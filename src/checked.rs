@@ -154,6 +154,22 @@ impl<F: Future> Future for Guard<'_, F> {
     }
 }
 
+/// What an argument of a `#[detached]` fn must be: the work takes it to
+/// another thread, for as long as it runs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be moved into `#[detached]` work: its arguments must be `Send + 'static`",
+    label = "the detached work runs on another thread, after its caller returns",
+    note = "pass an owned, thread-safe value instead (e.g. `Arc<..>` rather than `Rc<..>`, `String` rather than `&str`)"
+)]
+pub trait DetachArg: Send + 'static {}
+
+impl<T: Send + 'static> DetachArg for T {}
+
+/// Checks, at compile time and at the argument, that `#[detached]` work
+/// can take it.
+#[inline(always)]
+pub fn detach_arg<T: DetachArg>(_: &T) {}
+
 /// The type of a parameter `#[ctx_fn]` took for the context by its name.
 #[diagnostic::on_unimplemented(
     message = "`#[ctx_fn]` took this parameter for the context, but `{Self}` is not `ctx::Context`",

@@ -12,8 +12,8 @@ pub use ctx_macros::{ctx_fn, detached};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::checked::{
-        check, checkpoint, clone_context, context_param, guard, AsContext, ContextParam,
-        ContextUnderAnotherName, NotAContext, Probe, Shield,
+        check, checkpoint, clone_context, context_param, detach_arg, guard, AsContext,
+        ContextParam, ContextUnderAnotherName, NotAContext, Probe, Shield,
     };
     #[cfg(not(feature = "tracing"))]
     pub use ctx_core::__detach as detach;

@@ -99,11 +99,13 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
             }
         }
     }
+    let movable = movable_args(&sig, &ident, krate);
     let expanded = quote! {
         #(#outer)*
         #[track_caller]
         #vis #sig {
             #checks
+            #movable
             #krate::__private::detach::<#output, _, _>(
                 #name,
                 &#ident,
@@ -113,6 +115,26 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         }
     };
     with_errors(expanded, errors)
+}
+
+/// Checks, argument by argument and at each argument, that the work can
+/// take it to another thread for as long as it runs: `Send + 'static`.
+fn movable_args(sig: &Signature, ctx: &syn::Ident, krate: &TokenStream) -> TokenStream {
+    sig.inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(pat) if pat.ident != *ctx => {
+                    let name = &pat.ident;
+                    Some(quote_spanned! {typed.span()=> #krate::__private::detach_arg(&#name); })
+                }
+                _ => None,
+            },
+            FnArg::Receiver(receiver) => Some(quote_spanned! {receiver.span()=>
+                #krate::__private::detach_arg(&self);
+            }),
+        })
+        .collect()
 }
 
 /// The forms `#[ctx_fn]` cannot take, with what to do instead.
