@@ -17,57 +17,39 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Attribute, Block, Expr, Item, Macro, Stmt, Token};
 
 /// The attribute that exempts every `.await` of one statement.
-pub(crate) const UNCANCELABLE: &str = "uncancelable";
+const UNCANCELABLE: &str = "uncancelable";
 
-/// Where `#[uncancelable]` appears in a body.
-#[derive(Default)]
-pub(crate) struct Uncancelable {
-    /// On a statement of the fn's own body.
-    pub(crate) own: bool,
-    /// Inside a closure or async block, which the fn races as a whole.
-    pub(crate) nested: bool,
-}
-
-impl Uncancelable {
-    pub(crate) fn find(block: &Block) -> Self {
-        struct Finder {
-            found: Uncancelable,
-            depth: usize,
-        }
-        impl VisitMut for Finder {
-            fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
-                if stmt_attrs_mut(stmt).is_some_and(|attrs| attrs.iter().any(is_uncancelable)) {
-                    if self.depth == 0 {
-                        self.found.own = true;
-                    } else {
-                        self.found.nested = true;
-                    }
-                }
-                visit_mut::visit_stmt_mut(self, stmt);
-            }
-            fn visit_expr_mut(&mut self, expr: &mut Expr) {
-                let nested = matches!(expr, Expr::Closure(_) | Expr::Async(_));
-                self.depth += usize::from(nested);
-                visit_mut::visit_expr_mut(self, expr);
-                self.depth -= usize::from(nested);
-            }
-            fn visit_item_mut(&mut self, _: &mut Item) {}
-        }
-        let mut finder = Finder {
-            found: Uncancelable::default(),
-            depth: 0,
-        };
-        // The attributes are reached through `&mut` only; a scan of a
-        // copy keeps one accessor for both passes.
-        finder.visit_block_mut(&mut block.clone());
-        finder.found
+/// Whether `#[uncancelable]` marks a statement inside a closure or async
+/// block of `block` (which the fn awaits as a whole): then a race of a
+/// shadowing derivation must respect the shield too.
+pub(crate) fn uncancelable_nested(block: &Block) -> bool {
+    struct Finder {
+        found: bool,
+        depth: usize,
     }
-
-    /// Whether the fn needs a shield: some race might otherwise drop an
-    /// `#[uncancelable]` statement in flight.
-    pub(crate) fn any(&self) -> bool {
-        self.own || self.nested
+    impl VisitMut for Finder {
+        fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+            let marked =
+                stmt_attrs_mut(stmt).is_some_and(|attrs| attrs.iter().any(is_uncancelable));
+            self.found |= marked && self.depth > 0;
+            visit_mut::visit_stmt_mut(self, stmt);
+        }
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            let nested = matches!(expr, Expr::Closure(_) | Expr::Async(_));
+            self.depth += usize::from(nested);
+            visit_mut::visit_expr_mut(self, expr);
+            self.depth -= usize::from(nested);
+        }
+        fn visit_item_mut(&mut self, _: &mut Item) {}
     }
+    let mut finder = Finder {
+        found: false,
+        depth: 0,
+    };
+    // The attributes are reached through `&mut` only; a scan of a copy
+    // keeps one accessor for both passes.
+    finder.visit_block_mut(&mut block.clone());
+    finder.found
 }
 
 /// Rewrites the fn's own `.await`s.
@@ -85,9 +67,7 @@ pub(crate) struct AwaitRewriter<'a> {
     pub(crate) target: RaceTarget<'a>,
     /// Whether a race must respect the shield (an `#[uncancelable]`
     /// statement inside an async block this fn awaits).
-    pub(crate) shielded: bool,
-    /// Whether the fn has a shield at all.
-    pub(crate) has_shield: bool,
+    shielded: bool,
     /// Whether a `let` of this block, or of an enclosing one, has shadowed
     /// the context's name before the statement being rewritten.
     shadowed: bool,
@@ -97,13 +77,12 @@ impl<'a> AwaitRewriter<'a> {
     pub(crate) fn new(
         krate: &'a TokenStream,
         target: RaceTarget<'a>,
-        uncancelable: &Uncancelable,
+        uncancelable_nested: bool,
     ) -> Self {
         AwaitRewriter {
             krate,
             target,
-            shielded: uncancelable.nested,
-            has_shield: uncancelable.any(),
+            shielded: uncancelable_nested,
             shadowed: false,
         }
     }
@@ -137,10 +116,7 @@ impl VisitMut for AwaitRewriter<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
             Expr::Closure(_) | Expr::Async(_) => {
-                Shielder {
-                    has_shield: self.has_shield,
-                }
-                .visit_expr_mut(expr);
+                Shielder.visit_expr_mut(expr);
             }
             Expr::Await(await_expr) => {
                 self.visit_expr_mut(&mut await_expr.base);
@@ -154,9 +130,8 @@ impl VisitMut for AwaitRewriter<'_> {
 
     fn visit_block_mut(&mut self, block: &mut Block) {
         let shadowed_outside = self.shadowed;
-        let has_shield = self.has_shield;
         let ctx = self.target.name().clone();
-        shield_statements(block, has_shield, |stmt| {
+        shield_statements(block, |stmt| {
             self.visit_stmt_mut(stmt);
             if matches!(&*stmt, Stmt::Local(local) if binds(&local.pat, &ctx)) {
                 self.shadowed = true;
@@ -239,23 +214,20 @@ impl AwaitRewriter<'_> {
 
 /// Strips `#[uncancelable]` inside closures and async blocks, raising the
 /// shield around each marked statement; their awaits are left alone.
-struct Shielder {
-    has_shield: bool,
-}
+struct Shielder;
 
 impl VisitMut for Shielder {
     fn visit_block_mut(&mut self, block: &mut Block) {
-        let has_shield = self.has_shield;
-        shield_statements(block, has_shield, |stmt| self.visit_stmt_mut(stmt));
+        shield_statements(block, |stmt| self.visit_stmt_mut(stmt));
     }
 
     fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
 /// Visits each statement of `block` with `visit`, except those marked
-/// `#[uncancelable]`: their mark is removed, their awaits left plain, and,
-/// when the fn has a shield, the shield is raised while they run.
-fn shield_statements(block: &mut Block, has_shield: bool, mut visit: impl FnMut(&mut Stmt)) {
+/// `#[uncancelable]`: their mark is removed, their awaits left plain, and
+/// the fn's shield is raised while they run, so its guard lets them finish.
+fn shield_statements(block: &mut Block, mut visit: impl FnMut(&mut Stmt)) {
     let mut stmts = Vec::with_capacity(block.stmts.len());
     for mut stmt in block.stmts.drain(..) {
         let marked = stmt_attrs_mut(&mut stmt).is_some_and(|attrs| {
@@ -265,10 +237,6 @@ fn shield_statements(block: &mut Block, has_shield: bool, mut visit: impl FnMut(
         });
         if !marked {
             visit(&mut stmt);
-            stmts.push(stmt);
-            continue;
-        }
-        if !has_shield {
             stmts.push(stmt);
             continue;
         }

@@ -8,7 +8,7 @@ use syn::visit_mut::VisitMut;
 use syn::{AttrStyle, Attribute, FnArg, ItemFn, Pat, ReturnType, Signature, Type};
 
 use crate::attr::{CtxFnArgs, DetachedArgs};
-use crate::awaits::{clone_ident, moves_context, AwaitRewriter, RaceTarget, Uncancelable};
+use crate::awaits::{clone_ident, moves_context, uncancelable_nested, AwaitRewriter, RaceTarget};
 use crate::roots::RootFinder;
 use crate::signature::{context_param, is_context, CtxParam};
 
@@ -192,14 +192,13 @@ fn checked_body(
     };
     roots.visit_block(&block);
 
-    let uncancelable = Uncancelable::find(&block);
     let moves = !ctx.by_ref && moves_context(&block, ident);
     let target = if moves {
         RaceTarget::Clone(ident)
     } else {
         RaceTarget::InScope(ident)
     };
-    let mut rewriter = AwaitRewriter::new(krate, target, &uncancelable);
+    let mut rewriter = AwaitRewriter::new(krate, target, uncancelable_nested(&block));
     rewriter.visit_block_mut(&mut block);
 
     let def = Span::mixed_site();
