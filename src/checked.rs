@@ -78,8 +78,15 @@ pub fn clone_context<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Context<'a> {
 ///
 /// Only ever touched by the one task polling the fn, so relaxed loads and
 /// stores suffice; it is atomic only to keep the fn's future `Send`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Shield(AtomicU32);
+
+impl Default for Shield {
+    #[inline(always)]
+    fn default() -> Self {
+        Shield(AtomicU32::new(0))
+    }
+}
 
 impl Shield {
     /// Raises the shield until the guard is dropped.
@@ -90,6 +97,7 @@ impl Shield {
         ShieldGuard(self)
     }
 
+    #[inline(always)]
     fn is_raised(&self) -> bool {
         self.0.load(Ordering::Relaxed) != 0
     }

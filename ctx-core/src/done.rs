@@ -64,6 +64,9 @@ impl Waiter {
 }
 
 impl Drop for Waiter {
+    // Inlined: the common waiter was never registered, and dropping it is
+    // a test of one word.
+    #[inline]
     fn drop(&mut self) {
         if let Some(registered) = self.registered.take() {
             registered.node.deregister(registered.slot);

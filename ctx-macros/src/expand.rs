@@ -237,13 +237,20 @@ fn checked_body(
     } else {
         block.to_token_stream()
     };
+    // A done context returns at once. An async body's guard checks before
+    // it first polls the body, which is the same check.
+    let entry = sig.asyncness.is_none().then(|| {
+        quote_spanned! {def=>
+            if let ::core::option::Option::Some(__err) = #krate::__private::Context::err(&#ident) {
+                return __bail(__err);
+            }
+        }
+    });
     let body = quote_spanned! {def=>
         {
             #(#inner)*
             #bail
-            if let ::core::option::Option::Some(__err) = #krate::__private::Context::err(&#ident) {
-                return __bail(__err);
-            }
+            #entry
             #checks
             #clone
             #shield

@@ -36,8 +36,15 @@ where
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
     let start = Instant::now();
     assert_eq!(f(ctx, flushed).await, Err(Error::DeadlineExceeded));
-    assert!(flushed.load(Ordering::SeqCst), "the uncancelable sleep finished");
-    assert_eq!(start.elapsed(), Duration::from_secs(2), "the next await is checked");
+    assert!(
+        flushed.load(Ordering::SeqCst),
+        "the uncancelable sleep finished"
+    );
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(2),
+        "the next await is checked"
+    );
 }
 
 #[tokio::test(start_paused = true)]
