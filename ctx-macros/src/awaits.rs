@@ -264,6 +264,22 @@ fn shield_statements(block: &mut Block, mut visit: impl FnMut(&mut Stmt)) {
     block.stmts = stmts;
 }
 
+/// Removes every `#[uncancelable]` mark, which nothing else defines: for
+/// a body emitted as written beside an error.
+pub(crate) fn strip_uncancelable(block: &mut Block) {
+    struct Strip;
+    impl VisitMut for Strip {
+        fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+            if let Some(attrs) = stmt_attrs_mut(stmt) {
+                attrs.retain(|attr| !is_uncancelable(attr));
+            }
+            visit_mut::visit_stmt_mut(self, stmt);
+        }
+        fn visit_item_mut(&mut self, _: &mut Item) {}
+    }
+    Strip.visit_block_mut(block);
+}
+
 fn is_uncancelable(attr: &Attribute) -> bool {
     attr.path().is_ident(UNCANCELABLE)
 }
@@ -310,10 +326,14 @@ fn rebind_after_shadowing(block: &mut Block, ctx: &Ident, krate: &TokenStream) {
     let mut stmts = Vec::with_capacity(block.stmts.len());
     for stmt in block.stmts.drain(..) {
         let shadows = matches!(&stmt, Stmt::Local(local) if binds(&local.pat, ctx));
+        // At the shadowing `let`: where a non-context binding is reported.
+        let at = Span::mixed_site().located_at(stmt.span());
         stmts.push(stmt);
         if shadows {
             let clone = clone_ident();
-            stmts.push(syn::parse_quote_spanned! {Span::mixed_site()=>
+            let mut ctx = ctx.clone();
+            ctx.set_span(ctx.span().located_at(at));
+            stmts.push(syn::parse_quote_spanned! {at=>
                 let #clone = #krate::__private::clone_context(&#ctx);
             });
         }
@@ -339,7 +359,7 @@ fn binds(pat: &syn::Pat, ctx: &Ident) -> bool {
 }
 
 /// Whether `tokens` contain the identifier `name`, at any depth.
-fn mentions(tokens: &TokenStream, name: &str) -> bool {
+pub(crate) fn mentions(tokens: &TokenStream, name: &str) -> bool {
     tokens.clone().into_iter().any(|token| match token {
         TokenTree::Ident(ident) => ident == name,
         TokenTree::Group(group) => mentions(&group.stream(), name),

@@ -10,21 +10,31 @@ use syn::{AttrStyle, Attribute, FnArg, ItemFn, Pat, ReturnType, Signature, Type}
 use crate::attr::{CtxFnArgs, DetachedArgs};
 use crate::awaits::{clone_ident, moves_context, uncancelable_nested, AwaitRewriter, RaceTarget};
 use crate::roots::RootFinder;
-use crate::signature::{context_param, is_context, CtxParam};
+use crate::signature::{as_written, context_param, is_context, CtxParam};
 
 pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
     let mut func = match parse_fn(item.clone(), "ctx_fn") {
         Ok(func) => func,
         Err(err) => return with_errors(item, vec![err]),
     };
-    if let Some(err) = unsupported(&func.sig) {
-        return with_errors(item, vec![err]);
-    }
     let krate = &args.krate.0;
+    if let Some(err) = unsupported(&func.sig) {
+        return with_errors(as_written(func, krate), vec![err]);
+    }
+    let written = func.sig.clone();
     let ctx = match context_param(&mut func.sig, krate, true) {
         Ok(ctx) => ctx,
-        Err(errors) => return with_errors(item, errors),
+        Err(errors) => {
+            func.sig = written;
+            return with_errors(as_written(func, krate), errors);
+        }
     };
+    let debug_handler = func.attrs.iter().position(is_debug_handler);
+    if let (Some(at), true) = (debug_handler, ctx.named_scope) {
+        let err = debug_handler_error(func.attrs.remove(at));
+        func.sig = written;
+        return with_errors(as_written(func, krate), vec![err]);
+    }
     let (inner, outer) = split_inner(func.attrs);
     let checks = &ctx.checks;
     let (body, errors) = checked_body(krate, &func.sig, &ctx, &inner, checks, func.block);
@@ -51,6 +61,7 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         ));
     }
     errors.extend(borrowed_params(&func.sig, krate));
+    let written = func.sig.clone();
     let ctx = match context_param(&mut func.sig, krate, false) {
         Ok(ctx) => Some(ctx),
         Err(found) => {
@@ -59,18 +70,18 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         }
     };
     let Some(ctx) = ctx.filter(|_| errors.is_empty()) else {
-        return with_errors(item, errors);
+        func.sig = written;
+        return with_errors(as_written(func, krate), errors);
     };
 
-    let (inner, outer) = split_inner(func.attrs);
-    let (body, errors) = checked_body(
-        krate,
-        &func.sig,
-        &ctx,
-        &inner,
-        &TokenStream::new(),
-        func.block,
-    );
+    // The body becomes an `async` block, where inner attributes are
+    // unstable (E0658): they go on the fn, which in a body they apply to.
+    let (inner, mut outer) = split_inner(func.attrs);
+    outer.extend(inner.into_iter().map(|mut attr| {
+        attr.style = AttrStyle::Outer;
+        attr
+    }));
+    let (body, errors) = checked_body(krate, &func.sig, &ctx, &[], &TokenStream::new(), func.block);
     let output = return_type(&func.sig);
     let name = func.sig.ident.to_string();
     let timeout = match args.timeout {
@@ -153,6 +164,26 @@ fn unsupported(sig: &Signature) -> Option<syn::Error> {
         ));
     }
     None
+}
+
+/// `#[axum::debug_handler]` (or `#[axum_macros::debug_handler]`).
+fn is_debug_handler(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "debug_handler")
+}
+
+/// `#[axum::debug_handler]` below `#[ctx_fn]` sees the `'request` scope
+/// the macro declared and rejects it ("doesn't support generic functions",
+/// then an undeclared `'request`): this says what works instead, and the
+/// fn is emitted without it.
+fn debug_handler_error(attr: Attribute) -> syn::Error {
+    syn::Error::new_spanned(
+        attr,
+        "`#[axum::debug_handler]` takes no generic fn, and `#[ctx_fn]` declares the context's scope `'request`: \
+         write the parameter as `ctx: Context<'static>` (the type axum's extractor gives a handler), or remove `#[axum::debug_handler]`",
+    )
 }
 
 /// `-> Pin<Box<dyn Future<Output = ...> + ...>>`, what `#[async_trait]`
@@ -320,7 +351,7 @@ impl<'ast> Visit<'ast> for Borrow {
 /// `tokens`, all at `span`: an expression's span runs from its first token
 /// to its last, and rustc reports an error at a span that straddles two
 /// expansions at the macro's call site.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {

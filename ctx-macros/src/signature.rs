@@ -6,9 +6,12 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{
-    FnArg, GenericArgument, GenericParam, Lifetime, LifetimeParam, Pat, PatIdent, PathArguments,
-    Signature, Type,
+    FnArg, GenericArgument, GenericParam, ItemFn, Lifetime, LifetimeParam, Pat, PatIdent,
+    PathArguments, Signature, Type,
 };
+
+use crate::awaits::strip_uncancelable;
+use crate::expand::respan;
 
 /// The scope `#[ctx_fn]` gives an unnamed context, so the compiler's
 /// messages about escaping it say "`'request` must outlive `'static`".
@@ -25,6 +28,8 @@ pub(crate) struct CtxParam {
     /// Whether the parameter is a reference (`&Context`), which moving
     /// only copies.
     pub(crate) by_ref: bool,
+    /// Whether the macro named the context's scope (declaring `'request`).
+    pub(crate) named_scope: bool,
 }
 
 /// Finds the context parameter, which must come first (after `self`), and
@@ -77,11 +82,15 @@ pub(crate) fn context_param(
             )]);
         }
     };
-    let named = {
+    let (named, written) = {
         let FnArg::Typed(typed) = &mut sig.inputs[index] else {
             unreachable!("the context parameter is a typed parameter")
         };
-        name_scope(&mut typed.ty) || inserted
+        let written = (!inserted).then(|| (*typed.ty).clone());
+        (
+            name_scope(&mut typed.ty, Some(krate), SCOPE) || inserted,
+            written,
+        )
     };
     if named && !declares(sig, SCOPE) {
         let scope = LifetimeParam::new(scope_lifetime(Span::call_site()));
@@ -111,12 +120,13 @@ pub(crate) fn context_param(
             )])
         }
     };
-    let checks = checks(sig, krate, index, (!inserted).then_some(&ident));
+    let checks = checks(sig, krate, index, written.as_ref());
     Ok(CtxParam {
         ident,
         pat,
         checks,
         by_ref,
+        named_scope: named,
     })
 }
 
@@ -163,18 +173,22 @@ fn scope_only(arguments: &PathArguments) -> bool {
     }
 }
 
-/// Gives an unnamed scope (`Context`, `Context<'_>`) the name `'request`;
-/// returns whether it did.
-fn name_scope(ty: &mut Type) -> bool {
+/// Gives an unnamed scope (`Context`, `Context<'_>`) the name `scope`;
+/// returns whether it did. With `krate`, the type is then written by the
+/// crate's path: a bare `Context` imported from elsewhere fails only the
+/// check of the type as written (see [`checks`]), not also every use the
+/// expansion makes of it (`Context<'request>` of a type without a
+/// lifetime, `Context::err`).
+fn name_scope(ty: &mut Type, krate: Option<&TokenStream>, scope: &str) -> bool {
     match ty {
-        Type::Reference(reference) => name_scope(&mut reference.elem),
-        Type::Paren(paren) => name_scope(&mut paren.elem),
-        Type::Group(group) => name_scope(&mut group.elem),
+        Type::Reference(reference) => name_scope(&mut reference.elem, krate, scope),
+        Type::Paren(paren) => name_scope(&mut paren.elem, krate, scope),
+        Type::Group(group) => name_scope(&mut group.elem, krate, scope),
         Type::Path(path) => {
+            let at = Span::mixed_site().located_at(path.span());
             let Some(last) = path.path.segments.last_mut() else {
                 return false;
             };
-            let span = last.ident.span();
             let elided = match &last.arguments {
                 PathArguments::None => true,
                 PathArguments::AngleBracketed(args) => matches!(
@@ -183,14 +197,43 @@ fn name_scope(ty: &mut Type) -> bool {
                 ),
                 PathArguments::Parenthesized(_) => false,
             };
-            if elided {
-                let scope = scope_lifetime(span);
-                last.arguments = PathArguments::AngleBracketed(syn::parse_quote!(<#scope>));
+            if !elided {
+                return false;
             }
-            elided
+            let scope = Lifetime::new(&format!("'{scope}"), last.ident.span());
+            match krate {
+                Some(krate) => {
+                    let context = respan(quote!(#krate::__private::Context), at);
+                    *ty = syn::parse_quote_spanned!(at=> #context<#scope>);
+                }
+                None => {
+                    last.arguments = PathArguments::AngleBracketed(syn::parse_quote!(<#scope>));
+                }
+            }
+            true
         }
         _ => false,
     }
+}
+
+/// The fn as written, emitted beside the errors that stopped the macro, so
+/// each error comes alone: its context parameters get an explicit scope
+/// (`Context<'_>`), which an `async fn` requires (E0726), their paths
+/// staying as written so the user's imports stay used; and its parameters
+/// may go unused, the body that would use the context never expanded; and
+/// its `#[uncancelable]` marks go, which only the expansion understands.
+pub(crate) fn as_written(mut func: ItemFn, krate: &TokenStream) -> TokenStream {
+    func.attrs
+        .push(syn::parse_quote!(#[allow(unused_variables)]));
+    strip_uncancelable(&mut func.block);
+    for arg in &mut func.sig.inputs {
+        if let FnArg::Typed(typed) = arg {
+            if is_context(&typed.ty, krate) {
+                name_scope(&mut typed.ty, None, "_");
+            }
+        }
+    }
+    func.into_token_stream()
 }
 
 fn scope_lifetime(span: Span) -> Lifetime {
@@ -211,10 +254,13 @@ fn checks(
     sig: &Signature,
     krate: &TokenStream,
     ctx_index: usize,
-    ctx: Option<&Ident>,
+    written: Option<&Type>,
 ) -> TokenStream {
-    let found = ctx.map(|ctx| {
-        quote_spanned! {ctx.span()=> #krate::__private::context_param(&#ctx); }
+    // The type as written: the parameter itself now has the crate's path.
+    let found = written.map(|ty| {
+        let at = Span::mixed_site().located_at(ty.span());
+        let check = respan(quote!(#krate::__private::context_param), at);
+        quote_spanned! {at=> let _ = #check::<#ty>; }
     });
     let probes = sig
         .inputs
@@ -223,8 +269,12 @@ fn checks(
         .filter_map(|(index, arg)| match arg {
             FnArg::Typed(typed) if index != ctx_index && nameable(&typed.ty) => {
                 let ty = &typed.ty;
-                Some(quote_spanned! {typed.span()=>
-                    #krate::__private::Probe::<#ty>::not_a_context();
+                // All at the parameter's type: a path starting at the
+                // macro's call site would put the error on the attribute.
+                let at = Span::mixed_site().located_at(ty.span());
+                let probe = respan(quote!(#krate::__private::Probe), at);
+                Some(quote_spanned! {at=>
+                    #probe::<#ty>::not_a_context();
                 })
             }
             _ => None,
