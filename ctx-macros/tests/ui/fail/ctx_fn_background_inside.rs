@@ -1,8 +1,8 @@
+//! A new root context inside `#[ctx_fn]`.
 use ctx::{ctx_fn, Context, Error};
 
-async fn query(ctx: Context, sql: &str) -> usize {
-    let _ = ctx;
-    sql.len()
+async fn query(ctx: Context<'_>, sql: &str) -> usize {
+    ctx.to_string().len() + sql.len()
 }
 
 #[ctx_fn]

@@ -1,3 +1,4 @@
+//! A derived context and its cancel handle thrown away.
 #![deny(unused_must_use)]
 
 use ctx::{ctx_fn, Context, Error};

@@ -1,3 +1,4 @@
+//! An error type without `From<ctx::Error>`.
 use ctx::{ctx_fn, Context};
 
 #[derive(Debug)]

@@ -1,7 +1,8 @@
+//! The context bound by a pattern the macro cannot name.
 use ctx::{ctx_fn, Context, Error};
 
 #[ctx_fn]
-async fn handler(ref ctx: Context) -> Result<(), Error> {
+pub async fn handler(ref ctx: Context) -> Result<(), Error> {
     Ok(())
 }
 

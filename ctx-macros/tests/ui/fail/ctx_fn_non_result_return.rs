@@ -1,3 +1,4 @@
+//! A return type that cannot carry the context's error.
 use ctx::{ctx_fn, Context};
 
 #[ctx_fn]

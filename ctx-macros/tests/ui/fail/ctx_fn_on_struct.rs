@@ -1,3 +1,4 @@
+//! `#[ctx_fn]` on something that is not a fn.
 use ctx::ctx_fn;
 
 #[ctx_fn]

@@ -1,7 +1,8 @@
+//! Two context parameters.
 use ctx::{ctx_fn, Context, Error};
 
 #[ctx_fn]
-async fn handler(ctx: Context, other: Context) -> Result<(), Error> {
+pub async fn handler(ctx: Context, other: Context) -> Result<(), Error> {
     Ok(())
 }
 

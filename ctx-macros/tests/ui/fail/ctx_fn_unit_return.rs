@@ -1,3 +1,4 @@
+//! No return type at all.
 use ctx::{ctx_fn, Context};
 
 #[ctx_fn]

@@ -1,3 +1,4 @@
+//! An option `#[ctx_fn]` does not have.
 use ctx::{ctx_fn, Context, Error};
 
 #[ctx_fn(timeout = "5s")]

@@ -1,3 +1,4 @@
+//! The context by reference: the work outlives the borrow.
 use ctx::{detached, Context, Error};
 
 #[detached]

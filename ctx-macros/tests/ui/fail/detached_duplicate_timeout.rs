@@ -1,3 +1,4 @@
+//! The `timeout` option given twice.
 use ctx::{detached, Context, Error};
 
 #[detached(timeout = "1s", timeout = "2s")]

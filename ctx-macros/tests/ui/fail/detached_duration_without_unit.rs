@@ -1,3 +1,4 @@
+//! A timeout that is a number, not a duration string.
 use ctx::{detached, Context, Error};
 
 #[detached(timeout = 5)]

@@ -1,3 +1,4 @@
+//! A parameter borrowing for a non-`'static` lifetime.
 use std::borrow::Cow;
 
 use ctx::{detached, Context, Error};

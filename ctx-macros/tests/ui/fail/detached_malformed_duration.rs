@@ -1,3 +1,4 @@
+//! A malformed duration string.
 use ctx::{detached, Context, Error};
 
 #[detached(timeout = "5 seconds")]

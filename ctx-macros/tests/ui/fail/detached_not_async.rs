@@ -1,3 +1,4 @@
+//! `#[detached]` on a sync fn.
 use ctx::{detached, Context, Error};
 
 #[detached]

@@ -1,3 +1,4 @@
+//! `#[detached]` on a trait method declaration without a body.
 use ctx::{detached, Context, Error};
 
 pub trait Publisher {

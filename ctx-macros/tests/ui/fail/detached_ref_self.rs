@@ -1,3 +1,4 @@
+//! A method borrowing `self`.
 use ctx::{detached, Context, Error};
 
 struct Broker;

@@ -1,3 +1,4 @@
+//! A reference parameter.
 use ctx::{detached, Context, Error};
 
 #[detached]

@@ -1,3 +1,4 @@
+//! An option `#[detached]` does not have.
 use ctx::{detached, Context, Error};
 
 #[detached(retries = 3)]

@@ -1,3 +1,4 @@
+//! No context parameter.
 use ctx::{detached, Error};
 
 #[detached]

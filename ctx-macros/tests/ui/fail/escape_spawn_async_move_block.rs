@@ -1,12 +1,13 @@
+//! The context moved into an `async move` block that is spawned.
 use ctx::{ctx_fn, Context, Error};
 
-async fn publish(ctx: Context, message: String) -> Result<(), Error> {
-    ctx.run(async { drop(message) }).await
+async fn publish(ctx: Context<'_>, msg: String) -> Result<(), Error> {
+    ctx.run(async move { drop(msg) }).await
 }
 
 #[ctx_fn]
-async fn handler(ctx: Context, message: String) -> Result<(), Error> {
-    tokio::spawn(async move { publish(ctx, message).await });
+async fn handler(ctx: Context, msg: String) -> Result<(), Error> {
+    tokio::spawn(async move { publish(ctx, msg).await });
     Ok(())
 }
 

@@ -1,3 +1,4 @@
+//! `spawn_blocking` with the context captured, handle discarded.
 use ctx::{ctx_fn, Context, Error};
 
 #[ctx_fn]

@@ -1,3 +1,5 @@
+//! A `with_timeout` child of the context, in a `std::thread::spawn`ed
+//! closure, from a sync `#[ctx_fn]`.
 use std::time::Duration;
 
 use ctx::{ctx_fn, Context, Error};

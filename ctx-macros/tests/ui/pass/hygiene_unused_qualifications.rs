@@ -22,6 +22,23 @@ async fn by_reference(ctx: &Context) -> Result<u32, Error> {
     Ok(key)
 }
 
+#[ctx_fn]
+async fn raced_whole(ctx: Context, key: u32) -> Result<u32, Error> {
+    #[uncancelable]
+    let key = fetch(ctx.clone(), key).await?;
+    let (ctx, _cancel) = ctx.with_timeout(Duration::from_secs(1));
+    tokio::select! {
+        key = fetch(ctx.clone(), key) => key,
+        _ = ctx.done() => Ok(0),
+    }
+}
+
+#[ctx_fn]
+async fn unnamed(_: Context) -> Result<(), Error> {
+    tokio::task::yield_now().await;
+    Ok(())
+}
+
 #[detached(timeout = "1s")]
 async fn publish(ctx: Context, key: u32) -> Result<u32, Error> {
     let key = fetch(ctx, key).await?;
@@ -33,5 +50,7 @@ async fn main() {
     let ctx = Context::background();
     sync_check(&ctx).unwrap();
     assert_eq!(by_reference(&ctx).await, Ok(1));
+    assert_eq!(raced_whole(ctx.clone(), 2).await, Ok(2));
+    assert_eq!(unnamed(ctx.clone()).await, Ok(()));
     assert_eq!(publish(ctx, 3).await.unwrap(), Ok(3));
 }

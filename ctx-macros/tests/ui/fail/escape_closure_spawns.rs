@@ -1,0 +1,15 @@
+//! A closure that spawns, called later.
+use ctx::{ctx_fn, Context, Error};
+
+async fn publish(ctx: Context<'_>, msg: String) -> Result<(), Error> {
+    ctx.run(async move { drop(msg) }).await
+}
+
+#[ctx_fn]
+async fn handler(ctx: Context, msg: String) -> Result<(), Error> {
+    let fire = || tokio::spawn(publish(ctx.clone(), msg.clone()));
+    fire();
+    Ok(())
+}
+
+fn main() {}
