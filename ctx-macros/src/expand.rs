@@ -8,7 +8,9 @@ use syn::visit_mut::VisitMut;
 use syn::{AttrStyle, Attribute, FnArg, ItemFn, Pat, ReturnType, Signature, Type};
 
 use crate::attr::{CtxFnArgs, DetachedArgs};
-use crate::awaits::{clone_ident, moves_context, uncancelable_nested, AwaitRewriter, RaceTarget};
+use crate::awaits::{
+    clone_ident, mentions, moves_context, uncancelable_nested, AwaitRewriter, RaceTarget,
+};
 use crate::roots::RootFinder;
 use crate::signature::{as_written, context_param, is_context, CtxParam};
 
@@ -37,7 +39,7 @@ pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
     }
     let (inner, outer) = split_inner(func.attrs);
     let checks = &ctx.checks;
-    let (body, errors) = checked_body(krate, &func.sig, &ctx, &inner, checks, func.block);
+    let (body, errors) = checked_body(krate, &mut func.sig, &ctx, &inner, checks, func.block);
     let vis = &func.vis;
     let sig = &func.sig;
     let expanded = quote! {
@@ -81,7 +83,14 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
         attr.style = AttrStyle::Outer;
         attr
     }));
-    let (body, errors) = checked_body(krate, &func.sig, &ctx, &[], &TokenStream::new(), func.block);
+    let (body, errors) = checked_body(
+        krate,
+        &mut func.sig,
+        &ctx,
+        &[],
+        &TokenStream::new(),
+        func.block,
+    );
     let output = return_type(&func.sig);
     let name = func.sig.ident.to_string();
     let timeout = match args.timeout {
@@ -210,7 +219,7 @@ fn split_inner(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
 /// macro that may hide awaits.
 fn checked_body(
     krate: &TokenStream,
-    sig: &Signature,
+    sig: &mut Signature,
     ctx: &CtxParam,
     inner: &[Attribute],
     checks: &TokenStream,
@@ -255,11 +264,12 @@ fn checked_body(
     // borrows the context the awaits check: no clone.
     let body = if sig.asyncness.is_some() {
         let watched = if moves { clone_ident() } else { ident.clone() };
+        let owned = own_params(sig);
         quote_spanned! {def=>
             match #krate::__private::guard(
                 #krate::__private::AsContext::as_context(&#watched),
                 __shield,
-                async #block,
+                async { #owned #block },
             ).await {
                 ::core::result::Result::Ok(__output) => __output,
                 ::core::result::Result::Err(__err) => __bail(__err),
@@ -289,6 +299,44 @@ fn checked_body(
         }
     };
     (body, roots.errors)
+}
+
+/// `let x = x;` for each binding of the fn's parameters, at the top of the
+/// async body the guard awaits: the body then owns them. Borrowed from the
+/// fn instead, each would be a `&T` held across the guard's await, and the
+/// fn's future `Send` only for `Sync` parameters (a `Cell`, a generic
+/// `T: Send`, an `impl Fn + Send`), where a plain `async fn`'s needs `Send`
+/// alone. A `mut` moves to the rebinding, the one the body mutates. (`self`
+/// cannot be rebound: it is borrowed, as in a `&self` method.)
+///
+/// Parameters whose type names a `Context`, the context's own included,
+/// stay borrowed: rebound, an invariant one (a `Sender<Context<'static>>`)
+/// has borrowck blame the rebinding instead of the `send` the request's
+/// context escapes by; and a `Context` being `Sync`, they mostly are too.
+fn own_params(sig: &mut Signature) -> TokenStream {
+    struct Own(TokenStream);
+    impl VisitMut for Own {
+        fn visit_pat_ident_mut(&mut self, pat: &mut syn::PatIdent) {
+            if pat.by_ref.is_none() {
+                let mutability = pat.mutability.take();
+                let ident = &pat.ident;
+                self.0.extend(quote_spanned! {Span::mixed_site()=>
+                    let #mutability #ident = #ident;
+                });
+            }
+            syn::visit_mut::visit_pat_ident_mut(self, pat);
+        }
+    }
+    let mut own = Own(TokenStream::new());
+    for arg in &mut sig.inputs {
+        match arg {
+            FnArg::Typed(typed) if !mentions(&typed.ty.to_token_stream(), "Context") => {
+                own.visit_pat_mut(&mut typed.pat);
+            }
+            _ => {}
+        }
+    }
+    own.0
 }
 
 /// The parameters a spawned task could not hold: borrows, and anything

@@ -39,6 +39,13 @@ async fn unnamed(_: Context) -> Result<(), Error> {
     Ok(())
 }
 
+#[ctx_fn]
+async fn tally(ctx: Context, mut total: u32, (a, b): (u32, u32)) -> Result<u32, Error> {
+    tokio::task::yield_now().await;
+    total += a + b;
+    Ok(total)
+}
+
 #[detached(timeout = "1s")]
 async fn publish(ctx: Context, key: u32) -> Result<u32, Error> {
     let key = fetch(ctx, key).await?;
@@ -52,5 +59,6 @@ async fn main() {
     assert_eq!(by_reference(&ctx).await, Ok(1));
     assert_eq!(raced_whole(ctx.clone(), 2).await, Ok(2));
     assert_eq!(unnamed(ctx.clone()).await, Ok(()));
+    assert_eq!(tally(ctx.clone(), 1, (2, 3)).await, Ok(6));
     assert_eq!(publish(ctx, 3).await.unwrap(), Ok(3));
 }
