@@ -30,7 +30,9 @@ use proc_macro::TokenStream;
 /// first: its callers pass a context, and rustdoc shows it.
 ///
 /// An unnamed scope (`ctx: Context`) is named `'request`, so the compiler
-/// can say which scope a misuse breaks (see below).
+/// can say which scope a misuse breaks (see below). Under
+/// `#[axum::debug_handler]`, which takes no generic fn, write the
+/// extractor's type, `ctx: Context<'static>`, in either order.
 ///
 /// # Checked awaits
 ///
