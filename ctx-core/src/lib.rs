@@ -1,6 +1,7 @@
 //! The runtime context tree behind the [`ctx`](https://docs.rs/ctx) crate.
 //! Depend on `ctx`, which re-exports everything here.
 
+mod after_func;
 mod context;
 mod done;
 mod error;
