@@ -199,6 +199,17 @@ impl<'a> Context<'a> {
     /// when called outside a Tokio runtime or in one built without
     /// `enable_time`. A past deadline or no deadline needs no runtime.
     ///
+    /// # Runtime shutdown
+    ///
+    /// The deadline is timed by the runtime current here. If that runtime
+    /// shuts down before the deadline passes, the context cannot keep its
+    /// promise to end then, and is cancelled at once instead, with
+    /// [`Error::Canceled`] and a cause saying its runtime shut down: work
+    /// under it elsewhere (another runtime, a thread) stops rather than
+    /// waiting forever for a timer that is gone. The same holds for a
+    /// deadline derived while entered in the handle of a runtime that
+    /// already shut down. Neither panics.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use ctx::{Context, Error, Instant};
