@@ -68,14 +68,20 @@ impl Job {
         let theirs = slot.clone();
         let spawned = std::thread::Builder::new()
             .name("ctx-after-func".to_owned())
-            .spawn(move || {
-                let f = theirs.lock().take();
-                f.map(contained);
-            });
+            .spawn(move || run_from(&theirs));
         if spawned.is_err() {
-            let f = slot.lock().take();
-            f.map(contained);
+            run_from(&slot);
         }
+    }
+}
+
+/// Runs the after-func in `slot`, unless the other side took it.
+#[cfg(not(ctx_loom))]
+fn run_from(slot: &parking_lot::Mutex<Option<AfterFunc>>) {
+    // Taken out first: the lock is not held while `f` runs.
+    let f = slot.lock().take();
+    if let Some(f) = f {
+        contained(f);
     }
 }
 

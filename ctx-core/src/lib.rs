@@ -25,4 +25,7 @@ pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;
 mod detach;
-pub use detach::{__detach, detached_running, wait_detached, DetachError, Detached};
+pub use detach::{
+    __detach, detached_running, wait_detached, DetachError, Detached, DetachedOutcome,
+    DetachedTracker, DrainReport,
+};
