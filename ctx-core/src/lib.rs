@@ -9,6 +9,8 @@ mod error;
 mod extract;
 mod handle;
 mod node;
+#[cfg(feature = "axum")]
+mod response;
 mod sync;
 mod timer;
 mod values;

@@ -52,11 +52,13 @@
 //! # }
 //! ```
 
+mod body;
 mod client;
 mod grpc_timeout;
 mod ids;
 mod layer;
 
+pub use body::ResponseBody;
 pub use client::inject;
 #[doc(inline)]
 pub use ctx_core::MissingContext;
