@@ -8,7 +8,7 @@ use std::task::{ready, Context as TaskContext, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 
-use super::layer::{no_span, Guard, RequestEnded, SpanSlot};
+use super::layer::{Guard, RequestEnded, SpanSlot};
 
 pin_project_lite::pin_project! {
     /// The response body of [`ContextService`](super::ContextService): the
@@ -89,7 +89,7 @@ impl<B> ResponseBody<B> {
         ResponseBody {
             inner,
             guard: None,
-            span: no_span(),
+            span: SpanSlot::none(),
         }
     }
 }

@@ -334,10 +334,10 @@ where
                 uri = %request.uri(),
                 trace_id = %trace_id,
             );
-            (ctx.with_value(RequestSpan(span.clone())), span)
+            (ctx.with_value(RequestSpan(span.clone())), SpanSlot { span })
         };
         #[cfg(not(feature = "tracing"))]
-        let span = no_span();
+        let span = SpanSlot::none();
 
         request.extensions_mut().insert(ctx);
 
@@ -374,16 +374,25 @@ fn echo<B>(response: &mut Response<B>, request_id: Option<HeaderValue>) {
     }
 }
 
-/// The request's tracing span (feature `tracing`), or nothing.
-#[cfg(feature = "tracing")]
-pub(super) type SpanSlot = tracing::Span;
-#[cfg(not(feature = "tracing"))]
-pub(super) type SpanSlot = ();
-
-/// No span: that of a response the layer answered itself.
-pub(super) fn no_span() -> SpanSlot {
+/// The request's tracing span (feature `tracing`); nothing without it.
+pub(super) struct SpanSlot {
     #[cfg(feature = "tracing")]
-    return tracing::Span::none();
+    span: tracing::Span,
+}
+
+impl SpanSlot {
+    /// No span: that of a response the layer answered itself.
+    pub(super) fn none() -> SpanSlot {
+        SpanSlot {
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(super) fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
 }
 
 /// The end of a request's context: cancels it, with
@@ -479,7 +488,7 @@ where
                 Poll::Ready(output.map(|mut response| {
                     echo(&mut response, echoed.take());
                     // The body takes over the end of the context.
-                    let span = std::mem::replace(span, no_span());
+                    let span = std::mem::replace(span, SpanSlot::none());
                     response.map(|body| ResponseBody::new(body, guard, span))
                 }))
             }

@@ -128,11 +128,24 @@ impl DetachedTracker {
     /// let tracker = DetachedTracker::new();
     /// let (root, _shutdown) = Context::background().with_value(tracker.clone()).with_cancel();
     /// let request = root.with_value("a request value");
-    /// assert_eq!(DetachedTracker::of(&request).running(), tracker.running());
+    /// assert!(DetachedTracker::ptr_eq(DetachedTracker::of(&request), &tracker));
     /// ```
     pub fn of<'c>(ctx: &'c Context<'_>) -> &'c DetachedTracker {
         ctx.value::<DetachedTracker>()
             .unwrap_or_else(|| DetachedTracker::global())
+    }
+
+    /// Whether `left` and `right` are handles on the same tracker.
+    ///
+    /// ```
+    /// use ctx::DetachedTracker;
+    ///
+    /// let tracker = DetachedTracker::new();
+    /// assert!(DetachedTracker::ptr_eq(&tracker, &tracker.clone()));
+    /// assert!(!DetachedTracker::ptr_eq(&tracker, &DetachedTracker::new()));
+    /// ```
+    pub fn ptr_eq(left: &DetachedTracker, right: &DetachedTracker) -> bool {
+        Arc::ptr_eq(&left.inner, &right.inner)
     }
 
     /// How many detached calls registered here are still running.
