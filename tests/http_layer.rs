@@ -66,15 +66,36 @@ fn cause_of(ctx: &Context<'_>) -> Option<RequestEnded> {
     ctx.cause()?.downcast_ref::<RequestEnded>().copied()
 }
 
+/// Sends `request` to `server` and reads the whole response.
+async fn fetch(server: &support::Server, request: Request<String>) -> support::HttpResponse {
+    within("response", support::send(server.addr, request))
+        .await
+        .unwrap()
+}
+
+/// Waits for a request's context to end, and checks why it did.
+async fn assert_ended(ctx: &Context<'_>, why: RequestEnded) {
+    assert_eq!(
+        within("the end of the request", ctx.done()).await,
+        Error::Canceled
+    );
+    assert_eq!(cause_of(ctx), Some(why));
+}
+
+/// Cancels the server's root (dropping its handle) and waits for the
+/// server to exit.
+async fn stop(server: support::Server, shutdown: impl Sized) {
+    drop(shutdown);
+    within("server exit", server.task).await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn context_is_cancelled_once_the_response_is_produced() {
     let (root, shutdown) = Context::background().with_cancel();
     let (app, mut contexts) = reporting_app(root.clone());
     let server = support::serve(app, root).await.unwrap();
 
-    let response = within("response", support::send(server.addr, get_request("/now")))
-        .await
-        .unwrap();
+    let response = fetch(&server, get_request("/now")).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.body, "done");
 
@@ -84,8 +105,7 @@ async fn context_is_cancelled_once_the_response_is_produced() {
     assert!(ctx.value::<TraceId>().is_some());
     assert!(ctx.value::<RequestId>().is_some());
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -109,11 +129,9 @@ async fn context_is_cancelled_when_the_client_goes_away() {
     let left = within("the client", client).await.unwrap().unwrap();
     assert!(left.is_none(), "the client left before any response");
 
-    assert_eq!(within("cancellation", ctx.done()).await, Error::Canceled);
-    assert_eq!(cause_of(&ctx), Some(RequestEnded::Abandoned));
+    assert_ended(&ctx, RequestEnded::Abandoned).await;
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -261,16 +279,13 @@ async fn malformed_grpc_timeout_over_a_socket() {
         .header(GRPC_TIMEOUT, "10 seconds")
         .body(String::new())
         .unwrap();
-    let response = within("response", support::send(server.addr, request))
-        .await
-        .unwrap();
+    let response = fetch(&server, request).await;
     assert_eq!(response.status, 400);
     assert_eq!(
         response.body,
         "malformed grpc-timeout: the unit must be one of H, M, S, m, u, n (expected 1 to 8 digits and a unit, e.g. \"250m\")\n"
     );
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -464,12 +479,7 @@ async fn a_streamed_body_runs_under_a_live_context_which_ends_after_its_last_chu
     let (app, mut contexts) = streaming_app(root.clone(), Some(3));
     let server = support::serve(app, root).await.unwrap();
 
-    let response = within(
-        "response",
-        support::send(server.addr, get_request("/stream")),
-    )
-    .await
-    .unwrap();
+    let response = fetch(&server, get_request("/stream")).await;
     assert_eq!(response.status, 200);
     // Every chunk was produced after the handler returned the head, and
     // saw the request still live.
@@ -478,14 +488,9 @@ async fn a_streamed_body_runs_under_a_live_context_which_ends_after_its_last_chu
         "chunk 0: None\nchunk 1: None\nchunk 2: None\n"
     );
     let ctx = contexts.recv().await.unwrap();
-    assert_eq!(
-        within("the end of the request", ctx.done()).await,
-        Error::Canceled
-    );
-    assert_eq!(cause_of(&ctx), Some(RequestEnded::Responded));
+    assert_ended(&ctx, RequestEnded::Responded).await;
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -505,14 +510,9 @@ async fn a_client_leaving_mid_body_ends_the_request_as_abandoned() {
     assert!(!ctx.is_done(), "the body is still streaming");
     drop(client);
 
-    assert_eq!(
-        within("the end of the request", ctx.done()).await,
-        Error::Canceled
-    );
-    assert_eq!(cause_of(&ctx), Some(RequestEnded::Abandoned));
+    assert_ended(&ctx, RequestEnded::Abandoned).await;
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -525,15 +525,11 @@ async fn the_response_echoes_the_request_id() {
         .header("x-request-id", "req-42")
         .body(String::new())
         .unwrap();
-    let response = within("response", support::send(server.addr, request))
-        .await
-        .unwrap();
+    let response = fetch(&server, request).await;
     assert_eq!(response.header("x-request-id"), Some("req-42"));
 
     // A generated one too, and on a request the layer rejects.
-    let response = within("response", support::send(server.addr, get_request("/now")))
-        .await
-        .unwrap();
+    let response = fetch(&server, get_request("/now")).await;
     assert!(response
         .header("x-request-id")
         .is_some_and(|id| !id.is_empty()));
@@ -542,14 +538,11 @@ async fn the_response_echoes_the_request_id() {
         .header(GRPC_TIMEOUT, "soon")
         .body(String::new())
         .unwrap();
-    let response = within("response", support::send(server.addr, request))
-        .await
-        .unwrap();
+    let response = fetch(&server, request).await;
     assert_eq!(response.status, 400);
     assert_eq!(response.header("x-request-id"), Some("req-43"));
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test(start_paused = true)]

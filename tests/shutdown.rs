@@ -33,7 +33,7 @@ async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 struct Running {
     addr: std::net::SocketAddr,
     contexts: mpsc::UnboundedReceiver<Context<'static>>,
-    signal: oneshot::Sender<()>,
+    signal: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<ShutdownReport>>,
 }
 
@@ -57,13 +57,38 @@ where
     Running {
         addr,
         contexts,
-        signal,
+        signal: Some(signal),
         server,
     }
 }
 
-fn get_request() -> http::Request<String> {
-    http::Request::get("/").body(String::new()).unwrap()
+type Client = tokio::task::JoinHandle<std::io::Result<support::HttpResponse>>;
+
+impl Running {
+    /// Sends a request; returns its client once the handler has its
+    /// context.
+    async fn request(&mut self) -> (Client, Context<'static>) {
+        let request = http::Request::get("/").body(String::new()).unwrap();
+        let client = tokio::spawn(support::send(self.addr, request));
+        let ctx = within("the handler", self.contexts.recv()).await.unwrap();
+        (client, ctx)
+    }
+
+    /// Sends the shutdown signal.
+    fn signal(&mut self) {
+        self.signal.take().unwrap().send(()).unwrap();
+    }
+
+    /// Waits for the shutdown's report.
+    async fn report(self) -> ShutdownReport {
+        within("the shutdown", self.server).await.unwrap().unwrap()
+    }
+}
+
+/// The report's counts of requests: in flight at the signal, cancelled,
+/// unfinished.
+fn requests(report: &ShutdownReport) -> (usize, usize, usize) {
+    (report.in_flight, report.cancelled, report.unfinished)
 }
 
 #[tokio::test]
@@ -78,12 +103,9 @@ async fn a_request_in_flight_at_the_signal_finishes_under_a_live_context() {
         }
     })
     .await;
-    let client = tokio::spawn(support::send(running.addr, get_request()));
-    let ctx = within("the handler", running.contexts.recv())
-        .await
-        .unwrap();
+    let (client, ctx) = running.request().await;
 
-    running.signal.send(()).unwrap();
+    running.signal();
     // The shutdown has begun: the server no longer accepts...
     within("the listener to close", async {
         while tokio::net::TcpStream::connect(running.addr).await.is_ok() {
@@ -102,14 +124,8 @@ async fn a_request_in_flight_at_the_signal_finishes_under_a_live_context() {
         Some(&RequestEnded::Responded)
     );
 
-    let report = within("the shutdown", running.server)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (report.in_flight, report.cancelled, report.unfinished),
-        (1, 0, 0)
-    );
+    let report = running.report().await;
+    assert_eq!(requests(&report), (1, 0, 0));
     assert!(report.is_clean(), "{report}");
 }
 
@@ -125,11 +141,8 @@ async fn requests_outlasting_the_grace_period_are_cancelled_saying_so() {
         (StatusCode::SERVICE_UNAVAILABLE, cause.to_string())
     })
     .await;
-    let client = tokio::spawn(support::send(running.addr, get_request()));
-    let ctx = within("the handler", running.contexts.recv())
-        .await
-        .unwrap();
-    running.signal.send(()).unwrap();
+    let (client, ctx) = running.request().await;
+    running.signal();
 
     let response = within("the response", client).await.unwrap().unwrap();
     assert_eq!(response.status, 503);
@@ -151,14 +164,8 @@ async fn requests_outlasting_the_grace_period_are_cancelled_saying_so() {
         "the root is cancelled too"
     );
 
-    let report = within("the shutdown", running.server)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (report.in_flight, report.cancelled, report.unfinished),
-        (1, 1, 0)
-    );
+    let report = running.report().await;
+    assert_eq!(requests(&report), (1, 1, 0));
     assert!(!report.is_clean());
 }
 
@@ -183,20 +190,11 @@ async fn detached_work_is_drained_and_what_outlasts_the_drain_is_reported() {
         std::future::pending()
     })
     .await;
-    let _client = tokio::spawn(support::send(running.addr, get_request()));
-    within("the handler", running.contexts.recv())
-        .await
-        .unwrap();
-    running.signal.send(()).unwrap();
+    let _client = running.request().await;
+    running.signal();
 
-    let report = within("the shutdown", running.server)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (report.in_flight, report.cancelled, report.unfinished),
-        (1, 1, 1)
-    );
+    let report = running.report().await;
+    assert_eq!(requests(&report), (1, 1, 1));
     assert_eq!((report.detached.finished, report.detached.running), (0, 1));
 }
 

@@ -42,28 +42,23 @@ fn a_deadline_whose_runtime_shut_down_is_cancelled_saying_so() {
     assert_eq!(done, Ok(Error::Canceled));
 }
 
+/// Entered in the handle of a runtime that shut down, whether or not that
+/// runtime ever timed a deadline (its queue exists, or is made then).
 #[test]
 fn a_deadline_armed_through_a_dead_runtimes_handle_is_cancelled_at_once() {
-    let first = runtime();
-    let handle = first.handle().clone();
-    // The runtime has timed a deadline before, so its queue exists.
-    first.block_on(async {
-        let (_ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
-    });
-    drop(first);
-    let _entered = handle.enter();
-    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(3600));
-    assert_runtime_gone(&ctx);
-}
-
-#[test]
-fn a_deadline_first_armed_through_a_dead_runtimes_handle_is_cancelled_at_once() {
-    let first = runtime();
-    let handle = first.handle().clone();
-    drop(first);
-    let _entered = handle.enter();
-    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(3600));
-    assert_runtime_gone(&ctx);
+    for timed_before in [true, false] {
+        let first = runtime();
+        let handle = first.handle().clone();
+        if timed_before {
+            first.block_on(async {
+                let (_ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
+            });
+        }
+        drop(first);
+        let _entered = handle.enter();
+        let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(3600));
+        assert_runtime_gone(&ctx);
+    }
 }
 
 #[test]
