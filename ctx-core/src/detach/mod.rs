@@ -18,7 +18,7 @@ use tokio::task::{JoinError, JoinHandle};
 
 use crate::context::Context;
 pub use outcome::DetachedOutcome;
-use outcome::Watch;
+use outcome::{Budget, Watch};
 pub use tracker::{detached_running, wait_detached, DetachedTracker, DrainReport};
 
 /// The handle of a `#[detached]` call: await it for the work's result.
@@ -191,17 +191,18 @@ where
     let (ctx, budget) = match timeout {
         Some(timeout) => {
             let (ctx, cancel) = values.with_timeout(timeout);
-            (ctx.clone(), Some((ctx, cancel, timeout)))
+            let budget = Budget {
+                ctx: ctx.clone(),
+                _cancel: cancel,
+                timeout,
+            };
+            (ctx, Some(budget))
         }
         None => (values, None),
     };
-    let registered = tracker.register();
     let watch = Watch::new(name, tracker, budget);
     let work = AssertUnwindSafe(body(ctx)).catch_unwind();
     let task = async move {
-        // Dropped with the task, however it ends, after `watch` has told
-        // how: a drain that sees the work gone sees its ending counted.
-        let _registered = registered;
         let outcome = work.await;
         watch.settle(&outcome);
         // A panic goes on to the handle, which reports it.

@@ -14,6 +14,8 @@ use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
 use super::tracker::{DetachedTracker, Ending};
 use crate::context::Context;
 use crate::error::Error;
@@ -49,6 +51,16 @@ impl<T, E: fmt::Debug> DetachedOutcome for Result<T, E> {
     }
 }
 
+/// The own budget of detached work given a `timeout`.
+pub(crate) struct Budget {
+    /// The work's context: an `Err` once it is past its deadline is a
+    /// timeout.
+    pub(crate) ctx: Context<'static>,
+    /// Keeps the deadline armed as long as the work runs.
+    pub(crate) _cancel: CancelHandle,
+    pub(crate) timeout: Duration,
+}
+
 /// One piece of detached work, from its spawn to its end: registered with
 /// its tracker while it runs, its ending counted and (unless it finished)
 /// logged. Dropped before [`settle`](Watch::settle), the work was dropped
@@ -56,21 +68,24 @@ impl<T, E: fmt::Debug> DetachedOutcome for Result<T, E> {
 pub(crate) struct Watch {
     name: &'static str,
     tracker: DetachedTracker,
-    /// The work's own budget, when it has a `timeout`: its context (an
-    /// `Err` once that is past its deadline is a timeout) and its handle,
-    /// which keeps it alive as long as the work.
-    budget: Option<(Context<'static>, CancelHandle, Duration)>,
+    budget: Option<Budget>,
     settled: bool,
+    /// The work's registration. A field, so it is released after `drop`
+    /// has counted the ending: a drain that sees the work gone sees how it
+    /// ended.
+    _registered: TaskTrackerToken,
 }
 
 impl Watch {
+    /// Registers one piece of work with `tracker`.
     pub(crate) fn new(
         name: &'static str,
         tracker: DetachedTracker,
-        budget: Option<(Context<'static>, CancelHandle, Duration)>,
+        budget: Option<Budget>,
     ) -> Watch {
         Watch {
             name,
+            _registered: tracker.register(),
             tracker,
             budget,
             settled: false,
@@ -80,8 +95,8 @@ impl Watch {
     /// Counts and logs how the work ended: with `outcome`, or with a panic.
     pub(crate) fn settle<T: DetachedOutcome>(mut self, outcome: &Result<T, Box<dyn Any + Send>>) {
         self.settled = true;
-        let timed_out = |budget: &(Context<'static>, CancelHandle, Duration)| {
-            (budget.0.err() == Some(Error::DeadlineExceeded)).then_some(budget.2)
+        let timed_out = |budget: &Budget| {
+            (budget.ctx.err() == Some(Error::DeadlineExceeded)).then_some(budget.timeout)
         };
         let told = match outcome {
             Ok(output) => match output.failure() {

@@ -209,8 +209,7 @@ impl DetachedTracker {
         self.inner.tasks.token()
     }
 
-    /// Counts how one piece of work ended. Called before its token is
-    /// dropped, so a drain that sees it finished sees its ending too.
+    /// Counts how one piece of work ended, before its token is dropped.
     pub(crate) fn count(&self, ending: Ending) {
         self.inner.ended[ending as usize].fetch_add(1, Ordering::Release);
     }
