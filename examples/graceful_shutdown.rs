@@ -1,17 +1,29 @@
-//! Graceful shutdown with detached work in flight.
+//! Graceful shutdown, as Go's `http.Server.Shutdown`, with
+//! `ctx::http::Shutdown`.
 //!
 //! The server answers `POST /jobs` at once and finishes each job in the
 //! background (`#[detached]`, so the job keeps the request's trace id but
 //! not its cancellation). On Ctrl-C or SIGTERM, or by itself after
-//! `--serve-for` seconds when run unattended, it stops accepting, cancels
-//! the requests in flight (their contexts are children of the server's
-//! root), then waits, with a bound, for the detached jobs to finish.
+//! `--serve-for` seconds when run unattended, it stops accepting, lets the
+//! requests in flight finish (within a grace period), cancels the server's
+//! root context (and whatever still runs under it), then waits, with a
+//! bound, for the detached jobs, and prints what was cut off.
+//!
+//! `--load N` measures the same under load instead: N orders from 64
+//! clients on loopback, a real SIGTERM sent to this process halfway, and
+//! the counts: answered, errors, turned away, publishes lost. With
+//! `--grace-ms 0` the root is cancelled at the signal, as the pattern
+//! before `Shutdown` did: watch the requests in flight fail.
 //!
 //! ```sh
 //! cargo run --example graceful_shutdown --features axum
 //! cargo run --example graceful_shutdown --features axum -- --serve-for 30   # then press Ctrl-C
+//! cargo run --release --example graceful_shutdown --features axum -- --load 2000
+//! cargo run --release --example graceful_shutdown --features axum -- --load 2000 --grace-ms 0
 //! ```
 
+#[path = "support/shutdown_load.rs"]
+mod shutdown_load;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -20,13 +32,10 @@ use std::time::Duration;
 
 use axum::routing::post;
 use axum::Router;
-use ctx::http::{ContextLayer, TraceId};
+use ctx::http::{Shutdown, TraceId};
 use ctx::{detached, Context};
 
 static JOBS_DONE: AtomicUsize = AtomicUsize::new(0);
-
-/// How long the server waits for detached work once shutdown starts.
-const DRAIN_BOUND: Duration = Duration::from_secs(5);
 
 /// The job: slow work after the response, with a budget of its own.
 #[detached(timeout = "10s")]
@@ -45,12 +54,12 @@ async fn run_job(ctx: Context, n: usize) -> Result<(), ctx::Error> {
 
 async fn submit(ctx: Context<'_>, body: String) -> String {
     let n: usize = body.trim().parse().unwrap_or(0);
-    drop(run_job(ctx.clone(), n)); // detached: runs on after the response
+    run_job(ctx.clone(), n); // detached: runs on after the response
     format!("job {n} accepted\n")
 }
 
 /// Ctrl-C, SIGTERM, or the unattended timer, whichever comes first.
-async fn shutdown_signal(serve_for: Duration) -> &'static str {
+async fn shutdown_signal(serve_for: Duration) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -65,70 +74,101 @@ async fn shutdown_signal(serve_for: Duration) -> &'static str {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
-    tokio::select! {
+    let why = tokio::select! {
         () = ctrl_c => "Ctrl-C",
         () = terminate => "SIGTERM",
         () = tokio::time::sleep(serve_for) => "the unattended timer",
-    }
+    };
+    println!("shutting down ({why}): no new connections; requests in flight may finish");
+}
+
+fn usage() -> ! {
+    eprintln!("usage: graceful_shutdown [--serve-for SECONDS | --load REQUESTS [--grace-ms MS]]");
+    std::process::exit(2)
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut serve_for = Duration::from_secs(2);
+    let mut load = None;
+    let mut grace = shutdown_load::Config::default().grace;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        match (
-            flag.as_str(),
-            args.next().and_then(|v| v.parse::<u64>().ok()),
-        ) {
-            ("--serve-for", Some(secs)) => serve_for = Duration::from_secs(secs.min(3600)),
-            _ => {
-                eprintln!("usage: graceful_shutdown [--serve-for SECONDS]");
-                std::process::exit(2);
-            }
+        let value = args
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--serve-for" => serve_for = Duration::from_secs(value.min(3600)),
+            "--load" => load = Some(value.clamp(2, 100_000) as usize),
+            "--grace-ms" => grace = Duration::from_millis(value.min(60_000)),
+            _ => usage(),
         }
     }
+    if let Some(requests) = load {
+        return measure_under_load(requests, grace).await;
+    }
 
-    let (root, shutdown) = Context::background().with_cancel_cause();
+    let shutdown = Shutdown::new()
+        .grace(Duration::from_secs(5))
+        .drain(Duration::from_secs(5));
+    let detached = shutdown.detached().clone();
     let app = Router::new()
         .route("/jobs", post(submit))
-        .layer(ContextLayer::new(root.clone()));
-    let server = support::serve(app, root.clone()).await?;
-    println!(
-        "serving on http://{} for {serve_for:?} (Ctrl-C or SIGTERM to stop sooner)",
-        server.addr
-    );
+        .layer(shutdown.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    println!("serving on http://{addr} for {serve_for:?} (Ctrl-C or SIGTERM to stop sooner)");
+    let server =
+        tokio::spawn(shutdown.serve(axum::serve(listener, app), shutdown_signal(serve_for)));
 
     // A few clients submit jobs; each is answered at once.
     for n in 0..5 {
         let request = http::Request::post("/jobs").body(n.to_string()).unwrap();
-        let response = support::send(server.addr, request).await?;
+        let response = support::send(addr, request).await?;
         print!("  {} {}", response.status, response.body);
     }
-    println!("  detached jobs running: {}", ctx::detached_running());
+    println!("  detached jobs running: {}", detached.running());
 
-    let why = shutdown_signal(serve_for).await;
-    println!("shutting down ({why}): no new connections; requests in flight are cancelled");
-    shutdown.cancel(format!("server shutdown ({why})"));
-    let _ = server.task.await;
-
+    let report = server.await.expect("the server task panicked")?;
+    println!("shut down: {report}");
     println!(
-        "waiting up to {DRAIN_BOUND:?} for {} detached jobs",
-        ctx::detached_running()
+        "{} jobs done, {}",
+        JOBS_DONE.load(Ordering::SeqCst),
+        if report.is_clean() {
+            "nothing cut off"
+        } else {
+            "some work was cut off (see above)"
+        }
     );
-    let (bound, _cancel) = Context::background().with_timeout(DRAIN_BOUND);
-    let start = ctx::Instant::now();
-    match ctx::wait_detached(&bound).await {
-        Ok(()) => println!(
-            "all detached work finished in {:?}: {} jobs done, none lost",
-            start.elapsed(),
-            JOBS_DONE.load(Ordering::SeqCst)
-        ),
-        Err(error) => println!(
-            "gave up after {:?} ({error}): {} jobs still running",
-            start.elapsed(),
-            ctx::detached_running()
-        ),
-    }
+    Ok(())
+}
+
+/// `--load N`: the shutdown under load, with a real SIGTERM halfway.
+async fn measure_under_load(requests: usize, grace: Duration) -> std::io::Result<()> {
+    let config = shutdown_load::Config {
+        requests,
+        signal_after: requests / 2,
+        grace,
+        sigterm: true,
+        ..shutdown_load::Config::default()
+    };
+    println!(
+        "{} orders, {} at a time, {:?} of work each, then a {:?} detached publish; SIGTERM after {} answers; grace period {:?}",
+        config.requests, config.concurrency, config.work, config.publish, config.signal_after, config.grace
+    );
+    let outcome = shutdown_load::run(&config).await?;
+    println!(
+        "answered 200: {}\nerror responses: {}\nturned away (refused, or closed unanswered after the signal): {}",
+        outcome.ok, outcome.error_responses, outcome.not_served
+    );
+    println!(
+        "publishes started: {}, completed: {}, lost: {}",
+        outcome.publishes, outcome.published, outcome.lost
+    );
+    println!(
+        "shutdown: {} (took {:?} from the signal)",
+        outcome.report, outcome.shutdown_took
+    );
     Ok(())
 }

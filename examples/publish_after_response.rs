@@ -86,7 +86,7 @@ async fn main() -> std::io::Result<()> {
         background.lost, background.traces_kept, background.published
     );
     println!(
-        "3. #[detached] lost {} and kept {} of {} trace ids: values without cancellation (without_cancel),\n   and shutdown waited for the detached work (ctx::wait_detached) before exiting.",
+        "3. #[detached] lost {} and kept {} of {} trace ids: values without cancellation (without_cancel),\n   and shutdown drained the detached work (the server's DetachedTracker) before exiting.",
         fix.lost, fix.traces_kept, fix.published
     );
     let unfinished: usize = rows.iter().map(|(_, r)| r.unfinished).sum();

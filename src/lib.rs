@@ -15,29 +15,9 @@ pub mod __private {
         check, checkpoint, clone_context, context_param, detach_arg, guard, AsContext,
         ContextParam, ContextUnderAnotherName, NotAContext, Probe, Shield,
     };
-    #[cfg(not(feature = "tracing"))]
+    /// Spawns detached work; with `tracing`, in the caller's current span.
     pub use ctx_core::__detach as detach;
     pub use ctx_core::{Context, Detached};
-
-    /// Spawns detached work inside the caller's current tracing span, so
-    /// the work's events stay attached to the request that started it.
-    #[cfg(feature = "tracing")]
-    #[track_caller]
-    pub fn detach<T, F, Fut>(
-        name: &'static str,
-        parent: &Context<'_>,
-        timeout: Option<::core::time::Duration>,
-        body: F,
-    ) -> Detached<T>
-    where
-        F: FnOnce(Context<'static>) -> Fut,
-        Fut: ::core::future::Future<Output = T> + Send + 'static,
-        T: Send + 'static,
-    {
-        use tracing::Instrument;
-        let span = tracing::Span::current();
-        ctx_core::__detach(name, parent, timeout, move |ctx| body(ctx).instrument(span))
-    }
 
     /// A `#[ctx_fn]`'s return type: `Result<T, E>`, for any `E` (which
     /// [`CtxFnError`] checks on its own, so a missing `From` is reported

@@ -21,6 +21,8 @@ use ctx::http::{
 };
 use ctx::{Context, Error};
 use http::{Request, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
@@ -64,15 +66,36 @@ fn cause_of(ctx: &Context<'_>) -> Option<RequestEnded> {
     ctx.cause()?.downcast_ref::<RequestEnded>().copied()
 }
 
+/// Sends `request` to `server` and reads the whole response.
+async fn fetch(server: &support::Server, request: Request<String>) -> support::HttpResponse {
+    within("response", support::send(server.addr, request))
+        .await
+        .unwrap()
+}
+
+/// Waits for a request's context to end, and checks why it did.
+async fn assert_ended(ctx: &Context<'_>, why: RequestEnded) {
+    assert_eq!(
+        within("the end of the request", ctx.done()).await,
+        Error::Canceled
+    );
+    assert_eq!(cause_of(ctx), Some(why));
+}
+
+/// Cancels the server's root (dropping its handle) and waits for the
+/// server to exit.
+async fn stop(server: support::Server, shutdown: impl Sized) {
+    drop(shutdown);
+    within("server exit", server.task).await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn context_is_cancelled_once_the_response_is_produced() {
     let (root, shutdown) = Context::background().with_cancel();
     let (app, mut contexts) = reporting_app(root.clone());
     let server = support::serve(app, root).await.unwrap();
 
-    let response = within("response", support::send(server.addr, get_request("/now")))
-        .await
-        .unwrap();
+    let response = fetch(&server, get_request("/now")).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.body, "done");
 
@@ -82,8 +105,7 @@ async fn context_is_cancelled_once_the_response_is_produced() {
     assert!(ctx.value::<TraceId>().is_some());
     assert!(ctx.value::<RequestId>().is_some());
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -107,11 +129,9 @@ async fn context_is_cancelled_when_the_client_goes_away() {
     let left = within("the client", client).await.unwrap().unwrap();
     assert!(left.is_none(), "the client left before any response");
 
-    assert_eq!(within("cancellation", ctx.done()).await, Error::Canceled);
-    assert_eq!(cause_of(&ctx), Some(RequestEnded::Abandoned));
+    assert_ended(&ctx, RequestEnded::Abandoned).await;
 
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -259,16 +279,13 @@ async fn malformed_grpc_timeout_over_a_socket() {
         .header(GRPC_TIMEOUT, "10 seconds")
         .body(String::new())
         .unwrap();
-    let response = within("response", support::send(server.addr, request))
-        .await
-        .unwrap();
+    let response = fetch(&server, request).await;
     assert_eq!(response.status, 400);
     assert_eq!(
         response.body,
         "malformed grpc-timeout: the unit must be one of H, M, S, m, u, n (expected 1 to 8 digits and a unit, e.g. \"250m\")\n"
     );
-    drop(shutdown);
-    within("server exit", server.task).await.unwrap().unwrap();
+    stop(server, shutdown).await;
 }
 
 #[tokio::test]
@@ -406,4 +423,220 @@ async fn state_and_ctx_extract_together() {
         .with_state("svc");
     let (status, body) = call(&app, None).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "svc false"));
+}
+
+/// Reads from `stream` until `needle` has arrived (or the stream ends);
+/// returns everything read.
+async fn read_until(stream: &mut TcpStream, needle: &str) -> String {
+    let mut raw = Vec::new();
+    let mut buf = [0; 1024];
+    while !String::from_utf8_lossy(&raw).contains(needle) {
+        let n = stream.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// A handler streaming its body after the head (`Body::from_stream`):
+/// `chunks` chunks, each saying whether the request's context was live
+/// when it was produced; then, with `chunks: None`, one every few
+/// milliseconds until the client goes away (a server-sent-events
+/// heartbeat).
+fn streaming_app(
+    root: Context<'static>,
+    chunks: Option<usize>,
+) -> (Router, mpsc::UnboundedReceiver<Context<'static>>) {
+    let (tx, rx) = mpsc::unbounded_channel::<Context<'static>>();
+    let handler = move |ctx: Context<'static>| async move {
+        tx.send(ctx.clone()).unwrap();
+        let stream = futures_util::stream::unfold(0, move |n| {
+            let ctx = ctx.clone();
+            async move {
+                if chunks.is_some_and(|chunks| n == chunks) {
+                    return None;
+                }
+                if n > 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                let chunk = format!("chunk {n}: {:?}\n", ctx.err());
+                Some((Ok::<_, std::io::Error>(chunk), n + 1))
+            }
+        });
+        Body::from_stream(stream)
+    };
+    let app = Router::new()
+        .route("/stream", get(handler))
+        .layer(ContextLayer::new(root));
+    (app, rx)
+}
+
+#[tokio::test]
+async fn a_streamed_body_runs_under_a_live_context_which_ends_after_its_last_chunk() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (app, mut contexts) = streaming_app(root.clone(), Some(3));
+    let server = support::serve(app, root).await.unwrap();
+
+    let response = fetch(&server, get_request("/stream")).await;
+    assert_eq!(response.status, 200);
+    // Every chunk was produced after the handler returned the head, and
+    // saw the request still live.
+    assert_eq!(
+        response.body,
+        "chunk 0: None\nchunk 1: None\nchunk 2: None\n"
+    );
+    let ctx = contexts.recv().await.unwrap();
+    assert_ended(&ctx, RequestEnded::Responded).await;
+
+    stop(server, shutdown).await;
+}
+
+#[tokio::test]
+async fn a_client_leaving_mid_body_ends_the_request_as_abandoned() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (app, mut contexts) = streaming_app(root.clone(), None);
+    let server = support::serve(app, root).await.unwrap();
+
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let received = within("the first chunk", read_until(&mut client, "chunk 1")).await;
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    let ctx = contexts.recv().await.unwrap();
+    assert!(!ctx.is_done(), "the body is still streaming");
+    drop(client);
+
+    assert_ended(&ctx, RequestEnded::Abandoned).await;
+
+    stop(server, shutdown).await;
+}
+
+#[tokio::test]
+async fn the_response_echoes_the_request_id() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (app, _contexts) = reporting_app(root.clone());
+    let server = support::serve(app, root).await.unwrap();
+
+    let request = Request::get("/now")
+        .header("x-request-id", "req-42")
+        .body(String::new())
+        .unwrap();
+    let response = fetch(&server, request).await;
+    assert_eq!(response.header("x-request-id"), Some("req-42"));
+
+    // A generated one too, and on a request the layer rejects.
+    let response = fetch(&server, get_request("/now")).await;
+    assert!(response
+        .header("x-request-id")
+        .is_some_and(|id| !id.is_empty()));
+    let request = Request::get("/now")
+        .header("x-request-id", "req-43")
+        .header(GRPC_TIMEOUT, "soon")
+        .body(String::new())
+        .unwrap();
+    let response = fetch(&server, request).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.header("x-request-id"), Some("req-43"));
+
+    stop(server, shutdown).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_without_grpc_timeout_gets_the_default_timeout() {
+    let layer = ContextLayer::new(Context::background())
+        .default_timeout(Duration::from_secs(2))
+        .max_timeout(Duration::from_secs(5));
+    let app = budget_app(layer, Arc::default());
+    assert_eq!(call(&app, None).await.1, "2000000000");
+    // An incoming budget wins, shorter or longer, capped as ever.
+    assert_eq!(call(&app, Some("250m")).await.1, "250000000");
+    assert_eq!(call(&app, Some("4S")).await.1, "4000000000");
+    assert_eq!(call(&app, Some("1M")).await.1, "5000000000");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_context_error_is_a_504_for_a_deadline_and_a_503_for_a_cancel() {
+    async fn search(ctx: Context<'_>) -> Result<String, Error> {
+        ctx.run(tokio::time::sleep(Duration::from_secs(5))).await?;
+        Ok("results".to_owned())
+    }
+    let app = Router::new()
+        .route("/", get(search))
+        .layer(ContextLayer::new(Context::background()));
+    assert_eq!(
+        call(&app, Some("1S")).await,
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            "context deadline exceeded".into()
+        )
+    );
+    assert_eq!(call(&app, None).await, (StatusCode::OK, "results".into()));
+
+    let (root, shutdown) = Context::background().with_cancel();
+    let app = Router::new()
+        .route("/", get(search))
+        .layer(ContextLayer::new(root));
+    drop(shutdown);
+    assert_eq!(
+        call(&app, None).await,
+        (StatusCode::SERVICE_UNAVAILABLE, "context canceled".into())
+    );
+}
+
+/// The recipe of `ctx::http`'s docs: middleware inside the layer puts an
+/// authenticated user in the request's context.
+mod add_a_value_in_middleware {
+    use super::*;
+    use axum::extract::Request as AxumRequest;
+    use axum::middleware::{self, Next};
+    use axum::response::{IntoResponse, Response};
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct User(String);
+
+    async fn authenticate(mut request: AxumRequest, next: Next) -> Response {
+        let Some(ctx) = request.extensions().get::<Context<'static>>().cloned() else {
+            return ctx::http::MissingContext.into_response();
+        };
+        let user = match request.headers().get("x-user").map(|v| v.to_str()) {
+            Some(Ok(user)) => User(user.to_owned()),
+            _ => return StatusCode::UNAUTHORIZED.into_response(),
+        };
+        request.extensions_mut().insert(ctx.with_value(user));
+        next.run(request).await
+    }
+
+    #[tokio::test]
+    async fn the_handler_sees_the_user_in_the_requests_context() {
+        let (tx, mut contexts) = mpsc::unbounded_channel::<Context<'static>>();
+        let handler = move |ctx: Context<'static>| async move {
+            tx.send(ctx.clone()).unwrap();
+            let user = ctx.value::<User>().unwrap();
+            let trace = ctx.value::<TraceId>().unwrap();
+            format!("hello {} ({})", user.0, trace.0 != 0)
+        };
+        let app = Router::new()
+            .route("/", get(handler))
+            .layer(middleware::from_fn(authenticate))
+            .layer(ContextLayer::new(Context::background()));
+
+        let request = Request::get("/")
+            .header("x-user", "ada")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            respond(&app, request).await,
+            (StatusCode::OK, "hello ada (true)".into())
+        );
+        // Still the request's context: it ended with the response.
+        let ctx = contexts.recv().await.unwrap();
+        assert_eq!(cause_of(&ctx), Some(RequestEnded::Responded));
+
+        let anonymous = Request::get("/").body(Body::empty()).unwrap();
+        assert_eq!(respond(&app, anonymous).await.0, StatusCode::UNAUTHORIZED);
+    }
 }

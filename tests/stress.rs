@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier};
 use std::task::{Context as TaskContext, Wake, Waker};
 use std::thread;
 use std::time::Duration;
@@ -56,6 +56,10 @@ struct OtherTask;
 impl Wake for OtherTask {
     fn wake(self: Arc<Self>) {}
 }
+
+/// Bounds a wait for work on other threads (after-funcs run off the
+/// canceller's stack); only a broken test waits this long.
+const BOUND: Duration = Duration::from_secs(10);
 
 fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
@@ -165,20 +169,18 @@ fn interlocked_cancels() {
                 cancel_child.cancel("watcher");
             })
         };
-        let ran = Arc::new(AtomicUsize::new(0));
-        let _after = {
-            let ran = ran.clone();
-            parent.after_func(move || {
-                cancel_grandchild.cancel("after_func");
-                ran.fetch_add(1, Ordering::SeqCst);
-            })
-        };
-        // Cancel from a plain thread, so the after-func runs off the runtime.
+        let (ran, runs) = mpsc::channel();
+        let _after = parent.after_func(move || {
+            cancel_grandchild.cancel("after_func");
+            ran.send(()).unwrap();
+        });
+        // Cancel from a plain thread, so the after-func gets a thread of
+        // its own rather than the runtime's blocking pool.
         thread::spawn(move || cancel_parent.cancel("parent"))
             .join()
             .unwrap();
 
-        assert_eq!(ran.load(Ordering::SeqCst), 1, "round {round}");
+        assert_eq!(runs.recv_timeout(BOUND), Ok(()), "round {round}");
         runtime.block_on(watcher).unwrap();
         assert_eq!(runtime.block_on(child.done()), Error::Canceled);
         assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
@@ -382,11 +384,16 @@ fn child_churn_under_one_parent() {
     let after_funcs_ran = Arc::new(AtomicUsize::new(0));
     let after_funcs_due = Arc::new(AtomicUsize::new(0));
 
+    // Half the churners cancel inside a runtime, so their after-funcs go to
+    // its blocking pool; the others', to threads of their own.
+    let runtime = multi_thread_runtime();
     let churners: Vec<_> = (0..CHURNERS)
         .map(|seed| {
             let (parent, start) = (parent.clone(), start.clone());
             let (ran, due) = (after_funcs_ran.clone(), after_funcs_due.clone());
+            let runtime = (seed % 2 == 0).then(|| runtime.handle().clone());
             thread::spawn(move || {
+                let _entered = runtime.as_ref().map(|runtime| runtime.enter());
                 let mut rng = Rng::new(seed);
                 start.wait();
                 for _ in 0..ROUNDS {
@@ -445,10 +452,13 @@ fn child_churn_under_one_parent() {
         0,
         "a churned child stayed registered"
     );
-    assert_eq!(
-        after_funcs_ran.load(Ordering::SeqCst),
-        after_funcs_due.load(Ordering::SeqCst)
-    );
+    // The after-funcs run on other threads: wait (bounded) for the last.
+    let due = after_funcs_due.load(Ordering::SeqCst);
+    let bound = std::time::Instant::now() + BOUND;
+    while after_funcs_ran.load(Ordering::SeqCst) < due && std::time::Instant::now() < bound {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(after_funcs_ran.load(Ordering::SeqCst), due);
     drop(cancel_parent);
     assert_eq!(parent.err(), Some(Error::Canceled));
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::after_func;
 use crate::done::{Done, DoneOwned, Run};
 use crate::error::{into_cause, Cause, Error};
 use crate::handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
-use crate::node::{run_after_func, CancelNode, Entry};
+use crate::node::{CancelNode, Entry};
 use crate::sync::Arc;
 use crate::timer;
 use crate::values::ValueNode;
@@ -197,6 +198,17 @@ impl<'a> Context<'a> {
     /// A deadline in the future needs tokio's timer: this panics, saying so,
     /// when called outside a Tokio runtime or in one built without
     /// `enable_time`. A past deadline or no deadline needs no runtime.
+    ///
+    /// # Runtime shutdown
+    ///
+    /// The deadline is timed by the runtime current here. If that runtime
+    /// shuts down before the deadline passes, the context cannot keep its
+    /// promise to end then, and is cancelled at once instead, with
+    /// [`Error::Canceled`] and a cause saying its runtime shut down: work
+    /// under it elsewhere (another runtime, a thread) stops rather than
+    /// waiting forever for a timer that is gone. The same holds for a
+    /// deadline derived while entered in the handle of a runtime that
+    /// already shut down. Neither panics.
     ///
     /// ```
     /// use std::time::Duration;
@@ -390,27 +402,30 @@ impl<'a> Context<'a> {
     /// Arranges for `f` to run once after this context is done. Go's
     /// `AfterFunc`.
     ///
-    /// `f` runs on the thread that cancels (the handle's caller, the timer,
-    /// or an ancestor's canceller) after the tree's locks are released, or
-    /// right here if the context is already done. Keep it short; spawn
-    /// anything slow. A panic in `f` is contained: the canceller and other
-    /// after-funcs go on. On a context that can never be done (a
+    /// Like Go's, which starts `f` in a goroutine of its own, `f` never runs
+    /// on the canceller's stack: it is handed to the blocking pool of the
+    /// Tokio runtime current where the cancellation happens (the handle's
+    /// caller, the runtime's deadline timer, or an ancestor's canceller), or
+    /// to a thread of its own outside a runtime. So `cancel()` returns
+    /// without waiting for `f`, and a slow or blocking `f` delays no other
+    /// context, not even the other deadlines of its runtime. On a context
+    /// that is already done, `f` is started at once, the same way. A panic
+    /// in `f` is contained. On a context that can never be done (a
     /// `background()` or `without_cancel()` one), `f` never runs.
     ///
     /// [`AfterFuncHandle::stop`] unregisters `f`; dropping the handle leaves
     /// `f` registered.
     ///
     /// ```
-    /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use std::sync::Arc;
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
     /// use ctx::Context;
     ///
     /// let (ctx, cancel) = Context::background().with_cancel();
-    /// let closed = Arc::new(AtomicBool::new(false));
-    /// let flag = closed.clone();
-    /// let _handle = ctx.after_func(move || flag.store(true, Ordering::SeqCst));
-    /// cancel.cancel();
-    /// assert!(closed.load(Ordering::SeqCst));
+    /// let (closed, on_close) = mpsc::channel();
+    /// let _handle = ctx.after_func(move || closed.send("connection closed").unwrap());
+    /// cancel.cancel(); // returns at once: `f` runs on a thread of its own
+    /// assert_eq!(on_close.recv_timeout(Duration::from_secs(10)), Ok("connection closed"));
     /// ```
     pub fn after_func(&self, f: impl FnOnce() + Send + 'static) -> AfterFuncHandle {
         let Some(scope) = self.scope() else {
@@ -420,9 +435,9 @@ impl<'a> Context<'a> {
             Ok(slot) => AfterFuncHandle::registered(scope.clone(), slot),
             Err(refused) => {
                 if let Entry::AfterFunc(f) = refused.entry {
-                    run_after_func(f);
+                    after_func::start(f);
                 }
-                AfterFuncHandle::already_ran()
+                AfterFuncHandle::already_started()
             }
         }
     }

@@ -14,8 +14,9 @@ use crate::Context;
 
 /// A handler takes the request's context as an argument, `ctx: Context`:
 /// the one `ctx::http::ContextLayer` made (a child of the server's root
-/// context, cancelled when the response is produced or the client goes
-/// away). Without the layer around the route, extraction fails with
+/// context, cancelled when the response, body included, has been sent or
+/// the client goes away), or the child a middleware put in its place.
+/// Without the layer around the route, extraction fails with
 /// [`MissingContext`].
 ///
 /// ```

@@ -115,8 +115,8 @@ impl CancelCauseHandle {
 #[derive(Debug)]
 pub struct AfterFuncHandle {
     registration: Option<(Arc<CancelNode>, u32)>,
-    /// Set by the first `stop`, or from the start when the function already
-    /// ran: only the first `stop` can report a prevented run.
+    /// Set by the first `stop`, or from the start when the function was
+    /// started at once: only the first `stop` can report a prevented run.
     settled: AtomicBool,
 }
 
@@ -135,7 +135,7 @@ impl AfterFuncHandle {
         }
     }
 
-    pub(crate) fn already_ran() -> Self {
+    pub(crate) fn already_started() -> Self {
         AfterFuncHandle {
             registration: None,
             settled: AtomicBool::new(true),
@@ -143,14 +143,16 @@ impl AfterFuncHandle {
     }
 
     /// Unregisters the function. Returns `true` if this call prevented it
-    /// from running; `false` if it has run or started to (the context is
-    /// done), or if `stop` was called before. Go's `stop` of `AfterFunc`.
+    /// from running; `false` if the context is done and the function has
+    /// been started on its own thread (it may still be running: `stop` does
+    /// not wait for it), or if `stop` was called before. Go's `stop` of
+    /// `AfterFunc`.
     ///
     /// ```
     /// let (ctx, cancel) = ctx::Context::background().with_cancel();
     /// let handle = ctx.after_func(|| {});
     /// cancel.cancel();
-    /// assert!(!handle.stop(), "the function has already run");
+    /// assert!(!handle.stop(), "the function has been started");
     /// ```
     pub fn stop(&self) -> bool {
         if self.settled.swap(true, Ordering::AcqRel) {

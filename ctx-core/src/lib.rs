@@ -1,6 +1,7 @@
 //! The runtime context tree behind the [`ctx`](https://docs.rs/ctx) crate.
 //! Depend on `ctx`, which re-exports everything here.
 
+mod after_func;
 mod context;
 mod done;
 mod error;
@@ -8,6 +9,8 @@ mod error;
 mod extract;
 mod handle;
 mod node;
+#[cfg(feature = "axum")]
+mod response;
 mod sync;
 mod timer;
 mod values;
@@ -24,4 +27,7 @@ pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;
 mod detach;
-pub use detach::{__detach, detached_running, wait_detached, DetachError, Detached};
+pub use detach::{
+    __detach, detached_running, wait_detached, DetachError, Detached, DetachedOutcome,
+    DetachedTracker, DrainReport,
+};

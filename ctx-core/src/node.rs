@@ -21,8 +21,9 @@
 //!    handed to the canceller".
 //! 2. Registration happens under the lock and only on a live node; a done
 //!    node refuses it and the caller acts on the done state instead (a child
-//!    is born done with its parent's error and cause, an after-func runs at
-//!    once, a waiter completes). So nothing registered is ever missed.
+//!    is born done with its parent's error and cause, an after-func is
+//!    started at once, a waiter completes). So nothing registered is ever
+//!    missed.
 //! 3. A registration's slot is freed by exactly one of: its owner, under the
 //!    lock and only while the node is live (stop, drop, cancel of a child);
 //!    or cancellation, which takes all slots at once. Because of 1, the two
@@ -31,31 +32,37 @@
 //!    taken: the canceller copies the registry out, releases the lock, then
 //!    descends into children; a removed entry is dropped only after the lock
 //!    is released (an after-func's captures may own contexts, whose drop
-//!    takes locks). Locks are never nested, so the tree cannot deadlock, and
-//!    a panicking after-func cannot poison it.
+//!    takes locks). Locks are never nested, so the tree cannot deadlock.
 //! 5. A child's entry in its parent's registry is removed when the child is
 //!    canceled (by its handle or its timer) or dropped, so a parent that
 //!    outlives millions of short-lived children keeps none of them
 //!    (Go's lostcancel leak cannot happen).
 //! 6. When a `cancel` returns, the whole subtree is done, as in Go (whose
-//!    `cancel` holds the node's mutex while it cancels the children). A node
-//!    gets its `PROPAGATED` bit once every descendant is done, and a `cancel`
-//!    that finds its node already made done by another thread waits for that
+//!    `cancel` holds the node's mutex while it cancels the children); its
+//!    after-funcs are started, not necessarily finished (7). A node gets its
+//!    `PROPAGATED` bit once every descendant is done, and a `cancel` that
+//!    finds its node already made done by another thread waits for that
 //!    bit. The waits always end: the propagating thread runs no user code
-//!    (wakes, after-funcs and the drop of the last reference to a node are
-//!    deferred until every bit of its walk is set) and only ever waits for
-//!    nodes below the one it waits on.
+//!    (wakes, the start of after-funcs and the drop of the last reference to
+//!    a node are deferred until every bit of its walk is set) and only ever
+//!    waits for nodes below the one it waits on.
+//! 7. After-funcs never run on the canceller's stack (Go runs each in a
+//!    goroutine of its own): the canceller hands them to another thread
+//!    (see `after_func.rs`) and returns, so `cancel()` never waits for one,
+//!    and a slow one delays no other cancellation, not even the deadlines
+//!    of its runtime. A panicking one is contained on its own thread. (Under
+//!    loom they run inline, after every lock is released, as 4 requires.)
 //!
 //! Cancellation descends iteratively, with an explicit stack, so a deep
 //! chain cannot overflow the canceller's stack.
 
 use std::fmt;
 use std::mem;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Waker;
 
 use tokio::time::Instant;
 
+use crate::after_func::{self, AfterFunc};
 use crate::error::{Cause, Error};
 use crate::sync::{lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
 use crate::timer::Timer;
@@ -112,7 +119,7 @@ struct Shared {
 pub(crate) enum Entry {
     Child(Weak<CancelNode>),
     Waiter(Waker),
-    AfterFunc(Box<dyn FnOnce() + Send>),
+    AfterFunc(AfterFunc),
     /// A free slot, linking to the next free one.
     Vacant(u32),
 }
@@ -450,8 +457,8 @@ enum Step {
 /// Delivers a cancellation to the entries taken from `root`, descending
 /// into children with an explicit stack (no recursion, no lock held).
 ///
-/// Waking, after-funcs and dropping the last reference to a node can all
-/// run user code, which may cancel a context of this very subtree and so
+/// Waking, starting after-funcs (under loom, running them) and dropping the
+/// last reference to a node can all run user code, which may cancel a context of this very subtree and so
 /// wait for its propagation: they are deferred until every node here is
 /// marked propagated. (`Arc::into_inner` tells, atomically, whether the
 /// walk's reference was the last; any other is released on the spot.)
@@ -501,14 +508,8 @@ fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Caus
     }
     root.mark_propagated();
     wakers.into_iter().for_each(Waker::wake);
-    after_funcs.into_iter().for_each(run_after_func);
+    after_funcs.into_iter().for_each(after_func::start);
     drop(reached);
-}
-
-/// Runs an after-func, containing a panic: the panic hook has reported it,
-/// and the canceller (and the other after-funcs) must not pay for it.
-pub(crate) fn run_after_func(f: Box<dyn FnOnce() + Send>) {
-    let _contained = catch_unwind(AssertUnwindSafe(f));
 }
 
 #[inline]

@@ -15,6 +15,14 @@
 //! reverse (the tree's invariant 4): the driver takes what is due out of the
 //! queue before cancelling it.
 //!
+//! When a runtime shuts down, its driver task is dropped and its deadlines
+//! could never fire: a context timed by it would stay live forever, and a
+//! `done()` awaited elsewhere would hang. So the driver's drop closes the
+//! queue and cancels every deadline it still held, with
+//! [`Error::Canceled`] and a cause that says why ([`RUNTIME_GONE`]); a
+//! deadline armed on a closed queue (through the handle of a runtime that
+//! already shut down) is cancelled the same way at once.
+//!
 //! These locks are parking_lot's even under loom (arming and disarming
 //! contend on one queue per runtime, for a few instructions): deadlines
 //! need tokio's timer and are exercised by the paused-clock tests, not the
@@ -32,7 +40,7 @@ use tokio::runtime::{self, Handle};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
-use crate::error::{Cause, Error};
+use crate::error::{into_cause, Cause, Error};
 use crate::node::CancelNode;
 use crate::sync::{Arc, Weak};
 
@@ -56,7 +64,15 @@ struct Queue {
 struct Armed {
     deadlines: BTreeMap<Key, Deadline>,
     next_id: u64,
+    /// Set when the driver is gone (its runtime shut down): nothing here
+    /// would ever fire.
+    closed: bool,
 }
+
+/// The cause of a deadline context cancelled because the runtime timing its
+/// deadline shut down first.
+pub(crate) const RUNTIME_GONE: &str = "ctx: the Tokio runtime timing this context's deadline \
+     shut down before the deadline passed";
 
 struct Deadline {
     node: Weak<CancelNode>,
@@ -130,6 +146,11 @@ pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant, cause: Option<Cause
     let queue = queue_of(&runtime);
     let (key, earliest) = {
         let mut armed = queue.lock();
+        if armed.closed {
+            drop(armed);
+            node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
+            return;
+        }
         let key = (deadline, armed.next_id);
         armed.next_id += 1;
         let node = Arc::downgrade(node);
@@ -181,13 +202,37 @@ fn shared_queue_of(runtime: &Handle, id: runtime::Id) -> Arc<Queue> {
     drop(sleep_until(Instant::now()));
     let queue = Arc::new(Queue::default());
     queues.push((id, Arc::downgrade(&queue)));
-    runtime.spawn(drive(queue.clone()));
+    // A runtime already shut down drops the driver unpolled: its guard
+    // closes the queue all the same.
+    runtime.spawn(drive(CloseOnDrop(queue.clone())));
     queue
+}
+
+/// The driver's hold on its queue. Dropped with the driver, when the
+/// runtime shuts down: closes the queue and cancels what it still held.
+struct CloseOnDrop(Arc<Queue>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        let orphaned = {
+            let mut armed = self.0.lock();
+            armed.closed = true;
+            std::mem::take(&mut armed.deadlines)
+        };
+        // Cancelled unlocked: a node's cancel disarms its timer, which
+        // takes the queue's lock.
+        for deadline in orphaned.into_values() {
+            if let Some(node) = deadline.node.upgrade() {
+                node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
+            }
+        }
+    }
 }
 
 /// The runtime's driver: lives as long as the runtime, cancelling each
 /// deadline as it passes.
-async fn drive(queue: Arc<Queue>) {
+async fn drive(queue: CloseOnDrop) {
+    let queue = &queue.0;
     loop {
         // Registered before the queue is read, so an earlier deadline armed
         // after this read still wakes the sleep below.

@@ -27,7 +27,13 @@
 //! how many times after-funcs ran, and that every registry is empty.
 //!
 //! Deadlines use tokio's timer, which loom cannot drive: they are covered
-//! by the stress tests (`tests/stress.rs` of the facade crate).
+//! by the stress tests (`tests/stress.rs` of the facade crate). After-funcs
+//! run inline under loom, on the cancelling thread once its locks are
+//! released, where a normal build hands them to another thread (loom
+//! cannot drive Tokio's blocking pool or `std::thread`; see
+//! `src/after_func.rs`): the models check what is decided under the lock,
+//! that each runs exactly once and `stop()` is true exactly when it
+//! prevented the run.
 //!
 //! Run (the preemption bound defaults to [`DEFAULT_PREEMPTIONS`];
 //! `LOOM_MAX_PREEMPTIONS` overrides it):

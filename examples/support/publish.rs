@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use ctx::http::{inject, ContextLayer, TraceId};
-use ctx::{ctx_fn, detached, Context};
+use ctx::{ctx_fn, detached, Context, DetachedTracker};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::support::{self, Rng};
@@ -263,8 +263,8 @@ async fn place_order(ctx: Context, app: App, order: String) -> Result<String, Ap
         }
         Variant::Background => publish_with_background(app.clone(), receipt.clone(), linger),
         Variant::Detached => {
-            // Dropping the handle does not cancel: the work is tracked and
-            // `ctx::wait_detached` waits for it at shutdown.
+            // Dropping the handle does not cancel: the work registers with
+            // the server's tracker, which waits for it at shutdown.
             drop(publish(ctx.clone(), app.clone(), receipt.clone(), linger));
         }
     }
@@ -343,7 +343,11 @@ async fn send_to_broker(
 
 /// Runs one variant end to end on fresh servers and reports.
 pub async fn run_variant(variant: Variant, config: &Config) -> std::io::Result<Report> {
-    let (root, shutdown) = Context::background().with_cancel();
+    // The servers' root carries their tracker of detached work.
+    let tracker = DetachedTracker::new();
+    let (root, shutdown) = Context::background()
+        .with_value(tracker.clone())
+        .with_cancel();
 
     let broker = Broker {
         received: Arc::default(),
@@ -376,7 +380,7 @@ pub async fn run_variant(variant: Variant, config: &Config) -> std::io::Result<R
 
     // Shutdown: first the detached work (bounded), then every publish.
     let (bound, _cancel) = Context::background().with_timeout(Duration::from_secs(10));
-    let _ = ctx::wait_detached(&bound).await;
+    tracker.drain(&bound).await;
     let unfinished = stats.settled(Duration::from_secs(10)).await;
     drop(shutdown);
     let _ = server.task.await;

@@ -7,9 +7,13 @@ use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Duration;
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body::Body;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
-use super::grpc_timeout::{parse_grpc_timeout, GRPC_TIMEOUT};
+use super::body::ResponseBody;
+use super::grpc_timeout::{parse_grpc_timeout, GrpcTimeoutError, GRPC_TIMEOUT};
 use super::ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 use crate::{CancelCauseHandle, CancelHandle, Context};
 
@@ -18,23 +22,33 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 ///
 /// Each request's context is a child of the server-wide `root` given to
 /// [`new`](ContextLayer::new), so cancelling the root (at shutdown)
-/// cancels every request in flight. It is cancelled when the handler has
-/// produced its response (the cause is [`RequestEnded::Responded`]) or when
-/// the request is abandoned before that, because the client went away and
-/// the server dropped the handler ([`RequestEnded::Abandoned`]). Work that
-/// must outlive the request detaches from it (`#[detached]` or
+/// cancels every request in flight. It ends when the response is done, as
+/// Go's ends when `ServeHTTP` returns: once the response body's last frame
+/// has been produced (the cause is [`RequestEnded::Responded`]), so a body
+/// streamed after the head still runs under a live context; or when the
+/// request is abandoned before that, because the client went away and the
+/// server dropped the handler or the body ([`RequestEnded::Abandoned`]).
+/// Work that must outlive the request detaches from it (`#[detached]` or
 /// [`Context::without_cancel`]).
 ///
 /// The context carries a [`TraceId`] (from an incoming `traceparent`
-/// header, or new) and a [`RequestId`] (from `x-request-id`, or new). An
-/// incoming `grpc-timeout` header becomes its deadline, capped by
-/// [`max_timeout`](ContextLayer::max_timeout); a malformed one is answered
-/// with `400 Bad Request` and a body that says what is wrong, without
-/// calling the handler.
+/// header, or new) and a [`RequestId`] (from `x-request-id`, or new),
+/// which the response echoes in its `x-request-id` header (unless the
+/// handler set one). An incoming `grpc-timeout` header becomes its
+/// deadline, capped by [`max_timeout`](ContextLayer::max_timeout); a
+/// request without one gets the
+/// [`default_timeout`](ContextLayer::default_timeout), if set. A malformed
+/// `grpc-timeout` is answered with `400 Bad Request` and a body that says
+/// what is wrong, without calling the handler.
 ///
 /// The context is stored in the request's extensions: axum handlers take
 /// it as a `ctx: Context` argument (the `Context` extractor), or as
-/// `Extension<Context<'static>>`.
+/// `Extension<Context<'static>>`. Middleware inside the layer can replace
+/// it with a child carrying more values (see "Adding values in
+/// middleware" in [`ctx::http`](crate::http)).
+///
+/// [`Shutdown::layer`](super::Shutdown::layer) makes one whose requests a
+/// graceful shutdown waits for.
 ///
 /// ```
 /// use axum::{body::Body, routing::get, Router};
@@ -47,7 +61,7 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// # async fn main() {
 /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
 /// let handler = move |ctx: Context<'static>| async move {
-///     // Keep a clone: the request's context ends when the handler returns.
+///     // Keep a clone: the request's context ends with the response.
 ///     tx.send(ctx.clone()).unwrap();
 ///     assert!(!ctx.is_done());
 ///     "ok"
@@ -57,8 +71,12 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 ///
 /// let response = app.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
 /// assert_eq!(response.status(), 200);
+/// assert!(response.headers().contains_key("x-request-id"));
 /// let ctx = rx.recv().await.unwrap();
-/// assert!(ctx.is_done(), "cancelled once the response was produced");
+/// assert!(!ctx.is_done(), "the body is not sent yet");
+///
+/// axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+/// assert!(ctx.is_done(), "cancelled once the response was sent");
 /// let cause = ctx.cause().unwrap();
 /// assert_eq!(cause.downcast_ref::<RequestEnded>(), Some(&RequestEnded::Responded));
 /// # }
@@ -66,7 +84,29 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 #[derive(Clone, Debug)]
 pub struct ContextLayer {
     root: Context<'static>,
-    max_timeout: Duration,
+    budget: Budget,
+    /// The requests in flight, for a graceful shutdown to wait for.
+    requests: Option<TaskTracker>,
+}
+
+/// How much time a request gets.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    /// The cap on an incoming `grpc-timeout`.
+    max: Duration,
+    /// The deadline of a request without one.
+    default: Option<Duration>,
+}
+
+impl Budget {
+    /// The request's timeout: its `grpc-timeout` (capped), else the
+    /// default.
+    fn of<B>(&self, request: &Request<B>) -> Result<Option<Duration>, GrpcTimeoutError> {
+        match request.headers().get(GRPC_TIMEOUT) {
+            Some(value) => parse_grpc_timeout(value).map(|timeout| Some(timeout.min(self.max))),
+            None => Ok(self.default),
+        }
+    }
 }
 
 impl ContextLayer {
@@ -88,8 +128,18 @@ impl ContextLayer {
     pub fn new(root: Context<'static>) -> ContextLayer {
         ContextLayer {
             root,
-            max_timeout: Self::DEFAULT_MAX_TIMEOUT,
+            budget: Budget {
+                max: Self::DEFAULT_MAX_TIMEOUT,
+                default: None,
+            },
+            requests: None,
         }
+    }
+
+    /// Counts each request in `requests` until its response is done.
+    pub(super) fn tracking(mut self, requests: TaskTracker) -> ContextLayer {
+        self.requests = Some(requests);
+        self
     }
 
     /// Caps the budget an incoming `grpc-timeout` can give a request (a
@@ -103,7 +153,39 @@ impl ContextLayer {
     ///     .max_timeout(Duration::from_secs(30));
     /// ```
     pub fn max_timeout(mut self, max: Duration) -> ContextLayer {
-        self.max_timeout = max;
+        self.budget.max = max;
+        self
+    }
+
+    /// Gives a request that comes without a `grpc-timeout` header this
+    /// budget: its context's deadline is now + `timeout`, as if the client
+    /// had sent it. Default: none (such a request has no deadline of its
+    /// own).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::{body::Body, routing::get, Router};
+    /// use ctx::http::ContextLayer;
+    /// use ctx::Context;
+    /// use http::Request;
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let budget = |ctx: Context<'static>| async move {
+    ///     format!("{:?}", ctx.deadline().map(|deadline| deadline - ctx::Instant::now()))
+    /// };
+    /// let app = Router::new()
+    ///     .route("/", get(budget))
+    ///     .layer(ContextLayer::new(Context::background()).default_timeout(Duration::from_secs(2)));
+    ///
+    /// let response = app.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    /// let body = axum::body::to_bytes(response.into_body(), 64).await.unwrap();
+    /// assert_eq!(body, "Some(2s)");
+    /// # }
+    /// ```
+    pub fn default_timeout(mut self, timeout: Duration) -> ContextLayer {
+        self.budget.default = Some(timeout);
         self
     }
 }
@@ -115,7 +197,8 @@ impl<S> Layer<S> for ContextLayer {
         ContextService {
             inner,
             root: self.root.clone(),
-            max_timeout: self.max_timeout,
+            budget: self.budget,
+            requests: self.requests.clone(),
         }
     }
 }
@@ -132,7 +215,8 @@ impl<S> Layer<S> for ContextLayer {
 pub struct ContextService<S> {
     inner: S,
     root: Context<'static>,
-    max_timeout: Duration,
+    budget: Budget,
+    requests: Option<TaskTracker>,
 }
 
 /// Why a request's context was cancelled by the [`ContextLayer`]: its
@@ -142,25 +226,27 @@ pub struct ContextService<S> {
 /// ```
 /// use ctx::http::RequestEnded;
 ///
-/// assert_eq!(RequestEnded::Responded.to_string(), "request finished: the handler produced its response");
+/// assert_eq!(RequestEnded::Responded.to_string(), "request finished: its response was sent");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RequestEnded {
-    /// The handler produced its response (Go: `ServeHTTP` returned).
+    /// The response is done: its body's last frame was produced (Go:
+    /// `ServeHTTP` returned, after the handler wrote the body).
     Responded,
-    /// The request was dropped before its response: the client went away
-    /// (the server drops the handler when the connection closes) or the
-    /// server gave up on the connection.
+    /// The request was dropped before its response was done: the client
+    /// went away (the server drops the handler, or the body it was
+    /// sending, when the connection closes) or the server gave up on the
+    /// connection.
     Abandoned,
 }
 
 impl fmt::Display for RequestEnded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            RequestEnded::Responded => "request finished: the handler produced its response",
+            RequestEnded::Responded => "request finished: its response was sent",
             RequestEnded::Abandoned => {
-                "request abandoned: the client went away before the response"
+                "request abandoned: the client went away before the response was complete"
             }
         })
     }
@@ -187,9 +273,9 @@ pub struct RequestSpan(pub tracing::Span);
 impl<S, B, ResBody> Service<Request<B>> for ContextService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
-    ResBody: From<String>,
+    ResBody: Body + From<String>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
@@ -198,24 +284,6 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let timeout = match request.headers().get(GRPC_TIMEOUT).map(parse_grpc_timeout) {
-            None => None,
-            Some(Ok(timeout)) => Some(timeout.min(self.max_timeout)),
-            Some(Err(error)) => {
-                let mut response = Response::new(ResBody::from(format!("{error}\n")));
-                *response.status_mut() = StatusCode::BAD_REQUEST;
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                );
-                return ResponseFuture {
-                    state: State::Rejected {
-                        response: Some(response),
-                    },
-                };
-            }
-        };
-
         let headers = request.headers();
         let trace_id = headers
             .get(TRACEPARENT)
@@ -227,6 +295,26 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(RequestId::from_header)
             .unwrap_or_else(RequestId::generate);
+        // A request id is made of visible ASCII (`RequestId` checks it).
+        let echoed = HeaderValue::from_str(request_id.as_str()).ok();
+
+        let timeout = match self.budget.of(&request) {
+            Ok(timeout) => timeout,
+            Err(error) => {
+                let mut response = Response::new(ResBody::from(format!("{error}\n")));
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                echo(&mut response, echoed);
+                return ResponseFuture {
+                    state: State::Rejected {
+                        response: Some(response.map(ResponseBody::without_context)),
+                    },
+                };
+            }
+        };
 
         let (ctx, cancel) = self.root.with_cancel_cause();
         let (ctx, deadline) = match timeout {
@@ -246,8 +334,10 @@ where
                 uri = %request.uri(),
                 trace_id = %trace_id,
             );
-            (ctx.with_value(RequestSpan(span.clone())), span)
+            (ctx.with_value(RequestSpan(span.clone())), SpanSlot { span })
         };
+        #[cfg(not(feature = "tracing"))]
+        let span = SpanSlot::none();
 
         request.extensions_mut().insert(ctx);
 
@@ -265,44 +355,79 @@ where
                 guard: Some(Guard {
                     cancel,
                     _deadline: deadline,
+                    _in_flight: self.requests.as_ref().map(TaskTracker::token),
                 }),
-                #[cfg(feature = "tracing")]
+                echoed,
                 span,
-                #[cfg(not(feature = "tracing"))]
-                span: (),
             },
         }
     }
 }
 
-#[cfg(feature = "tracing")]
-type SpanSlot = tracing::Span;
-#[cfg(not(feature = "tracing"))]
-type SpanSlot = ();
+/// Echoes the request id on `response`, unless the handler set one.
+fn echo<B>(response: &mut Response<B>, request_id: Option<HeaderValue>) {
+    if let Some(request_id) = request_id {
+        response
+            .headers_mut()
+            .entry(REQUEST_ID)
+            .or_insert(request_id);
+    }
+}
 
-/// Cancels the request's context when dropped: [`RequestEnded::Abandoned`]
-/// unless the response was produced first.
-struct Guard {
+/// The request's tracing span (feature `tracing`); nothing without it.
+pub(super) struct SpanSlot {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl SpanSlot {
+    /// No span: that of a response the layer answered itself.
+    pub(super) fn none() -> SpanSlot {
+        SpanSlot {
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(super) fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+}
+
+/// The end of a request's context: cancels it, with
+/// [`RequestEnded::Abandoned`] when dropped unless [`end`](Guard::end)
+/// said otherwise first. Also holds the request's deadline and its place
+/// among the requests in flight, released with it.
+pub(super) struct Guard {
     cancel: CancelCauseHandle,
     _deadline: Option<CancelHandle>,
+    _in_flight: Option<TaskTrackerToken>,
+}
+
+impl Guard {
+    /// Ends the request's context, saying why.
+    pub(super) fn end(self, why: RequestEnded) {
+        // First cancellation wins: the drop's `Abandoned` is then a no-op.
+        self.cancel.cancel(why);
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // First cancellation wins: after `Responded`, this is a no-op.
         self.cancel.cancel(RequestEnded::Abandoned);
     }
 }
 
 pin_project_lite::pin_project! {
     /// The response future of [`ContextService`]: the handler's future,
-    /// owning the request context's cancel handle. When it completes, the
-    /// context is cancelled ([`RequestEnded::Responded`]); when it is
-    /// dropped before that, too ([`RequestEnded::Abandoned`]).
+    /// owning the end of the request's context. Its response's body
+    /// ([`ResponseBody`]) takes it over; dropped before the response, it
+    /// cancels the context ([`RequestEnded::Abandoned`]).
     ///
     /// ```
     /// use std::convert::Infallible;
-    /// use ctx::http::{ContextLayer, ResponseFuture};
+    /// use ctx::http::{ContextLayer, ResponseBody, ResponseFuture};
     /// use http::{Request, Response};
     /// use tower::{service_fn, Layer, Service};
     ///
@@ -311,7 +436,8 @@ pin_project_lite::pin_project! {
     /// let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::from("ok"))) });
     /// let mut service = ContextLayer::new(ctx::Context::background()).layer(inner);
     /// let future: ResponseFuture<_, String> = service.call(Request::new(()));
-    /// assert_eq!(future.await.unwrap().into_body(), "ok");
+    /// let response: Response<ResponseBody<String>> = future.await.unwrap();
+    /// assert!(response.headers().contains_key("x-request-id"));
     /// # }
     /// ```
     pub struct ResponseFuture<F, ResBody> {
@@ -327,10 +453,11 @@ pin_project_lite::pin_project! {
             #[pin]
             future: F,
             guard: Option<Guard>,
+            echoed: Option<HeaderValue>,
             span: SpanSlot,
         },
         Rejected {
-            response: Option<Response<ResBody>>,
+            response: Option<Response<ResponseBody<ResBody>>>,
         },
     }
 }
@@ -338,25 +465,32 @@ pin_project_lite::pin_project! {
 impl<F, ResBody, E> Future for ResponseFuture<F, ResBody>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Body,
 {
-    type Output = Result<Response<ResBody>, E>;
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Running {
                 future,
                 guard,
+                echoed,
                 span,
             } => {
-                #[cfg(feature = "tracing")]
-                let _entered = span.enter();
-                #[cfg(not(feature = "tracing"))]
-                let () = *span;
-                let output = ready!(future.poll(cx));
-                if let Some(guard) = guard.take() {
-                    guard.cancel.cancel(RequestEnded::Responded);
-                }
-                Poll::Ready(output)
+                let output = {
+                    #[cfg(feature = "tracing")]
+                    let _entered = span.enter();
+                    ready!(future.poll(cx))
+                };
+                let guard = guard
+                    .take()
+                    .expect("ResponseFuture polled after completion");
+                Poll::Ready(output.map(|mut response| {
+                    echo(&mut response, echoed.take());
+                    // The body takes over the end of the context.
+                    let span = std::mem::replace(span, SpanSlot::none());
+                    response.map(|body| ResponseBody::new(body, guard, span))
+                }))
             }
             StateProj::Rejected { response } => Poll::Ready(Ok(response
                 .take()

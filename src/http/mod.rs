@@ -5,26 +5,35 @@
 //! has returned; this module does the same for the tower/axum stack:
 //!
 //! - [`ContextLayer`](crate::http::ContextLayer): a tower layer that derives each request's context
-//!   from a server-wide root (cancel the root at shutdown), cancels it when
-//!   the handler has produced its response or the request is abandoned
-//!   (client gone), applies an incoming [`GRPC_TIMEOUT`](crate::http::GRPC_TIMEOUT) header as a
-//!   deadline, and carries a [`TraceId`](crate::http::TraceId) and a [`RequestId`](crate::http::RequestId).
+//!   from a server-wide root (cancel the root at shutdown), ends it when
+//!   the response, body included, has been sent or the request is
+//!   abandoned (client gone), applies an incoming
+//!   [`GRPC_TIMEOUT`](crate::http::GRPC_TIMEOUT) header (or a default
+//!   timeout) as a deadline, carries a [`TraceId`](crate::http::TraceId)
+//!   and a [`RequestId`](crate::http::RequestId), and echoes the request id
+//!   on the response.
+//! - [`Shutdown`](crate::http::Shutdown): the server's root context and
+//!   its graceful shutdown, Go's `Server.Shutdown`: stop accepting, let
+//!   requests in flight finish within a grace period, cancel the rest,
+//!   drain the detached work, report what was cut off.
 //! - The axum extractor: a handler takes `ctx: Context` among its arguments
-//!   (failing with [`MissingContext`] when the layer is missing).
+//!   (failing with [`MissingContext`] when the layer is missing), and may
+//!   return `Result<T, ctx::Error>` (a deadline is a `504`, a cancellation
+//!   a `503`).
 //! - [`inject`](crate::http::inject): the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it.
 //!
 //! With the `tracing` feature, the layer opens a `request` span per request
-//! (with its trace id), polls the handler inside it, and stores it in the
-//! context as a `RequestSpan`, so work detached from the request can
-//! re-enter it.
+//! (with its trace id), polls the handler and the response body inside it,
+//! and stores it in the context as a `RequestSpan`, so work detached from
+//! the request can re-enter it.
 //!
 //! # Example
 //!
 //! ```no_run
 //! use axum::{routing::get, Router};
-//! use ctx::http::{ContextLayer, TraceId};
+//! use ctx::http::{Shutdown, TraceId};
 //! use ctx::Context;
 //!
 //! async fn hello(ctx: Context<'_>) -> String {
@@ -34,35 +43,86 @@
 //!
 //! # #[tokio::main]
 //! # async fn main() -> std::io::Result<()> {
-//! // The server-wide root: cancelling it cancels every request in flight.
-//! let (root, shutdown) = Context::background().with_cancel();
-//! let app = Router::new()
-//!     .route("/", get(hello))
-//!     .layer(ContextLayer::new(root.clone()));
+//! // The server's root context, and its graceful shutdown.
+//! let shutdown = Shutdown::new();
+//! let app = Router::new().route("/", get(hello)).layer(shutdown.layer());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! tokio::spawn(async move {
+//! let signal = async {
 //!     let _ = tokio::signal::ctrl_c().await;
-//!     shutdown.cancel();
-//! });
-//! axum::serve(listener, app)
-//!     .with_graceful_shutdown(async move {
-//!         root.done().await;
-//!     })
-//!     .await
+//! };
+//! // Serves until Ctrl-C, then shuts down gracefully.
+//! let report = shutdown.serve(axum::serve(listener, app), signal).await?;
+//! println!("{report}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Adding values in middleware
+//!
+//! A middleware inside the layer can give the request's context more
+//! values, an authenticated user for example: it takes the context from
+//! the request's extensions and puts back a child carrying the value. The
+//! child is still the request's context (it ends with the response), and
+//! handlers and everything they call find the value with
+//! [`Context::value`](crate::Context::value).
+//!
+//! ```
+//! use axum::extract::Request;
+//! use axum::middleware::{self, Next};
+//! use axum::response::{IntoResponse, Response};
+//! use axum::{body::Body, routing::get, Router};
+//! use ctx::http::{ContextLayer, MissingContext};
+//! use ctx::Context;
+//! use http::StatusCode;
+//! use tower::ServiceExt;
+//!
+//! /// The authenticated user, a value of the request's context.
+//! struct User(String);
+//!
+//! async fn authenticate(mut request: Request, next: Next) -> Response {
+//!     let Some(ctx) = request.extensions().get::<Context<'static>>().cloned() else {
+//!         return MissingContext.into_response();
+//!     };
+//!     let user = match request.headers().get("x-user").map(|v| v.to_str()) {
+//!         Some(Ok(user)) => User(user.to_owned()),
+//!         _ => return StatusCode::UNAUTHORIZED.into_response(),
+//!     };
+//!     request.extensions_mut().insert(ctx.with_value(user));
+//!     next.run(request).await
+//! }
+//!
+//! async fn whoami(ctx: Context<'_>) -> String {
+//!     ctx.value::<User>().map(|user| user.0.clone()).unwrap_or_default()
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Router::new()
+//!     .route("/", get(whoami))
+//!     .layer(middleware::from_fn(authenticate)) // inside the layer: runs after it
+//!     .layer(ContextLayer::new(Context::background()));
+//! let request = http::Request::get("/").header("x-user", "ada").body(Body::empty()).unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! let body = axum::body::to_bytes(response.into_body(), 64).await.unwrap();
+//! assert_eq!(body, "ada");
 //! # }
 //! ```
 
+mod body;
 mod client;
 mod grpc_timeout;
 mod ids;
 mod layer;
+mod shutdown;
 
+pub use body::ResponseBody;
 pub use client::inject;
 #[doc(inline)]
 pub use ctx_core::MissingContext;
 pub use grpc_timeout::{format_grpc_timeout, parse_grpc_timeout, GrpcTimeoutError, GRPC_TIMEOUT};
 pub use ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 pub use layer::{ContextLayer, ContextService, RequestEnded, ResponseFuture};
+pub use shutdown::{ServerShutdown, Shutdown, ShutdownReport};
 
 #[cfg(feature = "tracing")]
 pub use layer::RequestSpan;

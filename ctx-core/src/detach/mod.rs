@@ -1,23 +1,32 @@
 //! The runtime of `#[detached]`: work spawned with its caller's values but
-//! not its cancellation, tracked so shutdown can wait for it.
+//! not its cancellation, registered with the [`DetachedTracker`] its
+//! context carries so shutdown can wait for it, and never failing silently
+//! (see `outcome.rs`).
+
+mod outcome;
+mod tracker;
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::task::{JoinError, JoinHandle};
 
 use crate::context::Context;
-use crate::error::Error;
+pub use outcome::DetachedOutcome;
+use outcome::{Budget, Watch};
+pub use tracker::{detached_running, wait_detached, DetachedTracker, DrainReport};
 
 /// The handle of a `#[detached]` call: await it for the work's result.
 ///
 /// Dropping it does not cancel the work, which runs to completion (or to
-/// its own `timeout`) either way; [`wait_detached`] waits for all of it at
-/// shutdown.
+/// its own `timeout`) either way; the [`DetachedTracker`] it registered
+/// with waits for all of it at shutdown, and every failure, timeout or
+/// panic of the work is logged and counted there, awaited or not.
 ///
 /// It resolves to `Err` only if the work panicked (the panic is caught and
 /// reported here, never taking the process down) or its runtime shut down
@@ -156,49 +165,8 @@ impl std::error::Error for DetachError {
     }
 }
 
-/// Waits until no detached work is running, or until `ctx` is done:
-/// shutdown's "no publish lost at exit", bounded like Go's
-/// `http.Server.Shutdown(ctx)`.
-///
-/// Work detached while waiting is waited for too.
-///
-/// ```
-/// use std::time::Duration;
-/// use ctx::Context;
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let (shutdown, _cancel) = Context::background().with_timeout(Duration::from_secs(10));
-/// ctx::wait_detached(&shutdown).await.expect("detached work still running after 10s");
-/// # }
-/// ```
-pub async fn wait_detached(ctx: &Context<'_>) -> Result<(), Error> {
-    ctx.run(AllFinished).await
-}
-
-/// How many `#[detached]` calls are still running, process-wide.
-///
-/// ```
-/// use ctx::{detached, Context, Error};
-///
-/// #[detached]
-/// async fn publish(ctx: Context) -> Result<(), Error> {
-///     Ok(())
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let handle = publish(Context::background());
-/// assert_eq!(ctx::detached_running(), 1);
-/// handle.await.unwrap().unwrap();
-/// assert_eq!(ctx::detached_running(), 0);
-/// # }
-/// ```
-pub fn detached_running() -> usize {
-    lock().running
-}
-
-/// Spawns the body of a `#[detached]` fn. Generated code only.
+/// Spawns the body of a `#[detached]` fn, registered with the tracker
+/// `parent` carries ([`DetachedTracker::of`]). Generated code only.
 #[doc(hidden)]
 #[track_caller]
 pub fn __detach<T, F, Fut>(
@@ -210,7 +178,7 @@ pub fn __detach<T, F, Fut>(
 where
     F: FnOnce(Context<'static>) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
+    T: DetachedOutcome + Send + 'static,
 {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         panic!(
@@ -218,81 +186,33 @@ where
              spawned on Tokio, so call it from within one (e.g. under `#[tokio::main]`)"
         );
     };
+    let tracker = DetachedTracker::of(parent).clone();
     let values = parent.without_cancel();
     let (ctx, budget) = match timeout {
         Some(timeout) => {
             let (ctx, cancel) = values.with_timeout(timeout);
-            (ctx, Some(cancel))
+            let budget = Budget {
+                ctx: ctx.clone(),
+                _cancel: cancel,
+                timeout,
+            };
+            (ctx, Some(budget))
         }
         None => (values, None),
     };
-    let work = body(ctx);
-    let running = Running::start();
-    let handle = runtime.spawn(async move {
-        // Both live exactly as long as the work, and are dropped even if it
-        // panics or its runtime drops it.
-        let _running = running;
-        let _budget = budget;
-        work.await
-    });
-    Detached { name, handle }
-}
-
-struct Tracker {
-    running: usize,
-    waiting: Vec<Waker>,
-}
-
-static TRACKER: Mutex<Tracker> = Mutex::new(Tracker {
-    running: 0,
-    waiting: Vec::new(),
-});
-
-/// Locks the tracker, ignoring poison: no user code runs under it.
-fn lock() -> std::sync::MutexGuard<'static, Tracker> {
-    TRACKER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// One running detached call.
-struct Running(());
-
-impl Running {
-    fn start() -> Running {
-        lock().running += 1;
-        Running(())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let waiting = {
-            let mut tracker = lock();
-            tracker.running -= 1;
-            if tracker.running > 0 {
-                return;
-            }
-            std::mem::take(&mut tracker.waiting)
-        };
-        waiting.into_iter().for_each(Waker::wake);
-    }
-}
-
-/// Ready when no detached work is running.
-struct AllFinished;
-
-impl Future for AllFinished {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        let mut tracker = lock();
-        if tracker.running == 0 {
-            return Poll::Ready(());
-        }
-        if !tracker.waiting.iter().any(|w| w.will_wake(cx.waker())) {
-            tracker.waiting.push(cx.waker().clone());
-        }
-        Poll::Pending
+    let watch = Watch::new(name, tracker, budget);
+    let work = AssertUnwindSafe(body(ctx)).catch_unwind();
+    let task = async move {
+        let outcome = work.await;
+        watch.settle(&outcome);
+        // A panic goes on to the handle, which reports it.
+        outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    };
+    // The work, and the log of how it ended, in the caller's span.
+    #[cfg(feature = "tracing")]
+    let task = tracing::Instrument::instrument(task, tracing::Span::current());
+    Detached {
+        name,
+        handle: runtime.spawn(task),
     }
 }

@@ -1,0 +1,199 @@
+//! How detached work ended, told: every failure, timeout, panic and drop of
+//! fire-and-forget work is counted by its tracker and logged, never lost
+//! silently.
+//!
+//! The log is a `tracing` event at level ERROR, in the span current where
+//! the work was started (the request's), with the `tracing` feature and a
+//! subscriber installed. Otherwise it is one line on stderr, prefixed
+//! `ctx:`: stderr is where Rust itself reports what must not go unseen (a
+//! panic), it needs no setup to be seen, and a logging facade without a
+//! logger installed (the `log` crate's default) would drop the line: the
+//! silent loss this module exists to end.
+
+use std::any::Any;
+use std::fmt;
+use std::time::Duration;
+
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use super::tracker::{DetachedTracker, Ending};
+use crate::context::Context;
+use crate::error::Error;
+use crate::handle::CancelHandle;
+
+/// What a `#[detached]` fn returns: a `Result` whose error can be logged.
+///
+/// The macro already requires `Result<T, E>` with `E: From<ctx::Error>`;
+/// the runtime also needs `E: Debug`, to log the `Err` of work nobody
+/// awaits. `Debug` rather than `Display`: nearly every error type derives
+/// it (`unwrap` and `?` in `main` need it too), so requiring it breaks no
+/// existing `#[detached]` fn, and it is what `main` prints for an `Err`.
+///
+/// ```
+/// use ctx::DetachedOutcome;
+///
+/// let failed: Result<(), ctx::Error> = Err(ctx::Error::DeadlineExceeded);
+/// assert_eq!(format!("{:?}", failed.failure().unwrap()), "DeadlineExceeded");
+/// assert!(Ok::<u8, ctx::Error>(1).failure().is_none());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`#[detached]` fns return `Result<_, E>` with `E: std::fmt::Debug`, not `{Self}`",
+    label = "its `Err` is logged when the work fails"
+)]
+pub trait DetachedOutcome {
+    /// The error, if the work failed.
+    fn failure(&self) -> Option<&dyn fmt::Debug>;
+}
+
+impl<T, E: fmt::Debug> DetachedOutcome for Result<T, E> {
+    fn failure(&self) -> Option<&dyn fmt::Debug> {
+        self.as_ref().err().map(|error| error as &dyn fmt::Debug)
+    }
+}
+
+/// The own budget of detached work given a `timeout`.
+pub(crate) struct Budget {
+    /// The work's context: an `Err` once it is past its deadline is a
+    /// timeout.
+    pub(crate) ctx: Context<'static>,
+    /// Keeps the deadline armed as long as the work runs.
+    pub(crate) _cancel: CancelHandle,
+    pub(crate) timeout: Duration,
+}
+
+/// One piece of detached work, from its spawn to its end: registered with
+/// its tracker while it runs, its ending counted and (unless it finished)
+/// logged. Dropped before [`settle`](Watch::settle), the work was dropped
+/// unfinished.
+pub(crate) struct Watch {
+    name: &'static str,
+    tracker: DetachedTracker,
+    budget: Option<Budget>,
+    settled: bool,
+    /// The work's registration. A field, so it is released after `drop`
+    /// has counted the ending: a drain that sees the work gone sees how it
+    /// ended.
+    _registered: TaskTrackerToken,
+}
+
+impl Watch {
+    /// Registers one piece of work with `tracker`.
+    pub(crate) fn new(
+        name: &'static str,
+        tracker: DetachedTracker,
+        budget: Option<Budget>,
+    ) -> Watch {
+        Watch {
+            name,
+            _registered: tracker.register(),
+            tracker,
+            budget,
+            settled: false,
+        }
+    }
+
+    /// Counts and logs how the work ended: with `outcome`, or with a panic.
+    pub(crate) fn settle<T: DetachedOutcome>(mut self, outcome: &Result<T, Box<dyn Any + Send>>) {
+        self.settled = true;
+        let timed_out = |budget: &Budget| {
+            (budget.ctx.err() == Some(Error::DeadlineExceeded)).then_some(budget.timeout)
+        };
+        let told = match outcome {
+            Ok(output) => match output.failure() {
+                None => Told::Finished,
+                Some(error) => match self.budget.as_ref().and_then(timed_out) {
+                    Some(timeout) => Told::TimedOut { error, timeout },
+                    None => Told::Failed { error },
+                },
+            },
+            Err(payload) => Told::Panicked {
+                payload: &**payload,
+            },
+        };
+        self.tell(&told);
+    }
+
+    fn tell(&self, told: &Told<'_>) {
+        self.tracker.count(told.ending());
+        if !matches!(told, Told::Finished) {
+            log(self.name, told);
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.tell(&Told::Abandoned);
+        }
+    }
+}
+
+/// An [`Ending`], with what the log line says about it.
+enum Told<'a> {
+    Finished,
+    Failed {
+        error: &'a dyn fmt::Debug,
+    },
+    TimedOut {
+        error: &'a dyn fmt::Debug,
+        timeout: Duration,
+    },
+    Panicked {
+        payload: &'a (dyn Any + Send),
+    },
+    Abandoned,
+}
+
+impl Told<'_> {
+    fn ending(&self) -> Ending {
+        match self {
+            Told::Finished => Ending::Finished,
+            Told::Failed { .. } => Ending::Failed,
+            Told::TimedOut { .. } => Ending::TimedOut,
+            Told::Panicked { .. } => Ending::Panicked,
+            Told::Abandoned => Ending::Abandoned,
+        }
+    }
+}
+
+/// What follows "detached `name` " in the log line.
+impl fmt::Display for Told<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Told::Finished => f.write_str("finished"),
+            Told::Failed { error } => write!(f, "failed: {error:?}"),
+            Told::TimedOut { error, timeout } => {
+                write!(f, "timed out after its {timeout:?} timeout: {error:?}")
+            }
+            Told::Panicked { payload } => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+                match message {
+                    Some(message) => write!(f, "panicked: {message}"),
+                    None => f.write_str("panicked"),
+                }
+            }
+            Told::Abandoned => f.write_str("was dropped unfinished: its runtime shut down"),
+        }
+    }
+}
+
+/// Logs a detached call's ending: a tracing event in the current span (the
+/// work runs in its caller's) when a subscriber is there to see it, else a
+/// line on stderr.
+fn log(name: &str, told: &Told<'_>) {
+    #[cfg(feature = "tracing")]
+    {
+        let seen = tracing::dispatcher::get_default(|dispatch| {
+            !dispatch.is::<tracing::subscriber::NoSubscriber>()
+        });
+        if seen {
+            tracing::error!(detached = name, "detached `{name}` {told}");
+            return;
+        }
+    }
+    eprintln!("ctx: detached `{name}` {told}");
+}
