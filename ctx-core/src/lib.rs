@@ -7,6 +7,7 @@ mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod handle;
+mod merge;
 mod node;
 mod sync;
 mod timer;
