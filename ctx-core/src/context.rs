@@ -597,7 +597,9 @@ impl<'a> Context<'a> {
     /// first, in which case `fut` is dropped (cancelled, in Rust's sense: no
     /// leaked work). The context is checked before `fut` is first polled.
     ///
-    /// This is the primitive every checked `.await` of `#[ctx_fn]` uses.
+    /// This is the primitive every checked `.await` of `#[ctx_fn]` uses,
+    /// and, with the `testing` feature, a cancellation point of
+    /// `ctx::testing` at the caller's location.
     ///
     /// ```
     /// use std::future::pending;
@@ -612,6 +614,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.run(pending::<()>()).await, Err(Error::Canceled));
     /// # }
     /// ```
+    #[cfg_attr(feature = "testing", track_caller)]
     pub fn run<F: IntoFuture>(&self, fut: F) -> Run<'_, F::IntoFuture> {
         Run::new(self, fut.into_future())
     }

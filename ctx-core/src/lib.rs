@@ -1,6 +1,7 @@
 //! The runtime context tree behind the [`ctx`](https://docs.rs/ctx) crate.
 //! Depend on `ctx`, which re-exports everything here.
 
+mod checkpoint;
 mod context;
 mod done;
 mod error;
@@ -13,6 +14,12 @@ mod sync;
 mod timer;
 mod values;
 
+/// The hook of `ctx::testing` (feature `testing`). Not public API.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod __testing {
+    pub use crate::checkpoint::{observe, Reached};
+}
 pub use context::Context;
 pub use done::{Done, DoneOwned, Run};
 pub use error::{Cause, Error};
