@@ -101,10 +101,10 @@ fn table(title: &str, outcomes: &[Run]) -> usize {
             Some(point) => (
                 point.index.to_string(),
                 point.location.to_string(),
-                if point.in_flight {
-                    point.awaited_name()
-                } else {
-                    format!("{} (finished)", point.awaited_name())
+                match (point.in_flight, point.awaited_name()) {
+                    (true, Some(awaited)) => awaited,
+                    (true, None) => "its await".to_owned(),
+                    (false, _) => "nothing".to_owned(),
                 },
             ),
         };

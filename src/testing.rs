@@ -65,12 +65,14 @@
 //!
 //! A checkpoint is an await the crate checks: every `.await` of a
 //! `#[ctx_fn]` body, and every [`Context::run`](crate::Context::run)
-//! future. It is reached when that future is first polled, and the
-//! harness cancels the context right after the awaited future's first
-//! poll: a future still pending then is dropped *in flight*, as a real
-//! cancellation would drop it while the fn waits there. A future that
-//! finished at that poll was not in flight: its output is kept, and the
-//! cancellation is seen at the next checked await.
+//! future. It is reached when the await is about to look at its context
+//! (a `ctx.run` future's first poll). Run `i` cancels the context the first
+//! time the fn is suspended after reaching checkpoint `i`: the awaited
+//! future, polled and pending, is dropped *in flight*, as a real
+//! cancellation would drop it while the fn waits there. If the fn reaches
+//! the next checkpoint without waiting (the awaited future finished at
+//! once), the cancellation comes there instead, and that await sees it
+//! before it starts.
 //!
 //! # Limits
 //!
@@ -78,8 +80,9 @@
 //!   `.await` outside `#[ctx_fn]` and `ctx.run`, awaits inside closures and
 //!   async blocks of a `#[ctx_fn]` (the block is one checkpoint where it
 //!   is awaited), `tokio::select!` and `join!` branches, `#[uncancelable]`
-//!   statements, and `done()` futures. A cancellation can still come
-//!   while the fn waits there in production; the harness will not try it.
+//!   statements, and `done()` futures. The harness does not aim at them: a
+//!   cancellation there happens only when the fn first waits at one after
+//!   a checkpoint, as that checkpoint's.
 //! - Only the awaits of the fn's own task count: work it spawns (with
 //!   [`Context::spawn`](crate::Context::spawn) or `#[detached]`) runs on
 //!   the same runtime but is not watched, and ends with the run.
@@ -99,7 +102,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
-use ctx_core::__testing::{observe, Reached};
+use ctx_core::__testing::{observe, Event, Reached};
 
 use crate::Context;
 
@@ -140,7 +143,7 @@ pub struct CancelPoints<F> {
 /// let point = outcomes[1].cancelled_at.unwrap();
 /// assert_eq!(point.index, 0);
 /// assert_eq!(point.location.file(), file!(), "where `ctx.run` is called");
-/// assert_eq!(point.awaited_name(), "Sleep");
+/// assert_eq!(point.awaited_name().as_deref(), Some("Sleep"));
 /// assert!(point.in_flight);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,19 +154,23 @@ pub struct Checkpoint {
     /// Where the await is in the source.
     pub location: &'static Location<'static>,
     /// The type of the awaited future, as [`std::any::type_name`] gives it
-    /// (an async fn's future is `path::to::the_fn::{{closure}}`).
-    pub awaited: &'static str,
-    /// Whether the awaited future was pending when the context was
-    /// cancelled, and so dropped in flight. `false` when it finished at
-    /// its first poll (the cancellation is then seen at the next checked
-    /// await), or was never polled (the context was already done).
+    /// (an async fn's future is `path::to::the_fn::{{closure}}`), when the
+    /// check knows it: a `ctx.run` future does, a `#[ctx_fn]` await does
+    /// not.
+    pub awaited: Option<&'static str>,
+    /// Whether the fn was waiting, after this checkpoint and before any
+    /// other, when the context was cancelled: at this await, normally, so
+    /// that its future was dropped in flight (or at an unchecked await
+    /// further on). `false` when the fn went on without waiting: the next
+    /// checked await saw the cancellation before it started (or, if the fn
+    /// reached none, the cancellation came after it returned).
     pub in_flight: bool,
 }
 
 impl Checkpoint {
-    /// The awaited future's type without module paths: `Ledger::record`
-    /// for the future of `Ledger`'s async fn `record` (or of an async block
-    /// in it), `Sleep` for tokio's sleep.
+    /// The awaited future's type without module paths, when known:
+    /// `Ledger::record` for the future of `Ledger`'s async fn `record` (or
+    /// of an async block in it), `Sleep` for tokio's sleep.
     ///
     /// ```
     /// use ctx::testing::CancelPoints;
@@ -171,10 +178,11 @@ impl Checkpoint {
     /// async fn lookup() {}
     ///
     /// let outcomes = CancelPoints::new(|ctx| async move { ctx.run(lookup()).await }).outcomes();
-    /// assert_eq!(outcomes[1].cancelled_at.unwrap().awaited_name(), "lookup");
+    /// let point = outcomes[1].cancelled_at.unwrap();
+    /// assert_eq!(point.awaited_name().as_deref(), Some("lookup"));
     /// ```
-    pub fn awaited_name(&self) -> String {
-        let mut name = self.awaited;
+    pub fn awaited_name(&self) -> Option<String> {
+        let mut name = self.awaited?;
         while let Some(outer) = name.strip_suffix("::{{closure}}") {
             name = outer;
         }
@@ -192,7 +200,7 @@ impl Checkpoint {
             short.push_str(&after[..other_len]);
             rest = &after[other_len..];
         }
-        short
+        Some(short)
     }
 }
 
@@ -213,7 +221,7 @@ fn without_modules(path: &str) -> &str {
 }
 
 /// `checkpoint 2 at src/shop.rs:41:37 (awaiting Ledger::record, in
-/// flight)`.
+/// flight)`; `not in flight` when the fn went on without waiting there.
 ///
 /// ```
 /// use ctx::testing::CancelPoints;
@@ -227,18 +235,12 @@ fn without_modules(path: &str) -> &str {
 /// ```
 impl fmt::Display for Checkpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let flight = if self.in_flight {
-            "in flight"
-        } else {
-            "finished at its first poll"
-        };
-        write!(
-            f,
-            "checkpoint {} at {} (awaiting {}, {flight})",
-            self.index,
-            self.location,
-            self.awaited_name()
-        )
+        write!(f, "checkpoint {} at {} (", self.index, self.location)?;
+        if let Some(awaited) = self.awaited_name() {
+            write!(f, "awaiting {awaited}, ")?;
+        }
+        let flight = if self.in_flight { "" } else { "not " };
+        write!(f, "{flight}in flight)")
     }
 }
 
@@ -361,8 +363,8 @@ where
                  #[test], not from #[tokio::test] or async code"
             );
         }
-        let (output, points) = self.run_once(None);
-        if points.is_empty() {
+        let (output, first) = self.run_once(None);
+        if first.reached.is_empty() {
             panic!(
                 "ctx::testing::CancelPoints: the fn passed no checkpoint, so there is nothing to \
                  cancel; checkpoints are the awaits of a #[ctx_fn] body and ctx.run(..) futures"
@@ -372,33 +374,33 @@ where
             cancelled_at: None,
             output,
         });
-        for index in 0..points.len() {
-            let (output, reached) = self.run_once(Some(index));
-            let same = reached.len() > index
-                && reached[..=index]
+        for index in 0..first.reached.len() {
+            let (output, trace) = self.run_once(Some(index));
+            let same = trace.reached.len() > index
+                && trace.reached[..=index]
                     .iter()
-                    .zip(&points)
-                    .all(|(now, first)| now.location == first.location);
+                    .zip(&first.reached)
+                    .all(|(now, then)| now.location == then.location);
             if !same {
                 panic!(
                     "ctx::testing::CancelPoints: the run cancelled at checkpoint {index} did not \
                      pass the checkpoints of the first run before it (first run: {}; this run: \
                      {}): the fn is not deterministic; runs must depend only on tokio's paused \
                      clock, not on real I/O, other threads or randomness",
-                    locations(&points[..=index]),
-                    locations(&reached),
+                    locations(&first.reached[..=index]),
+                    locations(&trace.reached),
                 );
             }
             each(Outcome {
-                cancelled_at: Some(checkpoint(index, reached[index])),
+                cancelled_at: trace.checkpoint(index),
                 output,
             });
         }
     }
 
     /// One run on a fresh runtime, cancelled at checkpoint `cancel_at` if
-    /// any: the future's output and the checkpoints it passed.
-    fn run_once(&mut self, cancel_at: Option<usize>) -> (Fut::Output, Vec<Reached>) {
+    /// any: the future's output and what the run saw.
+    fn run_once(&mut self, cancel_at: Option<usize>) -> (Fut::Output, Trace) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .start_paused(true)
@@ -407,14 +409,13 @@ where
                 panic!("ctx::testing::CancelPoints could not build a Tokio runtime: {err}")
             });
         let (ctx, cancel) = Context::background().with_cancel();
-        let reached = Rc::new(RefCell::new(Vec::new()));
+        let trace = Rc::new(RefCell::new(Trace::default()));
         let observer = {
-            let reached = reached.clone();
-            move |point: Reached| {
-                let mut reached = reached.borrow_mut();
-                reached.push(point);
-                if Some(reached.len() - 1) == cancel_at {
-                    drop(reached);
+            let trace = trace.clone();
+            move |event| {
+                // The borrow ends first: cancelling runs after-funcs.
+                let cancel_now = trace.borrow_mut().record(event, cancel_at);
+                if cancel_now {
                     cancel.cancel();
                 }
             }
@@ -424,8 +425,7 @@ where
         let output = match catch_unwind(AssertUnwindSafe(|| runtime.block_on(run))) {
             Ok(output) => output,
             Err(panic) => {
-                let cancelled_at = cancel_at
-                    .and_then(|index| Some(checkpoint(index, *reached.borrow().get(index)?)));
+                let cancelled_at = cancel_at.and_then(|index| trace.borrow().checkpoint(index));
                 panic!(
                     "the fn under test panicked {}: {}",
                     describe_run(cancelled_at),
@@ -434,17 +434,50 @@ where
             }
         };
         drop(runtime);
-        let reached = reached.take();
-        (output, reached)
+        let trace = trace.take();
+        (output, trace)
     }
 }
 
-fn checkpoint(index: usize, reached: Reached) -> Checkpoint {
-    Checkpoint {
-        index,
-        location: reached.location,
-        awaited: reached.awaited,
-        in_flight: reached.in_flight,
+/// What one run saw.
+#[derive(Default)]
+struct Trace {
+    /// The checkpoints it reached, in order.
+    reached: Vec<Reached>,
+    /// Once it cancelled, whether the fn was suspended at its checkpoint.
+    in_flight: Option<bool>,
+}
+
+impl Trace {
+    /// Records `event`. For a run cancelling at checkpoint `cancel_at`,
+    /// `true` when the moment has come: the fn is suspended at that
+    /// checkpoint (its awaited future in flight), or it has reached the
+    /// next one without waiting (which then sees the cancellation).
+    fn record(&mut self, event: Event, cancel_at: Option<usize>) -> bool {
+        if let Event::Reached(point) = event {
+            self.reached.push(point);
+        }
+        let (Some(target), None) = (cancel_at, self.in_flight) else {
+            return false;
+        };
+        let in_flight = match event {
+            Event::Suspended if self.reached.len() == target + 1 => true,
+            Event::Reached(_) if self.reached.len() == target + 2 => false,
+            _ => return false,
+        };
+        self.in_flight = Some(in_flight);
+        true
+    }
+
+    /// Checkpoint `index`, if the run reached it.
+    fn checkpoint(&self, index: usize) -> Option<Checkpoint> {
+        let reached = self.reached.get(index)?;
+        Some(Checkpoint {
+            index,
+            location: reached.location,
+            awaited: reached.awaited,
+            in_flight: self.in_flight.unwrap_or(false),
+        })
     }
 }
 

@@ -194,17 +194,15 @@ impl<F: Future> Future for Run<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        // A test harness may cancel the context here, at the first poll.
+        this.checkpoint.reached();
         let scope = this.ctx.scope();
-        let raced = match scope.and_then(|node| node.err()) {
-            Some(err) => Poll::Ready(Err(err)),
-            None => this.fut.poll(cx).map(Ok),
-        };
-        // A test harness may cancel the context here, at the first poll:
-        // then an awaited future still pending is dropped in flight.
-        this.checkpoint.reached(raced.is_pending());
-        match raced {
-            Poll::Ready(result) => Poll::Ready(result),
-            Poll::Pending => this.waiter.poll_done(scope, cx).map(Err),
+        if let Some(err) = scope.and_then(|node| node.err()) {
+            return Poll::Ready(Err(err));
         }
+        if let Poll::Ready(output) = this.fut.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        this.waiter.poll_done(scope, cx).map(Err)
     }
 }

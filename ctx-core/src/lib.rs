@@ -18,7 +18,7 @@ mod values;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod __testing {
-    pub use crate::checkpoint::{observe, Reached};
+    pub use crate::checkpoint::{observe, reached, Event, Reached};
 }
 pub use context::Context;
 pub use done::{Done, DoneOwned, Run};

@@ -1,7 +1,8 @@
-//! The hook behind `ctx::testing` (feature `testing`): every `Run` reports
-//! its first poll, with its caller's location, to the observer of the task
-//! that polls it, and a context that observer cancels is seen by that very
-//! await.
+//! The hook behind `ctx::testing` (feature `testing`): every `Run`
+//! reports its first poll, with its caller's location, to the observer of
+//! the task that polls it, before it looks at its context; the observed
+//! future reports each suspension; a context the observer cancels is seen
+//! at once.
 #![cfg(feature = "testing")]
 
 use std::cell::RefCell;
@@ -11,23 +12,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ctx_core::__testing::{observe, Reached};
+use ctx_core::__testing::{observe, reached, Event};
 use ctx_core::{Context, Error};
 
-/// An observer that records what it is told, and the record.
-fn recorder() -> (Rc<RefCell<Vec<Reached>>>, impl FnMut(Reached) + 'static) {
-    let seen = Rc::new(RefCell::new(Vec::new()));
+/// An observer that records what it hears, and the record.
+fn recorder() -> (Rc<RefCell<Vec<Event>>>, impl FnMut(Event) + 'static) {
+    let heard = Rc::new(RefCell::new(Vec::new()));
     let record = {
-        let seen = seen.clone();
-        move |reached| seen.borrow_mut().push(reached)
+        let heard = heard.clone();
+        move |event| heard.borrow_mut().push(event)
     };
-    (seen, record)
+    (heard, record)
 }
 
 #[tokio::test(start_paused = true)]
-async fn each_run_reports_once_at_its_first_poll_where_it_is_called() {
+async fn each_run_reports_once_where_it_is_called_and_each_suspension() {
     let (ctx, _cancel) = Context::background().with_cancel();
-    let (seen, record) = recorder();
+    let (heard, record) = recorder();
     let lines = observe(record, async {
         let ready = line!() + 1;
         ctx.run(async { 1 }).await.unwrap();
@@ -39,20 +40,34 @@ async fn each_run_reports_once_at_its_first_poll_where_it_is_called() {
     })
     .await;
 
-    let seen = seen.borrow();
-    assert_eq!(seen.len(), 2, "the sleep, polled twice, is reported once");
-    for (reached, line) in seen.iter().zip(lines) {
-        assert_eq!(reached.location.file(), file!());
-        assert_eq!(reached.location.line(), line);
+    let heard = heard.borrow();
+    let [Event::Reached(ready), Event::Reached(sleep), Event::Suspended] = heard[..] else {
+        panic!("the sleep, polled twice, is reached once, then suspends once: {heard:?}");
+    };
+    for (point, line) in [(ready, lines[0]), (sleep, lines[1])] {
+        assert_eq!(point.location.file(), file!());
+        assert_eq!(point.location.line(), line);
     }
-    assert!(
-        seen[0].awaited.ends_with("{{closure}}"),
-        "{}",
-        seen[0].awaited
+    assert!(ready.awaited.unwrap().ends_with("{{closure}}"), "{ready:?}");
+    assert_eq!(sleep.awaited, Some("tokio::time::sleep::Sleep"));
+}
+
+#[tokio::test]
+async fn a_check_that_is_not_a_run_reports_its_callers_location() {
+    let (heard, record) = recorder();
+    let line = observe(record, async {
+        reached();
+        line!() - 1
+    })
+    .await;
+    let [Event::Reached(point)] = heard.borrow()[..] else {
+        panic!("{:?}", heard.borrow());
+    };
+    assert_eq!(
+        (point.location.file(), point.location.line()),
+        (file!(), line)
     );
-    assert!(!seen[0].in_flight, "finished at its first poll");
-    assert_eq!(seen[1].awaited, "tokio::time::sleep::Sleep");
-    assert!(seen[1].in_flight);
+    assert_eq!(point.awaited, None);
 }
 
 /// Dropped with a flag, to see when a future is dropped.
@@ -65,33 +80,44 @@ impl Drop for DropFlag {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_cancel_by_the_observer_is_seen_by_that_await_and_drops_its_future() {
+async fn a_cancel_on_suspension_drops_the_future_in_flight_and_a_cancel_on_reaching_is_seen_at_once(
+) {
     let (ctx, cancel) = Context::background().with_cancel();
     let dropped = Arc::new(AtomicBool::new(false));
-    let mut points = 0;
-    let observer = move |_: Reached| {
-        points += 1;
-        if points == 1 {
+    let observer = move |event| {
+        if event == Event::Suspended {
             cancel.cancel();
         }
     };
     let flag = DropFlag(dropped.clone());
-    let results = observe(observer, async {
-        let first = ctx
-            .run(async move {
-                let _flag = flag;
-                pending::<()>().await
-            })
-            .await;
-        let second = ctx.run(async { 2 }).await;
-        (first, second)
+    let in_flight = observe(observer, async {
+        ctx.run(async move {
+            let _flag = flag;
+            pending::<()>().await
+        })
+        .await
     })
     .await;
-    assert_eq!(results, (Err(Error::Canceled), Err(Error::Canceled)));
+    assert_eq!(in_flight, Err(Error::Canceled));
     assert!(
         dropped.load(Ordering::SeqCst),
         "the in-flight future was dropped"
     );
+
+    let (ctx, cancel) = Context::background().with_cancel();
+    let observer = move |event| {
+        if matches!(event, Event::Reached(_)) {
+            cancel.cancel();
+        }
+    };
+    let polled = Arc::new(AtomicBool::new(false));
+    let ran = observe(observer, async {
+        ctx.run(async { polled.store(true, Ordering::SeqCst) })
+            .await
+    })
+    .await;
+    assert_eq!(ran, Err(Error::Canceled));
+    assert!(!polled.load(Ordering::SeqCst), "never started");
 }
 
 /// The observer is the task's, not the thread's: awaits of a task the
@@ -100,7 +126,7 @@ async fn a_cancel_by_the_observer_is_seen_by_that_await_and_drops_its_future() {
 #[tokio::test(start_paused = true)]
 async fn only_the_observed_futures_own_awaits_are_reported() {
     let ctx = Context::background();
-    let (seen, record) = recorder();
+    let (heard, record) = recorder();
     let observed = observe(record, async {
         let spawned = tokio::spawn(async {
             Context::background()
@@ -109,25 +135,27 @@ async fn only_the_observed_futures_own_awaits_are_reported() {
                 .unwrap()
         });
         spawned.await.unwrap();
-        ctx.run(tokio::task::yield_now()).await.unwrap();
+        ctx.run(async {}).await.unwrap();
     });
     let beside = async {
         ctx.run(tokio::task::yield_now()).await.unwrap();
         ctx.run(tokio::task::yield_now()).await.unwrap();
     };
     tokio::join!(observed, beside);
-    let seen = seen.borrow();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(
-        seen[0].awaited,
-        "tokio::task::yield_now::yield_now::{{closure}}"
-    );
+    let reached: Vec<_> = heard
+        .borrow()
+        .iter()
+        .filter(|event| matches!(event, Event::Reached(_)))
+        .copied()
+        .collect();
+    assert_eq!(reached.len(), 1, "{reached:?}");
 }
 
 #[tokio::test]
-async fn runs_outside_an_observer_are_plain_races() {
+async fn runs_outside_any_observer_are_plain_races() {
     let (ctx, cancel) = Context::background().with_cancel();
     assert_eq!(ctx.run(async { 7 }).await, Ok(7));
+    reached();
     cancel.cancel();
     assert_eq!(ctx.run(async { 7 }).await, Err(Error::Canceled));
 }
