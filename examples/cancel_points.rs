@@ -125,29 +125,28 @@ fn table(title: &str, outcomes: &[Run]) -> usize {
     broken
 }
 
-fn main() {
-    let first = CancelPoints::new(|ctx| async move {
+/// Every run of `handler` on a fresh shop, uncancelled, then cancelled at
+/// each checkpoint in turn.
+fn runs(handler: impl AsyncFn(Context<'static>, &Shop, u32) -> Result<String, Error>) -> Vec<Run> {
+    CancelPoints::new(|ctx| async {
         let shop = Shop::default();
-        let result = place_order(ctx, &shop, 7).await;
+        let result = handler(ctx, &shop, 7).await;
         (result, shop)
     })
-    .outcomes();
+    .outcomes()
+}
+
+fn main() {
+    let first = runs(place_order);
     let broken = table(
         "place_order, as first written: charge, record, publish",
         &first,
     );
-
-    let fixed = CancelPoints::new(|ctx| async move {
-        let shop = Shop::default();
-        let result = place_order_fixed(ctx, &shop, 7).await;
-        (result, shop)
-    })
-    .outcomes();
+    let fixed = runs(place_order_fixed);
     let still_broken = table(
         "place_order_fixed: the record is not raced against the request",
         &fixed,
     );
-
     println!(
         "{broken} of {} runs of the first version take money they never record; \
          {still_broken} of {} runs of the fixed version do.",

@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use ctx::testing::CancelPoints;
+use ctx::testing::{CancelPoints, Checkpoint};
 use ctx::{ctx_fn, Context, Error};
 
 /// A payment provider and a ledger, in memory. Each call takes a few
@@ -135,19 +135,31 @@ async fn three_steps(ctx: Context<'_>, done: &RefCell<Vec<&'static str>>) -> Res
     Ok(())
 }
 
-#[test]
-fn the_points_of_a_fn_using_run_are_its_run_calls_in_order() {
-    let outcomes = CancelPoints::new(|ctx| async move {
+/// What one run of a fn of steps returned, and the steps it did.
+type StepsRun = (Result<(), Error>, Vec<&'static str>);
+
+/// What each run of `steps` returned and did, and the checkpoints of the
+/// cancelled runs.
+fn runs_of(
+    steps: impl AsyncFn(Context<'static>, &RefCell<Vec<&'static str>>) -> Result<(), Error>,
+) -> (Vec<StepsRun>, Vec<Checkpoint>) {
+    let outcomes = CancelPoints::new(|ctx| async {
         let done = RefCell::new(Vec::new());
-        let result = three_steps(ctx, &done).await;
+        let result = steps(ctx, &done).await;
         (result, done.into_inner())
     })
     .outcomes();
-
-    let points: Vec<_> = outcomes
+    let points = outcomes
         .iter()
         .filter_map(|outcome| outcome.cancelled_at)
         .collect();
+    let runs = outcomes.into_iter().map(|outcome| outcome.output).collect();
+    (runs, points)
+}
+
+#[test]
+fn the_points_of_a_fn_using_run_are_its_run_calls_in_order() {
+    let (runs, points) = runs_of(three_steps);
     let lines: Vec<u32> = points.iter().map(|point| point.location.line()).collect();
     assert_eq!(
         lines,
@@ -168,8 +180,6 @@ fn the_points_of_a_fn_using_run_are_its_run_calls_in_order() {
     assert_eq!(awaited, ["three_steps", "Sleep", "yield_now"]);
     let in_flight: Vec<bool> = points.iter().map(|point| point.in_flight).collect();
     assert_eq!(in_flight, [false, true, true]);
-
-    let runs: Vec<_> = outcomes.into_iter().map(|outcome| outcome.output).collect();
     assert_eq!(
         runs,
         [
@@ -195,20 +205,10 @@ async fn ctx_fn_steps(ctx: Context, done: &RefCell<Vec<&'static str>>) -> Result
 
 #[test]
 fn the_points_of_a_ctx_fn_are_its_awaits() {
-    let outcomes = CancelPoints::new(|ctx| async move {
-        let done = RefCell::new(Vec::new());
-        let result = ctx_fn_steps(ctx, &done).await;
-        (result, done.into_inner())
-    })
-    .outcomes();
-    let points: Vec<_> = outcomes
-        .iter()
-        .filter_map(|outcome| outcome.cancelled_at)
-        .collect();
+    let (runs, points) = runs_of(ctx_fn_steps);
     let in_flight: Vec<bool> = points.iter().map(|point| point.in_flight).collect();
     assert_eq!(in_flight, [true, true], "the fn waits at each await");
     assert!(points.iter().all(|point| point.location.file() == file!()));
-    let runs: Vec<_> = outcomes.into_iter().map(|outcome| outcome.output).collect();
     assert_eq!(
         runs,
         [
@@ -227,15 +227,8 @@ fn the_points_of_a_ctx_fn_are_its_awaits() {
 #[test]
 #[ignore = "needs #[ctx_fn] to span each __private::check call with the .await token's own span"]
 fn a_ctx_fn_checkpoint_is_located_at_its_await() {
-    let outcomes = CancelPoints::new(|ctx| async move {
-        let done = RefCell::new(Vec::new());
-        ctx_fn_steps(ctx, &done).await
-    })
-    .outcomes();
-    let lines: Vec<u32> = outcomes[1..]
-        .iter()
-        .map(|outcome| outcome.cancelled_at.unwrap().location.line())
-        .collect();
+    let (_, points) = runs_of(ctx_fn_steps);
+    let lines: Vec<u32> = points.iter().map(|point| point.location.line()).collect();
     assert_eq!(
         lines,
         [

@@ -102,24 +102,12 @@ fn simultaneous_cancels() {
             .map(|(ctx, _, _)| runtime.spawn(ctx.done_owned()))
             .collect();
 
-        let mut cancels: Vec<(usize, CancelCauseHandle)> = nodes
+        let cancels: Vec<(usize, CancelCauseHandle)> = nodes
             .iter_mut()
             .enumerate()
             .map(|(i, (_, cancel, _))| (i, cancel.take().unwrap()))
             .collect();
-        rng.shuffle(&mut cancels);
-        let start = Arc::new(Barrier::new(cancels.len()));
-        let cancellers: Vec<_> = cancels
-            .into_iter()
-            .map(|(i, cancel)| {
-                let start = start.clone();
-                thread::spawn(move || {
-                    start.wait();
-                    cancel.cancel(format!("node {i}"));
-                    cancel
-                })
-            })
-            .collect();
+        let cancellers = cancel_at_once(&mut rng, cancels);
 
         for waiter in waiters {
             assert_eq!(runtime.block_on(waiter).unwrap(), Error::Canceled);
@@ -141,6 +129,28 @@ fn simultaneous_cancels() {
             }
         }
     }
+}
+
+/// Cancels each context `(i, handle)` from a thread of its own, with the
+/// cause `node {i}`, the threads started in a shuffled order and released
+/// at once; each thread hands its handle back.
+fn cancel_at_once(
+    rng: &mut Rng,
+    mut cancels: Vec<(usize, CancelCauseHandle)>,
+) -> Vec<thread::JoinHandle<CancelCauseHandle>> {
+    rng.shuffle(&mut cancels);
+    let start = Arc::new(Barrier::new(cancels.len()));
+    cancels
+        .into_iter()
+        .map(|(i, cancel)| {
+            let start = start.clone();
+            thread::spawn(move || {
+                start.wait();
+                cancel.cancel(format!("node {i}"));
+                cancel
+            })
+        })
+        .collect()
 }
 
 /// Go's `TestInterlockedCancels`: a parent's cancellation makes someone
@@ -611,19 +621,7 @@ fn crossed_merges_under_simultaneous_cancels() {
             contexts.push((merged, Some((x, y))));
         }
 
-        rng.shuffle(&mut cancels);
-        let start = Arc::new(Barrier::new(cancels.len()));
-        let cancellers: Vec<_> = cancels
-            .into_iter()
-            .map(|(i, cancel)| {
-                let start = start.clone();
-                thread::spawn(move || {
-                    start.wait();
-                    cancel.cancel(format!("root {i}"));
-                    cancel
-                })
-            })
-            .collect();
+        let cancellers = cancel_at_once(&mut rng, cancels);
         let _cancels: Vec<_> = cancellers.into_iter().map(|t| t.join().unwrap()).collect();
 
         for (child, waiter) in children {

@@ -476,26 +476,7 @@ fn run_ready_vs_cancel() {
 /// context's cause and neither context keeps a registration.
 #[test]
 fn merge_vs_cancel_of_the_first() {
-    model(|| {
-        let (first, cancel) = Context::background().with_cancel_cause();
-        let (second, _cancel_second) = Context::background().with_cancel();
-        let canceller = thread::spawn(move || {
-            cancel.cancel("first");
-            cancel
-        });
-        let merger = {
-            let (first, second) = (first.clone(), second.clone());
-            thread::spawn(move || first.merge(&second))
-        };
-        let _cancel = canceller.join().unwrap();
-        let (merged, _merged_handle) = merger.join().unwrap();
-
-        assert_eq!(merged.err(), Some(Error::Canceled));
-        assert_eq!(cause_text(&merged).as_deref(), Some("first"));
-        assert_eq!(second.err(), None);
-        assert_eq!(first.debug_registrations(), 0);
-        assert_eq!(second.debug_registrations(), 0, "the merge's entry stayed");
-    });
+    model(|| merge_vs_cancel_of(Side::First));
 }
 
 /// `merge` racing the cancel of its second context: the cancel takes the
@@ -505,26 +486,46 @@ fn merge_vs_cancel_of_the_first() {
 /// its first context.
 #[test]
 fn merge_vs_cancel_of_the_second() {
-    model(|| {
-        let (first, _cancel_first) = Context::background().with_cancel();
-        let (second, cancel) = Context::background().with_cancel_cause();
-        let canceller = thread::spawn(move || {
-            cancel.cancel("second");
-            cancel
-        });
-        let merger = {
-            let (first, second) = (first.clone(), second.clone());
-            thread::spawn(move || first.merge(&second))
-        };
-        let _cancel = canceller.join().unwrap();
-        let (merged, _merged_handle) = merger.join().unwrap();
+    model(|| merge_vs_cancel_of(Side::Second));
+}
 
-        assert_eq!(merged.err(), Some(Error::Canceled));
-        assert_eq!(cause_text(&merged).as_deref(), Some("second"));
-        assert_eq!(first.err(), None);
-        assert_eq!(first.debug_registrations(), 0, "the merge stayed a child");
-        assert_eq!(second.debug_registrations(), 0);
+/// One of the two contexts of a merge.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    First,
+    Second,
+}
+
+/// One execution of `merge` racing the cancel of its `cancelled` side.
+fn merge_vs_cancel_of(cancelled: Side) {
+    let (first, cancel_first) = Context::background().with_cancel_cause();
+    let (second, cancel_second) = Context::background().with_cancel_cause();
+    let (cancel, cause, kept) = match cancelled {
+        Side::First => (cancel_first, "first", cancel_second),
+        Side::Second => (cancel_second, "second", cancel_first),
+    };
+    let canceller = thread::spawn(move || {
+        cancel.cancel(cause);
+        cancel
     });
+    let merger = {
+        let (first, second) = (first.clone(), second.clone());
+        thread::spawn(move || first.merge(&second))
+    };
+    let _cancel = canceller.join().unwrap();
+    let (merged, _merged_handle) = merger.join().unwrap();
+
+    assert_eq!(merged.err(), Some(Error::Canceled));
+    assert_eq!(cause_text(&merged).as_deref(), Some(cause));
+    let live = if cancelled == Side::First {
+        &second
+    } else {
+        &first
+    };
+    assert_eq!(live.err(), None, "a merge never cancels its contexts");
+    assert_eq!(first.debug_registrations(), 0, "the merge stayed a child");
+    assert_eq!(second.debug_registrations(), 0, "the merge's entry stayed");
+    drop(kept);
 }
 
 /// A live merge cancelled and dropped (its handle, then its context) while
