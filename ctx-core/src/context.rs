@@ -683,8 +683,8 @@ impl<'a> Context<'a> {
     }
 
     /// How many registrations (children, waiting futures, after-funcs,
-    /// merges) the nearest cancelable context holds. Diagnostics for leak tests; not
-    /// part of the stable API.
+    /// merges) the nearest cancelable context holds. Diagnostics for leak
+    /// tests; not part of the stable API.
     #[doc(hidden)]
     pub fn debug_registrations(&self) -> usize {
         self.scope().map_or(0, |scope| scope.registrations())

@@ -345,7 +345,9 @@ impl CancelNode {
     /// Cancels this node and every descendant with `err` and `cause`, and
     /// removes it from its parent. Only the first cancellation of a node has
     /// any effect: its error and cause stick. Either way, when this returns
-    /// the whole subtree is done, as when Go's `cancel` returns.
+    /// the whole subtree is done, as when Go's `cancel` returns (and the
+    /// merged contexts it reached, if this call made the node done:
+    /// invariant 7).
     pub(crate) fn cancel(&self, err: Error, cause: Option<Cause>) {
         let mut merged = self.cancel_tree(err, cause.clone());
         // One walk after the other rather than nested: no chain of merges
