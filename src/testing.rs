@@ -8,9 +8,10 @@
 //!
 //! 1. a first run, uncancelled, counts the *checkpoints* the fn passes:
 //!    its checked awaits, `N` of them;
-//! 2. then `N` runs, run `i` cancelling the context exactly at checkpoint
-//!    `i`, each on a fresh current-thread runtime with tokio's paused
-//!    clock, so every run is the same up to its cancellation;
+//! 2. then `N` runs, run `i` cancelling the context at checkpoint `i`
+//!    (while the fn waits there: see [Checkpoints](#checkpoints)), each on
+//!    a fresh current-thread runtime with tokio's paused clock, so every
+//!    run is the same up to its cancellation;
 //! 3. every run's [`Outcome`] (where it was cancelled, and what the fn's
 //!    future returned: its result and whatever state the test captures)
 //!    goes to the test's closure, which asserts its invariants. A failure
