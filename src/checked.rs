@@ -52,6 +52,7 @@ impl<'a, C: AsContext<'a> + ?Sized> AsContext<'a> for &C {
 
 /// One checked `.await`: races `fut` against the context `ctx` names.
 #[inline(always)]
+#[cfg_attr(feature = "testing", track_caller)]
 pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
     ctx: &'c C,
     fut: F,
@@ -60,9 +61,13 @@ pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
 }
 
 /// One checked `.await` under the fn's guard: `Some` error when the
-/// context `ctx` names is done, before the awaited future is polled.
+/// context `ctx` names is done, before the awaited future is polled. With
+/// the `testing` feature, a cancellation point of `ctx::testing`.
 #[inline(always)]
+#[cfg_attr(feature = "testing", track_caller)]
 pub fn check<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Option<Error> {
+    #[cfg(feature = "testing")]
+    ctx_core::__testing::reached();
     ctx.as_context().err()
 }
 

@@ -61,6 +61,9 @@ pub mod __private {
     }
 }
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// HTTP integration (feature `axum`): a tower layer giving every request a
 /// context, an axum extractor, and `grpc-timeout` deadline propagation.
 #[cfg(feature = "axum")]

@@ -106,24 +106,12 @@ fn simultaneous_cancels() {
             .map(|(ctx, _, _)| runtime.spawn(ctx.done_owned()))
             .collect();
 
-        let mut cancels: Vec<(usize, CancelCauseHandle)> = nodes
+        let cancels: Vec<(usize, CancelCauseHandle)> = nodes
             .iter_mut()
             .enumerate()
             .map(|(i, (_, cancel, _))| (i, cancel.take().unwrap()))
             .collect();
-        rng.shuffle(&mut cancels);
-        let start = Arc::new(Barrier::new(cancels.len()));
-        let cancellers: Vec<_> = cancels
-            .into_iter()
-            .map(|(i, cancel)| {
-                let start = start.clone();
-                thread::spawn(move || {
-                    start.wait();
-                    cancel.cancel(format!("node {i}"));
-                    cancel
-                })
-            })
-            .collect();
+        let cancellers = cancel_at_once(&mut rng, cancels);
 
         for waiter in waiters {
             assert_eq!(runtime.block_on(waiter).unwrap(), Error::Canceled);
@@ -145,6 +133,28 @@ fn simultaneous_cancels() {
             }
         }
     }
+}
+
+/// Cancels each context `(i, handle)` from a thread of its own, with the
+/// cause `node {i}`, the threads started in a shuffled order and released
+/// at once; each thread hands its handle back.
+fn cancel_at_once(
+    rng: &mut Rng,
+    mut cancels: Vec<(usize, CancelCauseHandle)>,
+) -> Vec<thread::JoinHandle<CancelCauseHandle>> {
+    rng.shuffle(&mut cancels);
+    let start = Arc::new(Barrier::new(cancels.len()));
+    cancels
+        .into_iter()
+        .map(|(i, cancel)| {
+            let start = start.clone();
+            thread::spawn(move || {
+                start.wait();
+                cancel.cancel(format!("node {i}"));
+                cancel
+            })
+        })
+        .collect()
 }
 
 /// Go's `TestInterlockedCancels`: a parent's cancellation makes someone
@@ -535,5 +545,114 @@ fn many_waiters_one_cancel() {
             assert_eq!(runtime.block_on(task).unwrap(), Error::Canceled);
         }
         assert_eq!(ctx.debug_registrations(), 0);
+    }
+}
+
+/// Merges churned under two long-lived contexts, in both directions, by
+/// many threads, each merge ended a random way (its handle cancelled or
+/// dropped before or after its context) while other threads wait on
+/// merges: neither context keeps a registration at the end (no lostcancel
+/// for merges), and every waiter saw its merge end.
+#[test]
+fn merge_churn_under_two_contexts() {
+    const CHURNERS: u64 = 4;
+    const ROUNDS: usize = 20_000;
+    let runtime = multi_thread_runtime();
+    let (first, _cancel_first) = Context::background().with_cancel();
+    let (second, _cancel_second) = Context::background().with_cancel();
+    let start = Arc::new(Barrier::new(CHURNERS as usize));
+
+    let churners: Vec<_> = (0..CHURNERS)
+        .map(|seed| {
+            let (first, second, start) = (first.clone(), second.clone(), start.clone());
+            let runtime = runtime.handle().clone();
+            thread::spawn(move || {
+                let mut rng = Rng::new(seed);
+                start.wait();
+                for round in 0..ROUNDS {
+                    let (merged, cancel) = if rng.below(2) == 0 {
+                        first.merge(&second)
+                    } else {
+                        second.merge(&first)
+                    };
+                    let (grandchild, _cancel_grandchild) = merged.with_cancel();
+                    let waiter = (round % 16 == 0).then(|| runtime.spawn(grandchild.done_owned()));
+                    match rng.below(3) {
+                        0 => cancel.cancel(),
+                        1 => drop((merged, cancel)),
+                        _ => drop((cancel, merged)),
+                    }
+                    assert_eq!(grandchild.err(), Some(Error::Canceled));
+                    if let Some(waiter) = waiter {
+                        assert_eq!(runtime.block_on(waiter).unwrap(), Error::Canceled);
+                    }
+                }
+            })
+        })
+        .collect();
+    for churner in churners {
+        churner.join().unwrap();
+    }
+    assert_eq!((first.err(), second.err()), (None, None));
+    assert_eq!(first.debug_registrations(), 0, "a merge stayed a child");
+    assert_eq!(second.debug_registrations(), 0, "a merge stayed registered");
+}
+
+/// Merges between random pairs of a set of contexts, crossing in every
+/// direction and nesting (merges of merges), each with a child and a
+/// waiter, while every context of the set is canceled at once from its own
+/// thread: no cancel waits for another forever (a deadlock hangs the
+/// test), every merge ends with the cause of one of its two sides, every
+/// waiter completes, and nothing stays registered.
+#[test]
+fn crossed_merges_under_simultaneous_cancels() {
+    const ROUNDS: u64 = 100;
+    const ROOTS: usize = 8;
+    const MERGES: usize = 64;
+    let runtime = multi_thread_runtime();
+
+    for seed in 0..ROUNDS {
+        let mut rng = Rng::new(seed);
+        let mut contexts = Vec::new();
+        let mut cancels = Vec::new();
+        for i in 0..ROOTS {
+            let (ctx, cancel) = Context::background().with_cancel_cause();
+            contexts.push((ctx, None));
+            cancels.push((i, cancel));
+        }
+        let mut handles = Vec::new();
+        let mut children = Vec::new();
+        for _ in 0..MERGES {
+            let (x, y) = (rng.below(contexts.len()), rng.below(contexts.len()));
+            let (merged, handle) = contexts[x].0.merge(&contexts[y].0);
+            let (child, child_handle) = merged.with_cancel();
+            children.push((child, runtime.spawn(merged.done_owned())));
+            handles.push((handle, child_handle));
+            contexts.push((merged, Some((x, y))));
+        }
+
+        let cancellers = cancel_at_once(&mut rng, cancels);
+        let _cancels: Vec<_> = cancellers.into_iter().map(|t| t.join().unwrap()).collect();
+
+        for (child, waiter) in children {
+            assert_eq!(
+                runtime.block_on(waiter).unwrap(),
+                Error::Canceled,
+                "seed {seed}"
+            );
+            assert_eq!(child.err(), Some(Error::Canceled), "seed {seed}");
+        }
+        for (ctx, sides) in &contexts {
+            assert_eq!(ctx.err(), Some(Error::Canceled), "seed {seed}: {ctx}");
+            assert_eq!(ctx.debug_registrations(), 0, "seed {seed}: {ctx}");
+            if let Some((x, y)) = *sides {
+                let cause = cause_text(ctx);
+                assert!(
+                    cause == cause_text(&contexts[x].0) || cause == cause_text(&contexts[y].0),
+                    "seed {seed}: {ctx} ended with {cause:?}, the cause of neither side"
+                );
+            }
+        }
+        drop(handles);
     }
 }

@@ -12,6 +12,7 @@ use crate::after_func;
 use crate::done::{Done, DoneOwned, Run};
 use crate::error::{into_cause, Cause, Error};
 use crate::handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
+use crate::merge::MergeNode;
 use crate::node::{CancelNode, Entry};
 use crate::sync::Arc;
 use crate::timer;
@@ -107,6 +108,7 @@ enum Repr {
     Background,
     Todo,
     Cancel(Arc<CancelNode>),
+    Merge(Arc<MergeNode>),
     Value(Arc<ValueNode>),
     WithoutCancel(Arc<WithoutCancelNode>),
 }
@@ -399,6 +401,67 @@ impl<'a> Context<'a> {
         })))
     }
 
+    /// A context that is done as soon as this one or `other` is, or when
+    /// its handle is cancelled or dropped (like
+    /// [`with_cancel`](Context::with_cancel)'s). It has the earlier of the
+    /// two deadlines, the error and [`cause`](Context::cause) of whichever
+    /// ended first, and this context's values. Go's proposed `Merge`
+    /// (golang/go#36503).
+    ///
+    /// What servers need it for: a request's context and the server's
+    /// shutdown, a job's context and a user's cancel button. It costs no
+    /// task: the merge is a child of this context that `other` cancels
+    /// directly, and cancelling or dropping it removes it from both, so a
+    /// merge of two contexts that are never done leaves nothing behind.
+    /// Cancelling the merge never touches either context.
+    ///
+    /// Its scope is the shorter of the two: a merge with a request's
+    /// context is as bound to the request as the request's context is (see
+    /// "Request scope" above).
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// let (request, _end_request) = Context::background().with_value("trace-4bf9").with_cancel();
+    /// let (server, shutdown) = Context::background().with_cancel_cause();
+    ///
+    /// let (ctx, _cancel) = request.merge(&server);
+    /// assert_eq!(ctx.value::<&str>(), Some(&"trace-4bf9"), "values come from `request`");
+    ///
+    /// shutdown.cancel("server shutting down");
+    /// assert_eq!(ctx.err(), Some(Error::Canceled));
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "server shutting down");
+    /// assert_eq!(request.err(), None);
+    /// assert_eq!(
+    ///     ctx.to_string(),
+    ///     "context.Background.WithValue(&str).WithCancel.Merge(context.Background.WithCancel)"
+    /// );
+    /// ```
+    ///
+    /// A merge with a request's context cannot escape the request:
+    ///
+    /// ```compile_fail,E0521
+    /// use ctx::Context;
+    ///
+    /// fn watch(request: Context<'_>, server: &Context<'static>) {
+    ///     let (ctx, cancel) = request.merge(server);
+    ///     // error[E0521]: borrowed data escapes outside of function
+    ///     tokio::spawn(async move {
+    ///         let _cancel = cancel;
+    ///         ctx.done().await
+    ///     });
+    /// }
+    /// ```
+    pub fn merge<'b, 'c>(&self, other: &Context<'b>) -> (Context<'c>, CancelHandle)
+    where
+        'a: 'c,
+        'b: 'c,
+    {
+        let merged = MergeNode::new(self, other);
+        let handle = CancelHandle::new(merged.node.clone());
+        (Context::from_repr(Repr::Merge(Arc::new(merged))), handle)
+    }
+
     /// Arranges for `f` to run once after this context is done. Go's
     /// `AfterFunc`.
     ///
@@ -549,7 +612,9 @@ impl<'a> Context<'a> {
     /// first, in which case `fut` is dropped (cancelled, in Rust's sense: no
     /// leaked work). The context is checked before `fut` is first polled.
     ///
-    /// This is the primitive every checked `.await` of `#[ctx_fn]` uses.
+    /// This is the primitive every checked `.await` of `#[ctx_fn]` uses,
+    /// and, with the `testing` feature, a cancellation point of
+    /// `ctx::testing` at the caller's location.
     ///
     /// ```
     /// use std::future::pending;
@@ -564,6 +629,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.run(pending::<()>()).await, Err(Error::Canceled));
     /// # }
     /// ```
+    #[cfg_attr(feature = "testing", track_caller)]
     pub fn run<F: IntoFuture>(&self, fut: F) -> Run<'_, F::IntoFuture> {
         Run::new(self, fut.into_future())
     }
@@ -631,9 +697,9 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// How many registrations (children, waiting futures, after-funcs) the
-    /// nearest cancelable context holds. Diagnostics for leak tests; not
-    /// part of the stable API.
+    /// How many registrations (children, waiting futures, after-funcs,
+    /// merges) the nearest cancelable context holds. Diagnostics for leak
+    /// tests; not part of the stable API.
     #[doc(hidden)]
     pub fn debug_registrations(&self) -> usize {
         self.scope().map_or(0, |scope| scope.registrations())
@@ -667,6 +733,7 @@ impl<'a> Context<'a> {
     pub(crate) fn scope(&self) -> Option<&Arc<CancelNode>> {
         match &self.repr {
             Repr::Cancel(node) => Some(node),
+            Repr::Merge(merge) => Some(&merge.node),
             Repr::Value(node) => node.scope.as_ref(),
             Repr::Background | Repr::Todo | Repr::WithoutCancel(_) => None,
         }
@@ -678,6 +745,7 @@ impl<'a> Context<'a> {
         match &self.repr {
             Repr::Background | Repr::Todo => None,
             Repr::Cancel(node) => node.values.as_ref(),
+            Repr::Merge(merge) => merge.node.values.as_ref(),
             Repr::Value(node) => Some(node),
             Repr::WithoutCancel(node) => node.parent.values(),
         }
@@ -685,7 +753,8 @@ impl<'a> Context<'a> {
 }
 
 /// The derivation chain, in Go's notation:
-/// `context.Background.WithCancel.WithValue(my_app::TraceId)`.
+/// `context.Background.WithCancel.WithValue(my_app::TraceId)`, a merge's
+/// second context in parentheses: `.Merge(context.Background.WithCancel)`.
 ///
 /// ```
 /// use ctx::Context;
@@ -699,15 +768,38 @@ impl<'a> Context<'a> {
 /// ```
 impl fmt::Display for Context<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Iterative, so a chain of any depth prints without recursion.
-        // Covariance lets the `'static` links stand beside `self`.
-        let mut chain: Vec<&Context<'_>> = Vec::new();
-        let mut link = Some(self);
-        while let Some(ctx) = link {
-            chain.push(ctx);
-            link = ctx.parent();
+        // Iterative, so a chain of any depth, or merges nested to any
+        // depth, print without recursion. Covariance lets the `'static`
+        // links stand beside `self`.
+        enum Piece<'c> {
+            /// A whole chain, from its root to this context.
+            Chain(&'c Context<'c>),
+            /// One context's own link.
+            Link(&'c Context<'c>),
+            /// The end of a merge's second chain.
+            Close,
         }
-        chain.iter().rev().try_for_each(|ctx| ctx.fmt_link(f))
+        let mut pieces = vec![Piece::Chain(self)];
+        while let Some(piece) = pieces.pop() {
+            match piece {
+                // Pushed from this context up, so the root comes out first.
+                Piece::Chain(ctx) => {
+                    let mut link = Some(ctx);
+                    while let Some(ctx) = link {
+                        pieces.push(Piece::Link(ctx));
+                        link = ctx.parent();
+                    }
+                }
+                Piece::Link(ctx) => {
+                    if let Some(second) = ctx.fmt_link(f)? {
+                        pieces.push(Piece::Close);
+                        pieces.push(Piece::Chain(second));
+                    }
+                }
+                Piece::Close => f.write_str(")")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -717,14 +809,20 @@ impl Context<'_> {
         match &self.repr {
             Repr::Background | Repr::Todo => None,
             Repr::Cancel(node) => Some(&node.parent),
+            Repr::Merge(merge) => Some(&merge.node.parent),
             Repr::Value(node) => Some(&node.parent),
             Repr::WithoutCancel(node) => Some(&node.parent),
         }
     }
 
-    /// This context's own link of the `Display` chain.
-    fn fmt_link(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+    /// Writes this context's own link of the `Display` chain. A merge's
+    /// link opens a parenthesis and hands back the second chain, to be
+    /// printed next, then closed.
+    fn fmt_link(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+    ) -> Result<Option<&Context<'static>>, fmt::Error> {
+        let link = match &self.repr {
             Repr::Background => f.write_str("context.Background"),
             Repr::Todo => f.write_str("context.TODO"),
             Repr::Cancel(node) => match node.own_deadline() {
@@ -734,20 +832,31 @@ impl Context<'_> {
                 }
                 None => f.write_str(".WithCancel"),
             },
+            Repr::Merge(merge) => {
+                f.write_str(".Merge(")?;
+                return Ok(Some(&merge.second));
+            }
             Repr::Value(node) => write!(f, ".WithValue({})", node.type_name),
             Repr::WithoutCancel(_) => f.write_str(".WithoutCancel"),
-        }
+        };
+        link.map(|()| None)
     }
 }
 
 /// Dropping the last handle on a deep chain frees it link by link, rather
 /// than recursively through each node's parent, so no depth overflows the
-/// stack.
+/// stack. A merge's second chain waits its turn on a list, so neither do
+/// merges nested to any depth.
 impl Drop for Context<'_> {
     fn drop(&mut self) {
+        let mut seconds = Vec::new();
         let mut repr = mem::replace(&mut self.repr, Repr::Background);
-        while let Some(mut parent) = into_parent(repr) {
-            repr = mem::replace(&mut parent.repr, Repr::Background);
+        loop {
+            let next = into_parent(repr, &mut seconds).or_else(|| seconds.pop());
+            let Some(mut next) = next else {
+                return;
+            };
+            repr = mem::replace(&mut next.repr, Repr::Background);
         }
     }
 }
@@ -762,11 +871,17 @@ impl<'a> Context<'a> {
 }
 
 /// Dismantles the node `repr` points at if this was its last owner, and
-/// hands back its parent for the caller to drop next.
-fn into_parent(repr: Repr) -> Option<Context<'static>> {
+/// hands back its parent for the caller to drop next (a merge's second
+/// context goes to `seconds`).
+fn into_parent(repr: Repr, seconds: &mut Vec<Context<'static>>) -> Option<Context<'static>> {
     match repr {
         Repr::Background | Repr::Todo => None,
         Repr::Cancel(node) => Arc::into_inner(node).map(CancelNode::into_parent),
+        Repr::Merge(merge) => {
+            let MergeNode { node, second } = Arc::into_inner(merge)?;
+            seconds.push(second);
+            Arc::into_inner(node).map(CancelNode::into_parent)
+        }
         Repr::Value(node) => Arc::into_inner(node).map(|node| node.parent),
         Repr::WithoutCancel(node) => Arc::into_inner(node).map(|node| node.parent),
     }

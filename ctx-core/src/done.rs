@@ -6,6 +6,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 use pin_project_lite::pin_project;
 
+use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::node::{CancelNode, Entry};
 use crate::sync::Arc;
@@ -155,6 +156,9 @@ pin_project! {
     /// future; when the context wins, the inner future is dropped with this
     /// one.
     ///
+    /// With the `testing` feature, each `Run` is a cancellation point that
+    /// `ctx::testing` can cancel the context at.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -168,15 +172,19 @@ pin_project! {
         #[pin]
         fut: F,
         waiter: Waiter,
+        // Zero-sized without the `testing` feature.
+        checkpoint: Checkpoint,
     }
 }
 
 impl<'a, F> Run<'a, F> {
+    #[cfg_attr(feature = "testing", track_caller)]
     pub(crate) fn new(ctx: &'a Context<'a>, fut: F) -> Self {
         Run {
             ctx,
             fut,
             waiter: Waiter::default(),
+            checkpoint: Checkpoint::new(std::any::type_name::<F>()),
         }
     }
 }
@@ -186,6 +194,8 @@ impl<F: Future> Future for Run<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        // A test harness may cancel the context here, at the first poll.
+        this.checkpoint.reached();
         let scope = this.ctx.scope();
         if let Some(err) = scope.and_then(|node| node.err()) {
             return Poll::Ready(Err(err));

@@ -2,12 +2,14 @@
 //! Depend on `ctx`, which re-exports everything here.
 
 mod after_func;
+mod checkpoint;
 mod context;
 mod done;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod handle;
+mod merge;
 mod node;
 #[cfg(feature = "axum")]
 mod response;
@@ -15,6 +17,12 @@ mod sync;
 mod timer;
 mod values;
 
+/// The hook of `ctx::testing` (feature `testing`). Not public API.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod __testing {
+    pub use crate::checkpoint::{observe, reached, Event, Reached};
+}
 pub use context::Context;
 pub use done::{Done, DoneOwned, Run};
 pub use error::{Cause, Error};

@@ -7,7 +7,8 @@
 //!
 //! A node keeps, under one mutex, a [`Registry`] of everything that must
 //! hear about its cancellation: child nodes (weakly, so a child's lifetime
-//! is its own), wakers of pending `done()`/`run()` futures, and after-funcs.
+//! is its own), wakers of pending `done()`/`run()` futures, after-funcs,
+//! and merged contexts for which it is the second parent (`merge.rs`).
 //! Its state (live, or why it is done) is an atomic written under that mutex
 //! and read without it, which is what keeps `err()` and `is_done()`
 //! lock-free.
@@ -52,6 +53,22 @@
 //!    and a slow one delays no other cancellation, not even the deadlines
 //!    of its runtime. A panicking one is contained on its own thread. (Under
 //!    loom they run inline, after every lock is released, as 4 requires.)
+//! 8. A merged context (`Context::merge`) is a child of its first parent
+//!    like any other, and is registered with its second parent's scope by
+//!    a `Merged` entry, whose slot it records in its own registry as a
+//!    `MergedInto` entry; if it is done before it can record it (invariant
+//!    2), its maker removes the entry at once. So whatever ends a merged
+//!    context removes its entry from the second parent (invariant 5 holds
+//!    for merges), and a `Merged` slot, like any other, is freed once
+//!    (invariant 3). A walk never descends through a `Merged` entry: the
+//!    canceller cancels that merged context after the walk, as the root of
+//!    a walk of its own, so every wait of invariant 6 still follows child
+//!    links down a tree (two walks descending into each other's merges
+//!    could each wait for a node the other made done, forever). The price
+//!    is the after-func's: a `cancel` that finds the second parent already
+//!    made done by another thread returns once that parent's tree is done,
+//!    maybe before the merged context is; the first canceller's returns
+//!    after it.
 //!
 //! Cancellation descends iteratively, with an explicit stack, so a deep
 //! chain cannot overflow the canceller's stack.
@@ -120,6 +137,12 @@ pub(crate) enum Entry {
     Child(Weak<CancelNode>),
     Waiter(Waker),
     AfterFunc(AfterFunc),
+    /// A merged context whose second parent this node is: canceled after
+    /// the walk, as a walk's root (invariant 8).
+    Merged(Weak<CancelNode>),
+    /// In a merged context's own registry: its second parent and the slot
+    /// of its `Merged` entry there, removed when the merged context is done.
+    MergedInto(Arc<CancelNode>, u32),
     /// A free slot, linking to the next free one.
     Vacant(u32),
 }
@@ -329,14 +352,33 @@ impl CancelNode {
     /// Cancels this node and every descendant with `err` and `cause`, and
     /// removes it from its parent. Only the first cancellation of a node has
     /// any effect: its error and cause stick. Either way, when this returns
-    /// the whole subtree is done, as when Go's `cancel` returns.
+    /// the whole subtree is done, as when Go's `cancel` returns (and the
+    /// merged contexts it reached, if this call made the node done:
+    /// invariant 8).
     pub(crate) fn cancel(&self, err: Error, cause: Option<Cause>) {
+        let mut merged = self.cancel_tree(err, cause.clone());
+        // One walk after the other rather than nested: no chain of merges
+        // deepens the stack (invariant 8).
+        while let Some(node) = merged.pop() {
+            if let Some(node) = node.upgrade() {
+                merged.extend(node.cancel_tree(err, cause.clone()));
+            }
+        }
+    }
+
+    /// Cancels this node and its subtree, as [`cancel`](Self::cancel), but
+    /// hands back the merged contexts the walk reached through their second
+    /// parent instead of cancelling them.
+    fn cancel_tree(&self, err: Error, cause: Option<Cause>) -> Vec<Weak<CancelNode>> {
         match self.finish(err, cause.clone()) {
             Some(entries) => {
                 self.leave_parent();
-                notify(self, entries, err, cause);
+                notify(self, entries, err, cause)
             }
-            None => self.wait_propagated(),
+            None => {
+                self.wait_propagated();
+                Vec::new()
+            }
         }
     }
 
@@ -391,8 +433,9 @@ impl CancelNode {
         }
     }
 
-    /// How many registrations the node holds: children, waiters and
-    /// after-funcs. For tests of the no-leak guarantee.
+    /// How many registrations the node holds: children, waiters,
+    /// after-funcs, merged contexts, and a merged node's record of its
+    /// second parent. For tests of the no-leak guarantee.
     pub(crate) fn registrations(&self) -> usize {
         lock(&self.shared)
             .as_ref()
@@ -462,10 +505,19 @@ enum Step {
 /// wait for its propagation: they are deferred until every node here is
 /// marked propagated. (`Arc::into_inner` tells, atomically, whether the
 /// walk's reference was the last; any other is released on the spot.)
-fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Cause>) {
+///
+/// Returns the merged contexts reached through their second parent, for
+/// the caller to cancel next (invariant 8).
+fn notify(
+    root: &CancelNode,
+    entries: Vec<Entry>,
+    err: Error,
+    cause: Option<Cause>,
+) -> Vec<Weak<CancelNode>> {
     let mut wakers = Vec::new();
     let mut after_funcs = Vec::new();
     let mut reached = Vec::new();
+    let mut merged = Vec::new();
     let mut steps = vec![Step::Notify(entries)];
     while let Some(step) = steps.pop() {
         let entries = match step {
@@ -502,6 +554,11 @@ fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Caus
                 }
                 Entry::Waiter(waker) => wakers.push(waker),
                 Entry::AfterFunc(f) => after_funcs.push(f),
+                Entry::Merged(node) => merged.push(node),
+                Entry::MergedInto(second_parent, slot) => {
+                    second_parent.deregister(slot);
+                    reached.extend(Arc::into_inner(second_parent));
+                }
                 Entry::Vacant(_) => {}
             }
         }
@@ -510,6 +567,7 @@ fn notify(root: &CancelNode, entries: Vec<Entry>, err: Error, cause: Option<Caus
     wakers.into_iter().for_each(Waker::wake);
     after_funcs.into_iter().for_each(after_func::start);
     drop(reached);
+    merged
 }
 
 #[inline]

@@ -20,6 +20,10 @@
 //! | [`after_func_stop_vs_cancel`] | `AfterFuncHandle::stop` against cancel: `stop() == true` XOR the function ran |
 //! | [`run_pending_vs_cancel`] | `run()` of a never-ready future against cancel: always completes with the error |
 //! | [`run_ready_vs_cancel`] | `run()` of a future completed by a third thread against cancel: completes either way, consistently |
+//! | [`merge_vs_cancel_of_the_first`] | `merge` while its first context is canceled: the merge is a child registered or born done, and keeps no entry in the second (invariant 8) |
+//! | [`merge_vs_cancel_of_the_second`] | `merge` while its second context is canceled: the entry is taken by the cancel or refused, never missed, and the merge leaves its first context |
+//! | [`merge_drop_vs_cancel_of_the_second`] | a merge cancelled and dropped while its second context is canceled: the entry is freed once, by one of them |
+//! | [`crossed_merges_vs_both_cancels`] | `a.merge(b)` and `b.merge(a)`, each with a child, as both are canceled: no walk waits for the other (the deadlock invariant 8 rules out) |
 //!
 //! A missed wake-up shows as a loom deadlock (the `block_on` thread parked
 //! with nobody left to unpark it), a double free of a slot as a panic in
@@ -469,6 +473,128 @@ fn run_ready_vs_cancel() {
             }
         }
         assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// `merge` racing the cancel of its first context: whichever way it goes
+/// (a child reached by the cancel, or born done and then removing the
+/// entry it made in the second context), the merge ends with the first
+/// context's cause and neither context keeps a registration.
+#[test]
+fn merge_vs_cancel_of_the_first() {
+    model(|| merge_vs_cancel_of(Side::First));
+}
+
+/// `merge` racing the cancel of its second context: the cancel takes the
+/// merge's entry and cancels it after its walk, or the registration is
+/// refused and the merge is born done; either way with the second
+/// context's cause, before both threads are done, and the merge has left
+/// its first context.
+#[test]
+fn merge_vs_cancel_of_the_second() {
+    model(|| merge_vs_cancel_of(Side::Second));
+}
+
+/// One of the two contexts of a merge.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    First,
+    Second,
+}
+
+/// One execution of `merge` racing the cancel of its `cancelled` side.
+fn merge_vs_cancel_of(cancelled: Side) {
+    let (first, cancel_first) = Context::background().with_cancel_cause();
+    let (second, cancel_second) = Context::background().with_cancel_cause();
+    let (cancel, cause, kept) = match cancelled {
+        Side::First => (cancel_first, "first", cancel_second),
+        Side::Second => (cancel_second, "second", cancel_first),
+    };
+    let canceller = thread::spawn(move || {
+        cancel.cancel(cause);
+        cancel
+    });
+    let merger = {
+        let (first, second) = (first.clone(), second.clone());
+        thread::spawn(move || first.merge(&second))
+    };
+    let _cancel = canceller.join().unwrap();
+    let (merged, _merged_handle) = merger.join().unwrap();
+
+    assert_eq!(merged.err(), Some(Error::Canceled));
+    assert_eq!(cause_text(&merged).as_deref(), Some(cause));
+    let live = if cancelled == Side::First {
+        &second
+    } else {
+        &first
+    };
+    assert_eq!(live.err(), None, "a merge never cancels its contexts");
+    assert_eq!(first.debug_registrations(), 0, "the merge stayed a child");
+    assert_eq!(second.debug_registrations(), 0, "the merge's entry stayed");
+    drop(kept);
+}
+
+/// A live merge cancelled and dropped (its handle, then its context) while
+/// its second context is canceled: the merge's removal of its entry and
+/// the cancel's take-all free the slot once between them, a cancel that
+/// finds the merge gone skips it, and neither context keeps anything.
+#[test]
+fn merge_drop_vs_cancel_of_the_second() {
+    model(|| {
+        let (first, _cancel_first) = Context::background().with_cancel();
+        let (second, cancel) = Context::background().with_cancel();
+        let (merged, merged_handle) = first.merge(&second);
+        assert_eq!(second.debug_registrations(), 1);
+
+        let canceller = thread::spawn(move || cancel.cancel());
+        let dropper = thread::spawn(move || {
+            drop(merged_handle);
+            drop(merged);
+        });
+        canceller.join().unwrap();
+        dropper.join().unwrap();
+
+        assert_eq!(second.err(), Some(Error::Canceled));
+        assert_eq!(first.err(), None);
+        assert_eq!(first.debug_registrations(), 0);
+        assert_eq!(second.debug_registrations(), 0);
+    });
+}
+
+/// Two merges crossing each other, `a.merge(b)` and `b.merge(a)`, each
+/// with a child, and the registries ordered so that each walk meets its
+/// own child merge last: if walks descended into merges, each cancel
+/// could make one merge done, then wait for the other thread to finish the
+/// other, forever. Here every context ends canceled with a cause of one
+/// of the two, and nothing stays registered.
+#[test]
+fn crossed_merges_vs_both_cancels() {
+    model(|| {
+        let (a, cancel_a) = Context::background().with_cancel_cause();
+        let (b, cancel_b) = Context::background().with_cancel_cause();
+        // A placeholder child frees its slot in `a` before `b.merge(a)`
+        // takes it: `a`'s registry then lists that merge before its own.
+        let placeholder = a.with_cancel();
+        let (ab, _ab_handle) = a.merge(&b);
+        drop(placeholder);
+        let (ba, _ba_handle) = b.merge(&a);
+        let (ab_child, _ab_child_handle) = ab.with_cancel();
+        let (ba_child, _ba_child_handle) = ba.with_cancel();
+
+        let a_canceller = thread::spawn(move || cancel_a.cancel("a"));
+        let b_canceller = thread::spawn(move || cancel_b.cancel("b"));
+        a_canceller.join().unwrap();
+        b_canceller.join().unwrap();
+
+        for (merge, child) in [(&ab, &ab_child), (&ba, &ba_child)] {
+            let cause = cause_text(merge).unwrap();
+            assert!(cause == "a" || cause == "b", "{cause}");
+            assert_eq!(cause_text(child), Some(cause));
+        }
+        for ctx in [&a, &b, &ab, &ba, &ab_child, &ba_child] {
+            assert_eq!(ctx.err(), Some(Error::Canceled));
+            assert_eq!(ctx.debug_registrations(), 0, "{ctx}");
+        }
     });
 }
 

@@ -61,6 +61,31 @@ fn a_million_children_leave_nothing_in_their_parent() {
     assert_eq!(live_bytes(), before, "memory did not grow");
 }
 
+/// The same for merges of two contexts that are never done: each merge is
+/// a child of one and registered with the other, and ending it, whichever
+/// of its context and its handle goes first, takes it out of both.
+#[test]
+fn a_million_merges_leave_nothing_in_either_side() {
+    let (first, _cancel_first) = Context::background().with_value(7_u32).with_cancel();
+    let (second, _cancel_second) = Context::background().with_cancel();
+    // Both registries are allocated with the first merge, once.
+    drop(first.merge(&second));
+    let before = live_bytes();
+    for i in 0..1_000_000 {
+        let (merged, cancel) = first.merge(&second);
+        let grandchild = merged.with_value(1_u8);
+        assert!(!grandchild.is_done());
+        if i % 2 == 0 {
+            drop((cancel, merged, grandchild));
+        } else {
+            drop((grandchild, merged, cancel));
+        }
+    }
+    assert_eq!(first.debug_registrations(), 0);
+    assert_eq!(second.debug_registrations(), 0);
+    assert_eq!(live_bytes(), before, "memory did not grow");
+}
+
 #[test]
 fn children_dropped_together_are_all_reclaimed() {
     let (parent, _cancel) = Context::background().with_cancel();
