@@ -225,7 +225,6 @@ fn the_points_of_a_ctx_fn_are_its_awaits() {
 /// call site (the attribute) unless the call's tokens carry the `.await`
 /// token's own span.
 #[test]
-#[ignore = "needs #[ctx_fn] to span each __private::check call with the .await token's own span"]
 fn a_ctx_fn_checkpoint_is_located_at_its_await() {
     let (_, points) = runs_of(ctx_fn_steps);
     let lines: Vec<u32> = points.iter().map(|point| point.location.line()).collect();

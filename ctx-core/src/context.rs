@@ -612,9 +612,9 @@ impl<'a> Context<'a> {
     /// first, in which case `fut` is dropped (cancelled, in Rust's sense: no
     /// leaked work). The context is checked before `fut` is first polled.
     ///
-    /// This is the primitive every checked `.await` of `#[ctx_fn]` uses,
-    /// and, with the `testing` feature, a cancellation point of
-    /// `ctx::testing` at the caller's location.
+    /// This is the race a `#[ctx_fn]` await makes after a shadowing
+    /// derivation of its context, and, with the `testing` feature, a
+    /// cancellation point of `ctx::testing` at the caller's location.
     ///
     /// ```
     /// use std::future::pending;

@@ -8,13 +8,15 @@
 //! honoured.
 
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
-use quote::{quote_spanned, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Attribute, Block, Expr, Item, Macro, Stmt, Token};
+
+use crate::expand::respan;
 
 /// The attribute that exempts every `.await` of one statement.
 const UNCANCELABLE: &str = "uncancelable";
@@ -173,8 +175,14 @@ impl AwaitRewriter<'_> {
         let raced = if !self.shadowed {
             // The guard races the pending awaits: check, then poll.
             let base = quote_spanned!(def=> (#base));
+            // The call carries the `.await`'s own span, which is where a
+            // `#[track_caller]` location (a cancellation point of
+            // `ctx::testing`) is reported; a mixed-site one would be
+            // reported at the attribute.
+            let check = respan(quote!(#krate::__private::check), span);
+            let check = quote_spanned!(span=> #check(&#ctx));
             return quote_spanned! {def=>
-                match #krate::__private::check(&#ctx) {
+                match #check {
                     ::core::option::Option::Some(__err) => return __bail(__err),
                     ::core::option::Option::None => #base.await,
                 }
