@@ -13,6 +13,7 @@ mod merge;
 mod node;
 #[cfg(feature = "axum")]
 mod response;
+mod status;
 mod sync;
 mod timer;
 mod values;

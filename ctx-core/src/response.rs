@@ -3,7 +3,6 @@
 //! beside `Error`, for Rust's orphan rule.
 
 use axum_core::response::{IntoResponse, Response};
-use http::StatusCode;
 
 use crate::Error;
 
@@ -48,10 +47,6 @@ use crate::Error;
 /// ```
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = match self {
-            Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            Error::Canceled => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        (status, self.to_string()).into_response()
+        (self.http_status(), self.to_string()).into_response()
     }
 }
