@@ -65,7 +65,8 @@ pub mod __private {
 pub mod testing;
 
 /// HTTP integration (feature `axum`): a tower layer giving every request a
-/// context, an axum extractor, and `grpc-timeout` deadline propagation.
+/// context, an axum extractor, and deadline propagation between services
+/// (feature `client` for the outgoing side).
 #[cfg(feature = "axum")]
 pub mod http;
 

@@ -6,15 +6,16 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Duration;
 
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
 use super::body::ResponseBody;
-use super::grpc_timeout::{parse_grpc_timeout, GrpcTimeoutError, GRPC_TIMEOUT};
+use super::deadline_header::DeadlineHeader;
 use super::ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
+use super::incoming::{bad_request, IncomingDeadline, RejectionBody};
 use crate::{CancelCauseHandle, CancelHandle, Context};
 
 /// A tower [`Layer`] that gives every request a [`Context`], as Go's
@@ -34,16 +35,21 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// The context carries a [`TraceId`] (from an incoming `traceparent`
 /// header, or new) and a [`RequestId`] (from `x-request-id`, or new),
 /// which the response echoes in its `x-request-id` header (unless the
-/// handler set one). An incoming `grpc-timeout` header becomes its
-/// deadline, capped by [`max_timeout`](ContextLayer::max_timeout); a
-/// request without one gets the
-/// [`default_timeout`](ContextLayer::default_timeout), if set. A malformed
-/// `grpc-timeout` is answered with `400 Bad Request` and a body that says
+/// handler set one). The budget of an incoming deadline header becomes
+/// its deadline: gRPC's `grpc-timeout`, Connect's `Connect-Timeout-Ms` or
+/// Envoy's `x-envoy-expected-rq-timeout-ms`, each honoured unless turned
+/// off with [`deadline_header`](ContextLayer::deadline_header), the
+/// tightest winning when several come, capped by
+/// [`max_timeout`](ContextLayer::max_timeout); a request without one gets
+/// the [`default_timeout`](ContextLayer::default_timeout), if set. A
+/// malformed one is answered with `400 Bad Request` and a body that says
 /// what is wrong, without calling the handler.
 ///
 /// The context is stored in the request's extensions: axum handlers take
 /// it as a `ctx: Context` argument (the `Context` extractor), or as
-/// `Extension<Context<'static>>`. Middleware inside the layer can replace
+/// `Extension<Context<'static>>`; around a tonic server
+/// (`Server::builder().layer(..)`), handlers find it in
+/// `request.extensions()`. Middleware inside the layer can replace
 /// it with a child carrying more values (see "Adding values in
 /// middleware" in [`ctx::http`](crate::http)).
 ///
@@ -84,40 +90,20 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 #[derive(Clone, Debug)]
 pub struct ContextLayer {
     root: Context<'static>,
-    budget: Budget,
+    budget: IncomingDeadline,
     /// The requests in flight, for a graceful shutdown to wait for.
     requests: Option<TaskTracker>,
 }
 
-/// How much time a request gets.
-#[derive(Clone, Copy, Debug)]
-struct Budget {
-    /// The cap on an incoming `grpc-timeout`.
-    max: Duration,
-    /// The deadline of a request without one.
-    default: Option<Duration>,
-}
-
-impl Budget {
-    /// The request's timeout: its `grpc-timeout` (capped), else the
-    /// default.
-    fn of<B>(&self, request: &Request<B>) -> Result<Option<Duration>, GrpcTimeoutError> {
-        match request.headers().get(GRPC_TIMEOUT) {
-            Some(value) => parse_grpc_timeout(value).map(|timeout| Some(timeout.min(self.max))),
-            None => Ok(self.default),
-        }
-    }
-}
-
 impl ContextLayer {
-    /// The default cap on an incoming `grpc-timeout`: 5 minutes.
+    /// The default cap on an incoming budget: 5 minutes.
     ///
     /// ```
     /// use std::time::Duration;
     ///
     /// assert_eq!(ctx::http::ContextLayer::DEFAULT_MAX_TIMEOUT, Duration::from_secs(300));
     /// ```
-    pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_secs(300);
+    pub const DEFAULT_MAX_TIMEOUT: Duration = IncomingDeadline::DEFAULT_MAX;
 
     /// A layer whose request contexts are children of `root`.
     ///
@@ -128,10 +114,7 @@ impl ContextLayer {
     pub fn new(root: Context<'static>) -> ContextLayer {
         ContextLayer {
             root,
-            budget: Budget {
-                max: Self::DEFAULT_MAX_TIMEOUT,
-                default: None,
-            },
+            budget: IncomingDeadline::new(),
             requests: None,
         }
     }
@@ -142,7 +125,7 @@ impl ContextLayer {
         self
     }
 
-    /// Caps the budget an incoming `grpc-timeout` can give a request (a
+    /// Caps the budget an incoming deadline header can give a request (a
     /// larger one is lowered to `max`, as gRPC servers do). Default:
     /// [`DEFAULT_MAX_TIMEOUT`](ContextLayer::DEFAULT_MAX_TIMEOUT).
     ///
@@ -153,11 +136,28 @@ impl ContextLayer {
     ///     .max_timeout(Duration::from_secs(30));
     /// ```
     pub fn max_timeout(mut self, max: Duration) -> ContextLayer {
-        self.budget.max = max;
+        self.budget = self.budget.max(max);
         self
     }
 
-    /// Gives a request that comes without a `grpc-timeout` header this
+    /// Whether an incoming `header` sets the request's deadline (`honour`)
+    /// or is ignored, malformed or not. Default: every [`DeadlineHeader`]
+    /// is honoured.
+    ///
+    /// ```
+    /// use ctx::http::{ContextLayer, DeadlineHeader};
+    ///
+    /// // Behind a proxy that sets Envoy's header to its own route timeout,
+    /// // while callers send their budgets as `grpc-timeout`:
+    /// let layer = ContextLayer::new(ctx::Context::background())
+    ///     .deadline_header(DeadlineHeader::EnvoyExpectedRqTimeoutMs, false);
+    /// ```
+    pub fn deadline_header(mut self, header: DeadlineHeader, honour: bool) -> ContextLayer {
+        self.budget = self.budget.honour(header, honour);
+        self
+    }
+
+    /// Gives a request that comes without an honoured deadline header this
     /// budget: its context's deadline is now + `timeout`, as if the client
     /// had sent it. Default: none (such a request has no deadline of its
     /// own).
@@ -185,7 +185,7 @@ impl ContextLayer {
     /// # }
     /// ```
     pub fn default_timeout(mut self, timeout: Duration) -> ContextLayer {
-        self.budget.default = Some(timeout);
+        self.budget = self.budget.default(timeout);
         self
     }
 }
@@ -215,7 +215,7 @@ impl<S> Layer<S> for ContextLayer {
 pub struct ContextService<S> {
     inner: S,
     root: Context<'static>,
-    budget: Budget,
+    budget: IncomingDeadline,
     requests: Option<TaskTracker>,
 }
 
@@ -273,7 +273,7 @@ pub struct RequestSpan(pub tracing::Span);
 impl<S, B, ResBody> Service<Request<B>> for ContextService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
-    ResBody: Body + From<String>,
+    ResBody: Body + RejectionBody,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -298,15 +298,10 @@ where
         // A request id is made of visible ASCII (`RequestId` checks it).
         let echoed = HeaderValue::from_str(request_id.as_str()).ok();
 
-        let timeout = match self.budget.of(&request) {
+        let timeout = match self.budget.of(request.headers()) {
             Ok(timeout) => timeout,
             Err(error) => {
-                let mut response = Response::new(ResBody::from(format!("{error}\n")));
-                *response.status_mut() = StatusCode::BAD_REQUEST;
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                );
+                let mut response = bad_request::<ResBody>(&error);
                 echo(&mut response, echoed);
                 return ResponseFuture {
                     state: State::Rejected {

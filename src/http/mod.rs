@@ -7,11 +7,13 @@
 //! - [`ContextLayer`](crate::http::ContextLayer): a tower layer that derives each request's context
 //!   from a server-wide root (cancel the root at shutdown), ends it when
 //!   the response, body included, has been sent or the request is
-//!   abandoned (client gone), applies an incoming
-//!   [`GRPC_TIMEOUT`](crate::http::GRPC_TIMEOUT) header (or a default
-//!   timeout) as a deadline, carries a [`TraceId`](crate::http::TraceId)
+//!   abandoned (client gone), applies the budget of an incoming deadline
+//!   header ([`DeadlineHeader`](crate::http::DeadlineHeader): `grpc-timeout`,
+//!   `Connect-Timeout-Ms`, `x-envoy-expected-rq-timeout-ms`), or a default
+//!   timeout, as a deadline, carries a [`TraceId`](crate::http::TraceId)
 //!   and a [`RequestId`](crate::http::RequestId), and echoes the request id
-//!   on the response.
+//!   on the response. It works around an axum `Router` and a tonic server
+//!   alike.
 //! - [`Shutdown`](crate::http::Shutdown): the server's root context and
 //!   its graceful shutdown, Go's `Server.Shutdown`: stop accepting, let
 //!   requests in flight finish within a grace period, cancel the rest,
@@ -22,7 +24,10 @@
 //!   a `503`).
 //! - [`inject`](crate::http::inject): the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
-//!   edge reaches every service behind it.
+//!   edge reaches every service behind it. With the `client` feature,
+//!   `client::DeadlineLayer` does it for every request of an HTTP or gRPC
+//!   client, keeping a reserve per hop, and races each call against the
+//!   caller's context.
 //!
 //! With the `tracing` feature, the layer opens a `request` span per request
 //! (with its trace id), polls the handler and the response body inside it,
@@ -109,20 +114,28 @@
 //! ```
 
 mod body;
-mod client;
+mod deadline_header;
 mod grpc_timeout;
 mod ids;
+mod incoming;
+mod inject;
 mod layer;
 mod shutdown;
+mod timeout_ms;
 
 pub use body::ResponseBody;
-pub use client::inject;
 #[doc(inline)]
 pub use ctx_core::MissingContext;
+pub use deadline_header::{
+    DeadlineHeader, DeadlineHeaderError, CONNECT_TIMEOUT_MS, ENVOY_EXPECTED_RQ_TIMEOUT_MS,
+};
 pub use grpc_timeout::{format_grpc_timeout, parse_grpc_timeout, GrpcTimeoutError, GRPC_TIMEOUT};
 pub use ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
+pub use incoming::RejectionBody;
+pub use inject::inject;
 pub use layer::{ContextLayer, ContextService, RequestEnded, ResponseFuture};
 pub use shutdown::{ServerShutdown, Shutdown, ShutdownReport};
+pub use timeout_ms::{format_timeout_ms, parse_timeout_ms, TimeoutMsError};
 
 #[cfg(feature = "tracing")]
 pub use layer::RequestSpan;

@@ -1,8 +1,10 @@
-//! The client side: a context's budget and trace, written into a request.
+//! A context's budget and trace, written into an outgoing request.
+
+use std::time::Duration;
 
 use http::HeaderMap;
 
-use super::grpc_timeout::{format_grpc_timeout, GRPC_TIMEOUT};
+use super::deadline_header::HeaderSet;
 use super::ids::{TraceId, TRACEPARENT};
 use crate::{Context, Error, Instant};
 
@@ -13,7 +15,9 @@ use crate::{Context, Error, Instant};
 /// into its request context's deadline and trace id: that is how a deadline
 /// set at the edge reaches every service behind it.
 ///
-/// Headers `ctx` has nothing for are left as they are.
+/// Headers `ctx` has nothing for are left as they are. The client layer
+/// (`ctx::http::client::DeadlineLayer`, feature `client`) does this for
+/// every request a client sends, keeping a reserve for each hop.
 ///
 /// # Errors
 ///
@@ -42,21 +46,36 @@ use crate::{Context, Error, Instant};
 /// # }
 /// ```
 pub fn inject(ctx: &Context, headers: &mut HeaderMap) -> Result<(), Error> {
+    if let Some(budget) = remaining_budget(ctx)? {
+        HeaderSet::GRPC_TIMEOUT.write(headers, budget);
+    }
+    inject_trace(ctx, headers);
+    Ok(())
+}
+
+/// The time `ctx` has left, `None` when it has no deadline.
+///
+/// # Errors
+///
+/// `ctx`'s error when it is done or its deadline has passed (even if its
+/// timer has not fired yet).
+pub(crate) fn remaining_budget(ctx: &Context) -> Result<Option<Duration>, Error> {
     if let Some(error) = ctx.err() {
         return Err(error);
     }
-    if let Some(deadline) = ctx.deadline() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::DeadlineExceeded);
-        }
-        let value = format_grpc_timeout(left)
-            .parse()
-            .expect("digits and a unit letter are a valid header value");
-        headers.insert(GRPC_TIMEOUT, value);
+    let Some(deadline) = ctx.deadline() else {
+        return Ok(None);
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Error::DeadlineExceeded);
     }
+    Ok(Some(left))
+}
+
+/// Writes `ctx`'s [`TraceId`], if it carries one, as `traceparent`.
+pub(crate) fn inject_trace(ctx: &Context, headers: &mut HeaderMap) {
     if let Some(trace_id) = ctx.value::<TraceId>() {
         headers.insert(TRACEPARENT, trace_id.to_traceparent());
     }
-    Ok(())
 }
