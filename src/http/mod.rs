@@ -114,6 +114,8 @@
 //! ```
 
 mod body;
+#[cfg(feature = "client")]
+pub mod client;
 mod deadline_header;
 mod grpc_timeout;
 mod ids;
