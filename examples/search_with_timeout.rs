@@ -5,10 +5,15 @@
 //! deadline passes, the backend call is dropped (its connection closed, the
 //! backend's own request context cancelled), not leaked.
 //!
+//! The backend call goes through hyper-util's client wrapped in
+//! `ctx::http::client::DeadlineLayer`: the request's remaining budget,
+//! minus a reserve to answer the user, travels as `grpc-timeout`, and the
+//! call is dropped when the budget is spent.
+//!
 //! Everything runs on loopback and the example exits by itself:
 //!
 //! ```sh
-//! cargo run --example search_with_timeout --features axum
+//! cargo run --example search_with_timeout --features client
 //! ```
 
 #[path = "support/mod.rs"]
@@ -19,12 +24,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::time::Duration;
 
+use tower::Layer;
+
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::Router;
-use ctx::http::{inject, ContextLayer, RequestEnded};
+use ctx::http::client::{ClientError, DeadlineLayer, DeadlineService};
+use ctx::http::{ContextLayer, RequestEnded};
 use ctx::{ctx_fn, Context};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 
 /// The user's IP, carried by the request's context (Go's `userip` package).
@@ -64,11 +77,26 @@ impl From<ctx::Error> for SearchError {
     }
 }
 
-/// Calls the backend. Every `.await` races `ctx`: at the deadline the call
-/// in flight is dropped, which closes its connection.
+impl From<ClientError<hyper_util::client::legacy::Error>> for SearchError {
+    fn from(error: ClientError<hyper_util::client::legacy::Error>) -> SearchError {
+        match error.context_error() {
+            Some(error) => SearchError::Ctx(error),
+            None => SearchError::Backend(error.to_string()),
+        }
+    }
+}
+
+/// hyper-util's client, sending every request under the caller's context.
+type BackendClient = DeadlineService<Client<HttpConnector, Full<Bytes>>>;
+
+/// Calls the backend. Every `.await` races `ctx`, and the client layer
+/// sends the remaining budget minus its reserve as `grpc-timeout`: when
+/// that is spent the call in flight is dropped, which closes its
+/// connection, and the reserve is left to answer the user.
 #[ctx_fn]
 async fn search(
     ctx: Context<'_>,
+    mut client: BackendClient,
     backend: SocketAddr,
     query: String,
 ) -> Result<Vec<String>, SearchError> {
@@ -76,23 +104,34 @@ async fn search(
     let user = ctx
         .value::<UserIp>()
         .map_or("unknown".into(), |ip| ip.0.to_string());
-    let mut request = http::Request::get(format!("/search?q={}", query.replace(' ', "+")))
+    let url = format!("http://{backend}/search?q={}", query.replace(' ', "+"));
+    let request = http::Request::get(url)
         .header("x-user-ip", user)
-        .body(String::new())
+        .body(Full::default())
         .unwrap();
-    // The remaining budget goes along, as `grpc-timeout`.
-    inject(&ctx, request.headers_mut())?;
-    let response = support::send(backend, request)
-        .await
-        .map_err(|e| SearchError::Backend(e.to_string()))?;
-    if response.status != 200 {
-        return Err(SearchError::Backend(format!("status {}", response.status)));
+    // hyper-util's client is always ready, so no `ready().await` first.
+    let response = client.call_with(&ctx, request).await?;
+    if response.status() != StatusCode::OK {
+        return Err(SearchError::Backend(format!(
+            "status {}",
+            response.status()
+        )));
     }
-    Ok(response.body.lines().map(str::to_owned).collect())
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| SearchError::Backend(e.to_string()))?
+        .to_bytes();
+    Ok(String::from_utf8_lossy(&body)
+        .lines()
+        .map(str::to_owned)
+        .collect())
 }
 
 #[derive(Clone)]
 struct Frontend {
+    client: BackendClient,
     backend: SocketAddr,
 }
 
@@ -123,7 +162,7 @@ async fn handle_search(
     let ctx = ctx.with_value(UserIp(peer.ip()));
 
     let start = ctx::Instant::now();
-    match search(ctx, app.backend, query.clone()).await {
+    match search(ctx, app.client, app.backend, query.clone()).await {
         Ok(results) => (
             StatusCode::OK,
             format!(
@@ -233,6 +272,7 @@ async fn main() -> std::io::Result<()> {
         .route("/search", get(handle_search))
         .layer(ContextLayer::new(root.clone()))
         .with_state(Frontend {
+            client: DeadlineLayer::new().layer(Client::builder(TokioExecutor::new()).build_http()),
             backend: backend.addr,
         });
     let frontend = support::serve(frontend, root.clone()).await?;
