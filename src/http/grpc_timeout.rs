@@ -58,17 +58,21 @@ pub fn parse_grpc_timeout(value: impl AsRef<[u8]>) -> Result<Duration, GrpcTimeo
     if digits.len() > MAX_DIGITS {
         return Err(GrpcTimeoutError::TooManyDigits);
     }
-    let mut amount: u64 = 0;
-    for &digit in digits {
-        if !digit.is_ascii_digit() {
-            return Err(GrpcTimeoutError::NotADigit);
-        }
-        amount = amount * 10 + u64::from(digit - b'0');
-    }
+    let amount = parse_decimal(digits).ok_or(GrpcTimeoutError::NotADigit)?;
     // At most 99_999_999 hours: about 3.6e20 ns, which fits in a u128.
     let nanos = u128::from(amount) * size_of_unit;
     let secs = u64::try_from(nanos / 1_000_000_000).expect("at most 3.6e11 seconds");
     Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+}
+
+/// The value of a run of ASCII digits, `None` if anything else is in it.
+/// Callers bound its length first: 19 digits always fit in a `u64`.
+pub(super) fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |amount, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| amount * 10 + u64::from(digit - b'0'))
+    })
 }
 
 /// Formats a duration as a `grpc-timeout` value, in the finest unit whose

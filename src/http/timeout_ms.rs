@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::grpc_timeout::parse_decimal;
+
 /// The most digits a millisecond value may have (Connect's limit: about
 /// 115 days).
 const MAX_DIGITS: usize = 10;
@@ -35,14 +37,7 @@ pub fn parse_timeout_ms(value: impl AsRef<[u8]>) -> Result<Duration, TimeoutMsEr
     if digits.len() > MAX_DIGITS {
         return Err(TimeoutMsError::TooManyDigits);
     }
-    let mut millis: u64 = 0;
-    for &digit in digits {
-        if !digit.is_ascii_digit() {
-            return Err(TimeoutMsError::NotADigit);
-        }
-        // At most 9_999_999_999: no overflow.
-        millis = millis * 10 + u64::from(digit - b'0');
-    }
+    let millis = parse_decimal(digits).ok_or(TimeoutMsError::NotADigit)?;
     Ok(Duration::from_millis(millis))
 }
 
