@@ -15,6 +15,9 @@
 //! jump would show as a budget off by a whole timer, or a missing report,
 //! not as a few microseconds of drift.) The test prints what each hop saw.
 
+#[path = "../examples/support/mod.rs"]
+mod support;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -189,19 +192,6 @@ fn http_client(reserve: Duration) -> DeadlineService<HttpClient> {
     DeadlineLayer::new().reserve(reserve).layer(client)
 }
 
-async fn serve_http(app: Router, root: Context<'static>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                root.done().await;
-            })
-            .await
-    });
-    addr
-}
-
 #[derive(Clone)]
 struct Hop1 {
     reports: Reports,
@@ -249,7 +239,7 @@ async fn http_budget_crosses_three_hops() {
         .route("/slow", get(http_hop2))
         .layer(ContextLayer::new(root.clone()))
         .with_state(reports.clone());
-    let hop2 = serve_http(hop2, root.clone()).await;
+    let hop2 = support::serve(hop2, root.clone()).await.unwrap().addr;
     let hop1 = Router::new()
         .route("/search", get(http_hop1))
         .layer(ContextLayer::new(root.clone()))
@@ -258,7 +248,7 @@ async fn http_budget_crosses_three_hops() {
             next: hop2,
             client: http_client(RESERVE),
         });
-    let hop1 = serve_http(hop1, root.clone()).await;
+    let hop1 = support::serve(hop1, root.clone()).await.unwrap().addr;
 
     // The client keeps no reserve: it has nothing to do after the call.
     let client = http_client(Duration::ZERO);

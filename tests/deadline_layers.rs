@@ -4,8 +4,10 @@
 //! `deadline_hops.rs`.) Deadlines run on tokio's paused clock; cancellation
 //! and the 400 go over real loopback sockets with hyper-util's client.
 
+#[path = "../examples/support/mod.rs"]
+mod support;
+
 use std::future::{pending, Future};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::routing::get;
 use axum::Router;
-use ctx::http::client::{ClientError, DeadlineLayer, Why};
+use ctx::http::client::{CallError, ClientError, DeadlineLayer, Why};
 use ctx::http::{
     ContextLayer, DeadlineHeader, RequestEnded, TraceId, CONNECT_TIMEOUT_MS,
     ENVOY_EXPECTED_RQ_TIMEOUT_MS, GRPC_TIMEOUT, TRACEPARENT,
@@ -158,19 +160,6 @@ async fn malformed_millisecond_headers_are_a_400_naming_the_header() {
     assert_eq!(calls.load(Ordering::SeqCst), 0, "the handler never ran");
 }
 
-async fn serve(app: Router, root: Context<'static>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                root.done().await;
-            })
-            .await
-    });
-    addr
-}
-
 fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
 }
@@ -178,11 +167,8 @@ fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, 
 #[tokio::test]
 async fn a_malformed_connect_timeout_over_a_socket() {
     let (root, _shutdown) = Context::background().with_cancel();
-    let addr = serve(
-        budget_app(ContextLayer::new(root.clone()), Arc::default()),
-        root,
-    )
-    .await;
+    let app = budget_app(ContextLayer::new(root.clone()), Arc::default());
+    let addr = support::serve(app, root).await.unwrap().addr;
     let request = Request::get(format!("http://{addr}/"))
         .header(CONNECT_TIMEOUT_MS, "2.5")
         .body(Full::default())
@@ -216,49 +202,58 @@ fn request_under(ctx: &Context<'static>) -> Request<()> {
     request
 }
 
+/// The context error a call under `ctx` through `client` must fail with.
+async fn call_error<S, B>(client: S, ctx: &Context<'static>) -> CallError
+where
+    S: tower::Service<Request<()>, Response = Response<B>, Error = ClientError<std::io::Error>>,
+{
+    match within("the call", client.oneshot(request_under(ctx))).await {
+        Err(ClientError::Context(error)) => error,
+        Err(error) => panic!("expected a context error, got {error}"),
+        Ok(response) => panic!("expected a context error, got {}", response.status()),
+    }
+}
+
+/// The headers a request under `ctx` leaves `layer` with.
+async fn headers_sent(layer: DeadlineLayer, ctx: &Context<'static>) -> HeaderMap {
+    let client = layer.layer(echo_headers());
+    client
+        .oneshot(request_under(ctx))
+        .await
+        .unwrap()
+        .into_body()
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_budget_minus_the_reserve_goes_out_as_each_chosen_header() {
     let (ctx, _cancel) = Context::background()
         .with_value(TraceId(7))
         .with_timeout(Duration::from_millis(300));
 
-    let client = DeadlineLayer::new()
-        .reserve(Duration::from_millis(50))
-        .layer(echo_headers());
-    let sent = client
-        .oneshot(request_under(&ctx))
-        .await
-        .unwrap()
-        .into_body();
+    let layer = DeadlineLayer::new().reserve(Duration::from_millis(50));
+    let sent = headers_sent(layer, &ctx).await;
     assert_eq!(sent[GRPC_TIMEOUT], "250000u");
-    assert!(
-        !sent.contains_key(CONNECT_TIMEOUT_MS) && !sent.contains_key(ENVOY_EXPECTED_RQ_TIMEOUT_MS)
-    );
+    assert!(!sent.contains_key(CONNECT_TIMEOUT_MS));
+    assert!(!sent.contains_key(ENVOY_EXPECTED_RQ_TIMEOUT_MS));
     let trace = TraceId::parse_traceparent(sent[TRACEPARENT].to_str().unwrap());
     assert_eq!(trace, Some(TraceId(7)));
 
-    let client = DeadlineLayer::new()
+    let layer = DeadlineLayer::new()
         .reserve(Duration::ZERO)
         .header(GrpcTimeout, false)
         .header(ConnectTimeoutMs, true)
-        .header(EnvoyExpectedRqTimeoutMs, true)
-        .layer(echo_headers());
-    let sent = client
-        .oneshot(request_under(&ctx))
-        .await
-        .unwrap()
-        .into_body();
+        .header(EnvoyExpectedRqTimeoutMs, true);
+    let sent = headers_sent(layer, &ctx).await;
     assert!(!sent.contains_key(GRPC_TIMEOUT));
     assert_eq!(sent[CONNECT_TIMEOUT_MS], "300");
     assert_eq!(sent[ENVOY_EXPECTED_RQ_TIMEOUT_MS], "300");
 
     // Without a deadline there is no budget to send, only the trace.
-    let sent = DeadlineLayer::new()
-        .layer(echo_headers())
-        .oneshot(request_under(&Context::background().with_value(TraceId(7))))
-        .await
-        .unwrap()
-        .into_body();
+    let sent = headers_sent(
+        DeadlineLayer::new(),
+        &Context::background().with_value(TraceId(7)),
+    )
+    .await;
     assert!(!sent.contains_key(GRPC_TIMEOUT));
     assert!(sent.contains_key(TRACEPARENT));
 }
@@ -287,9 +282,7 @@ async fn below_the_minimum_budget_nothing_is_sent() {
         .layer(counting(calls.clone()));
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(59));
 
-    let Err(ClientError::Context(error)) = client.clone().oneshot(request_under(&ctx)).await else {
-        panic!("expected a context error")
-    };
+    let error = call_error(client.clone(), &ctx).await;
     assert_eq!(error.error(), Error::DeadlineExceeded);
     let Why::BudgetBelowMinimum { budget, min_budget } = *error.why() else {
         panic!("{error}")
@@ -314,23 +307,24 @@ async fn below_the_minimum_budget_nothing_is_sent() {
     assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent");
 }
 
+/// `error` is a cancelled caller's, `sent` or not, its message ending so.
+fn assert_caller_done(error: &CallError, sent: bool, ending: &str) {
+    assert_eq!(error.error(), Error::Canceled);
+    assert!(
+        matches!(error.why(), Why::CallerDone { sent: s, .. } if *s == sent),
+        "{error}"
+    );
+    assert!(error.to_string().ends_with(ending), "{error}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_done_caller_sends_nothing_and_says_why() {
     let calls = Arc::new(AtomicUsize::new(0));
     let client = DeadlineLayer::new().layer(counting(calls.clone()));
     let (ctx, cancel) = Context::background().with_cancel_cause();
     cancel.cancel("user gave up");
-    let Err(ClientError::Context(error)) = client.clone().oneshot(request_under(&ctx)).await else {
-        panic!("expected a context error")
-    };
-    assert_eq!(error.error(), Error::Canceled);
-    assert!(matches!(error.why(), Why::CallerDone { sent: false, .. }));
-    assert!(
-        error
-            .to_string()
-            .ends_with("not sent (cause: user gave up)"),
-        "{error}"
-    );
+    let error = call_error(client.clone(), &ctx).await;
+    assert_caller_done(&error, false, "not sent (cause: user gave up)");
 
     let (expired, _cancel) = Context::background().with_timeout(Duration::from_millis(5));
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -373,10 +367,7 @@ async fn an_upstream_that_never_answers_is_dropped_when_its_budget_is_spent() {
         .layer(upstream);
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(300));
     let start = Instant::now();
-    let call = within("the call to end", client.oneshot(request_under(&ctx)));
-    let Err(ClientError::Context(error)) = call.await else {
-        panic!("expected a context error")
-    };
+    let error = call_error(client, &ctx).await;
     assert_eq!(
         start.elapsed(),
         Duration::from_millis(250),
@@ -406,10 +397,7 @@ async fn an_answer_once_the_budget_is_spent_is_not_taken() {
         .reserve(Duration::from_millis(50))
         .layer(upstream);
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(300));
-    let error = client.oneshot(request_under(&ctx)).await.unwrap_err();
-    let ClientError::Context(error) = error else {
-        panic!("{error}")
-    };
+    let error = call_error(client, &ctx).await;
     assert!(matches!(error.why(), Why::NoAnswerInTime { .. }), "{error}");
 }
 
@@ -429,14 +417,7 @@ async fn an_upstream_deadline_maps_back_to_deadline_exceeded() {
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
     let layer = DeadlineLayer::new();
 
-    let error = layer
-        .layer(answer(504, None))
-        .oneshot(request_under(&ctx))
-        .await
-        .unwrap_err();
-    let ClientError::Context(error) = error else {
-        panic!("{error}")
-    };
+    let error = call_error(layer.layer(answer(504, None)), &ctx).await;
     assert_eq!(error.error(), Error::DeadlineExceeded);
     assert!(error
         .to_string()
@@ -445,14 +426,7 @@ async fn an_upstream_deadline_maps_back_to_deadline_exceeded() {
     // gRPC answers an error before any message in its headers, the message
     // percent-encoded.
     let grpc = answer(200, Some(("4", "stock%20lookup%20ran%20out")));
-    let error = layer
-        .layer(grpc)
-        .oneshot(request_under(&ctx))
-        .await
-        .unwrap_err();
-    let ClientError::Context(error) = error else {
-        panic!("{error}")
-    };
+    let error = call_error(layer.layer(grpc), &ctx).await;
     assert_eq!(error.error(), Error::DeadlineExceeded);
     assert!(
         matches!(error.why(), Why::Upstream { grpc_message: Some(message), .. } if message == "stock lookup ran out"),
@@ -489,7 +463,7 @@ async fn a_cancelled_caller_drops_the_call_and_the_upstream_sees_it() {
     let app = Router::new()
         .route("/", get(wait))
         .layer(ContextLayer::new(root.clone()));
-    let addr = serve(app, root).await;
+    let addr = support::serve(app, root).await.unwrap().addr;
 
     let client = DeadlineLayer::new().layer(hyper_client());
     let (ctx, cancel) = Context::background().with_cancel_cause();
@@ -507,14 +481,7 @@ async fn a_cancelled_caller_drops_the_call_and_the_upstream_sees_it() {
     let ClientError::Context(error) = error else {
         panic!("{error}")
     };
-    assert_eq!(error.error(), Error::Canceled);
-    assert!(matches!(error.why(), Why::CallerDone { sent: true, .. }));
-    assert!(
-        error
-            .to_string()
-            .ends_with("the call was dropped (cause: user gave up)"),
-        "{error}"
-    );
+    assert_caller_done(&error, true, "the call was dropped (cause: user gave up)");
 
     // Dropping the call closed its connection: the upstream's request
     // context ends as abandoned.
