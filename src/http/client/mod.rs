@@ -300,13 +300,14 @@ impl<S> DeadlineService<S> {
             }
             Ok(end) => {
                 // The call ends with the caller's context, or at its own
-                // earlier end: a child context has both.
+                // end when a reserve makes that earlier: a child context
+                // has both.
                 let (call_ctx, cancel) = match end {
-                    Some((end, _)) => {
+                    Some((end, _)) if !self.layer.reserve.is_zero() => {
                         let (call_ctx, cancel) = ctx.with_deadline(end);
                         (call_ctx, Some(cancel))
                     }
-                    None => (ctx.clone(), None),
+                    _ => (ctx.clone(), None),
                 };
                 ResponseFuture {
                     state: State::Calling {
