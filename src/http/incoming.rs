@@ -75,9 +75,9 @@ pub(crate) fn bad_request<B: RejectionBody>(error: &DeadlineHeaderError) -> Resp
 /// malformed deadline header with: the body type of the service it wraps.
 ///
 /// Implemented for axum's body (what a `Router` answers with), tonic's
-/// (feature `tonic`: what a tonic server answers with) and `String`;
-/// implement it for another body type to put the layer around a service
-/// that answers with it.
+/// (feature `tonic`: what a tonic server answers with), http-body-util's
+/// `Full<Bytes>` and `String`; implement it for another body type to put
+/// the layer around a service that answers with it.
 ///
 /// ```
 /// use ctx::http::RejectionBody;
@@ -119,6 +119,23 @@ impl RejectionBody for String {
 impl RejectionBody for axum::body::Body {
     fn from_message(message: String) -> axum::body::Body {
         axum::body::Body::from(message)
+    }
+}
+
+/// ```
+/// use axum::body::Bytes;
+/// use ctx::http::RejectionBody;
+/// use http_body_util::{BodyExt, Full};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let body = Full::<Bytes>::from_message("bad".into());
+/// assert_eq!(body.collect().await.unwrap().to_bytes(), "bad");
+/// # }
+/// ```
+impl RejectionBody for http_body_util::Full<axum::body::Bytes> {
+    fn from_message(message: String) -> Self {
+        http_body_util::Full::from(message)
     }
 }
 
