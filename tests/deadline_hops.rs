@@ -221,12 +221,13 @@ async fn http_hop1(State(hop): State<Hop1>, ctx: Context<'static>) -> (StatusCod
     }
 }
 
-/// `GET /slow` on hop 2.
-async fn http_hop2(State(reports): State<Reports>, ctx: Context<'_>) -> (StatusCode, String) {
-    match slow_work(reports, ctx).await {
-        Ok(()) => (StatusCode::OK, "done".into()),
-        Err(error) => (error.http_status(), error.to_string()),
-    }
+/// `GET /slow` on hop 2: a deadline answers 504 (`ctx::Error`'s response).
+async fn http_hop2(
+    State(reports): State<Reports>,
+    ctx: Context<'_>,
+) -> Result<&'static str, Error> {
+    slow_work(reports, ctx).await?;
+    Ok("done")
 }
 
 #[tokio::test(start_paused = true)]

@@ -46,7 +46,7 @@ pub enum ClientError<E> {
 
 impl<E> ClientError<E> {
     /// The context error this stands for, if any: what a handler returns
-    /// to its own caller (as 504 / `DEADLINE_EXCEEDED`, or 499 /
+    /// to its own caller (as 504 / `DEADLINE_EXCEEDED`, or 503 /
     /// `CANCELLED`).
     ///
     /// ```
