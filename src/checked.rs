@@ -3,15 +3,15 @@
 //!
 //! A `#[ctx_fn]` body is checked in two layers:
 //!
-//! - the whole body is raced against the fn's context ([`guard`]): the
-//!   guard registers with the context once, on the first pending poll, and
-//!   drops the body when the context is done, so every await stops, those
-//!   hidden in macros (`tokio::select!`, `join!`) included;
-//! - every `.await` the macro can see checks the context before it polls
-//!   ([`check`], one atomic load), so a loop of always-ready awaits stops at
-//!   the next one; after a shadowing `let (ctx, _c) = ctx.with_timeout(..)`,
-//!   which the guard does not watch, the awaits race the shadow
-//!   ([`checkpoint`]).
+//! - every `.await` the macro can see races the context in scope where it
+//!   stands ([`checkpoint`], which checks before it polls, so a loop of
+//!   always-ready awaits stops at the next one, and honours a shadowing
+//!   `let (ctx, _c) = ctx.with_timeout(..)`);
+//! - a body that calls a macro (whose expansion may hide awaits:
+//!   `tokio::select!`, `join!`) is also raced as a whole ([`guard`]), which
+//!   registers with the context once, on the first pending poll; its
+//!   visible awaits then only [`check`] the context before they poll,
+//!   except after a shadowing derivation, which the guard does not watch.
 //!
 //! `#[uncancelable]` statements raise a [`Shield`] while they run: the
 //! whole-body race does not drop the body meanwhile.

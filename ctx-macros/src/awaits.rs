@@ -21,6 +21,28 @@ use crate::expand::respan;
 /// The attribute that exempts every `.await` of one statement.
 const UNCANCELABLE: &str = "uncancelable";
 
+/// Whether the fn's own body calls a macro, any macro: its expansion may
+/// hold awaits nobody can see (`select!`, `join!`), so the body is raced
+/// as a whole. Closures, async blocks and items are other futures, raced
+/// where the fn awaits them.
+pub(crate) fn calls_macro(block: &Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_macro(&mut self, _: &'ast Macro) {
+            self.0 = true;
+        }
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            if !matches!(expr, Expr::Closure(_) | Expr::Async(_)) {
+                visit::visit_expr(self, expr);
+            }
+        }
+        fn visit_item(&mut self, _: &'ast Item) {}
+    }
+    let mut finder = Finder(false);
+    finder.visit_block(block);
+    finder.0
+}
+
 /// Whether `#[uncancelable]` marks a statement inside a closure or async
 /// block of `block` (which the fn awaits as a whole): then a race of a
 /// shadowing derivation must respect the shield too.
@@ -70,6 +92,9 @@ pub(crate) struct AwaitRewriter<'a> {
     /// Whether a race must respect the shield (an `#[uncancelable]`
     /// statement inside an async block this fn awaits).
     shielded: bool,
+    /// Whether the body is raced as a whole by a guard, so that an await
+    /// only has to check the context before it polls.
+    guarded: bool,
     /// Whether a `let` of this block, or of an enclosing one, has shadowed
     /// the context's name before the statement being rewritten.
     shadowed: bool,
@@ -79,12 +104,14 @@ impl<'a> AwaitRewriter<'a> {
     pub(crate) fn new(
         krate: &'a TokenStream,
         target: RaceTarget<'a>,
+        guarded: bool,
         uncancelable_nested: bool,
     ) -> Self {
         AwaitRewriter {
             krate,
             target,
             shielded: uncancelable_nested,
+            guarded,
             shadowed: false,
         }
     }
@@ -172,14 +199,18 @@ impl AwaitRewriter<'_> {
             }
             RaceTarget::Clone(_) => clone_ident(),
         };
-        let raced = if !self.shadowed {
+        // Each call carries the `.await`'s own span, which is where a
+        // `#[track_caller]` location (a cancellation point of
+        // `ctx::testing`) is reported; a mixed-site one would be reported
+        // at the attribute.
+        let private = |name: &str| {
+            let name = Ident::new(name, span);
+            respan(quote!(#krate::__private::#name), span)
+        };
+        let raced = if self.guarded && !self.shadowed {
             // The guard races the pending awaits: check, then poll.
             let base = quote_spanned!(def=> (#base));
-            // The call carries the `.await`'s own span, which is where a
-            // `#[track_caller]` location (a cancellation point of
-            // `ctx::testing`) is reported; a mixed-site one would be
-            // reported at the attribute.
-            let check = respan(quote!(#krate::__private::check), span);
+            let check = private("check");
             let check = quote_spanned!(span=> #check(&#ctx));
             return quote_spanned! {def=>
                 match #check {
@@ -192,7 +223,8 @@ impl AwaitRewriter<'_> {
                 #krate::__private::guard(#krate::__private::AsContext::as_context(&#ctx), __shield, #base)
             }
         } else {
-            quote_spanned! {def=> #krate::__private::checkpoint(&#ctx, #base) }
+            let checkpoint = private("checkpoint");
+            quote_spanned! {span=> #checkpoint(&#ctx, #base) }
         };
         quote_spanned! {def=>
             match #raced.await {

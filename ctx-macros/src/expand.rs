@@ -9,7 +9,8 @@ use syn::{AttrStyle, Attribute, FnArg, ItemFn, Pat, ReturnType, Signature, Type}
 
 use crate::attr::{CtxFnArgs, DetachedArgs};
 use crate::awaits::{
-    clone_ident, mentions, moves_context, uncancelable_nested, AwaitRewriter, RaceTarget,
+    calls_macro, clone_ident, mentions, moves_context, uncancelable_nested, AwaitRewriter,
+    RaceTarget,
 };
 use crate::roots::RootFinder;
 use crate::signature::{as_written, context_param, is_context, CtxParam};
@@ -238,7 +239,13 @@ fn checked_body(
     } else {
         RaceTarget::InScope(ident)
     };
-    let mut rewriter = AwaitRewriter::new(krate, target, uncancelable_nested(&block));
+    // An async body that calls a macro (which may hide awaits), or holds an
+    // `#[uncancelable]` statement in an async block it awaits, is raced as
+    // a whole by a guard; its awaits then only check the context. Any
+    // other races each await on its own, and pays nothing per call.
+    let nested = uncancelable_nested(&block);
+    let guarded = sig.asyncness.is_some() && (nested || calls_macro(&block));
+    let mut rewriter = AwaitRewriter::new(krate, target, guarded, nested);
     rewriter.visit_block_mut(&mut block);
 
     let def = Span::mixed_site();
@@ -262,7 +269,7 @@ fn checked_body(
     // once, on the first pending poll, so the awaits themselves only check
     // (and awaits hidden in macros, `select!`, `join!`, are raced too). It
     // borrows the context the awaits check: no clone.
-    let body = if sig.asyncness.is_some() {
+    let body = if guarded {
         let watched = if moves { clone_ident() } else { ident.clone() };
         let owned = own_params(sig);
         quote_spanned! {def=>
@@ -278,9 +285,9 @@ fn checked_body(
     } else {
         block.to_token_stream()
     };
-    // A done context returns at once. An async body's guard checks before
-    // it first polls the body, which is the same check.
-    let entry = sig.asyncness.is_none().then(|| {
+    // A done context returns at once. A guard checks before it first
+    // polls the body, which is the same check.
+    let entry = (!guarded).then(|| {
         quote_spanned! {def=>
             if let ::core::option::Option::Some(__err) = #krate::__private::Context::err(&#ident) {
                 return __bail(__err);

@@ -49,7 +49,7 @@ use proc_macro::TokenStream;
 ///   shorter budget.
 /// - Awaits in macro arguments (`format!("{}", x.await)`) are checked like
 ///   any other, and so are awaits hidden inside macros (`tokio::select!`,
-///   `join!`, `try_join!`, your own): a body that calls such a macro is also
+///   `join!`, `try_join!`, your own): a body that calls a macro is also
 ///   raced as a whole against the fn's context.
 /// - Closures and async blocks are other futures: their awaits are not
 ///   rewritten, and they are raced as a whole where the fn awaits them.
@@ -137,26 +137,23 @@ use proc_macro::TokenStream;
 ///     { ::ctx::__private::Probe::<u32>::not_a_context(); } // `key` is not one
 ///     let __shield_storage = ::ctx::__private::Shield::default();
 ///     let __shield = &__shield_storage;
-///     // The guard races the whole body: it registers with `ctx` on the
-///     // first pending poll, and drops the body when `ctx` is done.
-///     match ::ctx::__private::guard(&ctx, __shield, async {
-///         // Each await checks `ctx` as it is in scope here (one load).
-///         match ::ctx::__private::check(&ctx) {
-///             Some(__err) => return __bail(__err), // Err(From::from(__err))
-///             None => (pending::<()>()).await,
+///     {
+///         // Races `ctx` as it is in scope here, borrowed: no clone.
+///         match ::ctx::__private::checkpoint(&ctx, pending::<()>()).await {
+///             Ok(__output) => __output,
+///             Err(__err) => return __bail(__err), // Err(From::from(__err))
 ///         };
 ///         Ok(key)
-///     }).await {
-///         Ok(__output) => __output,
-///         Err(__err) => __bail(__err),
 ///     }
 /// }
 /// ```
 ///
-/// After a `let` that shadows `ctx`, which the guard does not watch, an
-/// await races the shadow (`::ctx::__private::checkpoint(&ctx, fut)`). A
-/// body that moves its context (into a call, a closure) checks a clone
-/// taken at entry instead.
+/// A body that calls a macro, whose expansion may hide awaits
+/// (`select!`, `join!`), is also raced as a whole:
+/// `::ctx::__private::guard(&ctx, __shield, async { .. })` registers with
+/// the context once and drops the body when it is done, and each visible
+/// await then only checks the context before it polls. A body that moves
+/// its context (into a call, a closure) races a clone taken at entry.
 ///
 /// [`ctx::Error`]: https://docs.rs/ctx/latest/ctx/enum.Error.html
 #[proc_macro_attribute]
