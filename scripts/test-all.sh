@@ -11,4 +11,4 @@ cargo test --workspace --all-features
 # preemption bound keeps the suite within minutes on 2 cores. Its own target
 # dir keeps the `--cfg ctx_loom` build from invalidating the normal one.
 RUSTFLAGS="--cfg ctx_loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-5} \
-  cargo test -p ctx-core --release --test loom
+  cargo test -p goctx-core --release --test loom

@@ -1,5 +1,6 @@
-//! The runtime context tree behind the [`ctx`](https://docs.rs/ctx) crate.
-//! Depend on `ctx`, which re-exports everything here.
+//! The runtime context tree behind the [`goctx`](https://docs.rs/goctx)
+//! crate (imported as `ctx`). Depend on `goctx`, which re-exports everything
+//! here.
 
 mod after_func;
 mod checkpoint;

@@ -44,7 +44,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg ctx_loom" CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p ctx-core --release --test loom
+//!     cargo test -p goctx-core --release --test loom
 //! ```
 #![cfg(ctx_loom)]
 

@@ -1,6 +1,6 @@
-//! Attribute macros for the [`ctx`](https://docs.rs/ctx) crate:
-//! [`#[ctx_fn]`](macro@ctx_fn) and [`#[detached]`](macro@detached).
-//! Depend on `ctx`, which re-exports them.
+//! Attribute macros for the [`goctx`](https://docs.rs/goctx) crate
+//! (imported as `ctx`): [`#[ctx_fn]`](macro@ctx_fn) and
+//! [`#[detached]`](macro@detached). Depend on `goctx`, which re-exports them.
 
 mod attr;
 mod awaits;
@@ -155,7 +155,7 @@ use proc_macro::TokenStream;
 /// await then only checks the context before it polls. A body that moves
 /// its context (into a call, a closure) races a clone taken at entry.
 ///
-/// [`ctx::Error`]: https://docs.rs/ctx/latest/ctx/enum.Error.html
+/// [`ctx::Error`]: https://docs.rs/goctx/latest/ctx/enum.Error.html
 #[proc_macro_attribute]
 pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, error) = parse_args::<attr::CtxFnArgs>(args);
@@ -248,8 +248,8 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// [`Detached`]: https://docs.rs/ctx/latest/ctx/struct.Detached.html
-/// [`DetachError`]: https://docs.rs/ctx/latest/ctx/struct.DetachError.html
+/// [`Detached`]: https://docs.rs/goctx/latest/ctx/struct.Detached.html
+/// [`DetachError`]: https://docs.rs/goctx/latest/ctx/struct.DetachError.html
 #[proc_macro_attribute]
 pub fn detached(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, error) = parse_args::<attr::DetachedArgs>(args);
