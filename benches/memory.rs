@@ -1,7 +1,7 @@
 //! Memory and scale: bytes per node, 10,000,000 children churned under one
 //! parent, 1,000,000 tasks woken by one cancellation. Not a divan suite: it
-//! prints one markdown table (`cargo bench --bench memory`), which
-//! `scripts/bench-vs-go.sh` appends to `BENCHMARKS.md`.
+//! prints one markdown table (`cargo bench -p ctx-benches --bench memory`),
+//! which `scripts/bench-vs-go.sh` appends to `BENCHMARKS.md`.
 //!
 //! A counting global allocator tracks live bytes, the peak of live bytes,
 //! and the number of allocations.

@@ -36,18 +36,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "building the benchmarks" >&2
-cargo bench --no-run >&2
+cargo bench -p ctx-benches --no-run >&2
 
 echo "Go: go test -bench . -benchmem -count $go_count context" >&2
 "$go" test -run '^$' -bench . -benchmem -count "$go_count" context | tee "$work/go.txt" >&2
 
 divan_args=(--sample-count "$samples" --max-time "$max_time")
 for bench in go_context vs_tokio_util await_overhead; do
-  echo "ours: cargo bench --bench $bench -- ${divan_args[*]}" >&2
-  cargo bench -q --bench "$bench" -- "${divan_args[@]}" | tee "$work/$bench.txt" >&2
+  echo "ours: cargo bench -p ctx-benches --bench $bench -- ${divan_args[*]}" >&2
+  cargo bench -q -p ctx-benches --bench "$bench" -- "${divan_args[@]}" | tee "$work/$bench.txt" >&2
 done
-echo "ours: cargo bench --bench memory (CTX_MEMORY_SCALE=$scale)" >&2
-CTX_MEMORY_SCALE=$scale cargo bench -q --bench memory | tee "$work/memory.md" >&2
+echo "ours: cargo bench -p ctx-benches --bench memory (CTX_MEMORY_SCALE=$scale)" >&2
+CTX_MEMORY_SCALE=$scale cargo bench -q -p ctx-benches --bench memory | tee "$work/memory.md" >&2
 
 others=$(ps -eo pcpu=,comm= | awk '$1 > 20 && $2 !~ /^(go|go_context|vs_tokio_util|await_overhead|memory|ps|awk|bash)/' | wc -l)
 {
