@@ -22,11 +22,6 @@
 //! cargo run --release --example graceful_shutdown --features axum -- --load 2000 --grace-ms 0
 //! ```
 
-#[path = "support/shutdown_load.rs"]
-mod shutdown_load;
-#[path = "support/mod.rs"]
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -34,6 +29,7 @@ use axum::routing::post;
 use axum::Router;
 use ctx::http::{Shutdown, TraceId};
 use ctx::{detached, Context};
+use ctx_examples_support::{send, shutdown_load};
 
 static JOBS_DONE: AtomicUsize = AtomicUsize::new(0);
 
@@ -125,8 +121,8 @@ async fn main() -> std::io::Result<()> {
     // A few clients submit jobs; each is answered at once.
     for n in 0..5 {
         let request = http::Request::post("/jobs").body(n.to_string()).unwrap();
-        let response = support::send(addr, request).await?;
-        print!("  {} {}", response.status, response.body);
+        let response = send(addr, request).await?;
+        print!("  {} {}", response.status().as_u16(), response.body());
     }
     println!("  detached jobs running: {}", detached.running());
 

@@ -10,29 +10,36 @@
 //! 2. with `Context::background()`: nothing lost, but the trace id is gone;
 //! 3. with `#[detached]`: nothing lost, trace id kept.
 //!
+//! The broker is in-process (an HTTP endpoint on loopback) unless a Redis
+//! is given, with `--redis URL` or `REDIS_URL`: then every publish is an
+//! `XADD` to a stream of its own, and the table is the same.
+//!
+//! The story itself (handler, the three publishes, the broker, the load)
+//! is in `examples/support/src/publish.rs`, which the integration test runs
+//! too.
+//!
 //! ```sh
 //! cargo run --example publish_after_response --features axum
 //! cargo run --example publish_after_response --features axum -- --requests 500 --disconnect-share 0.3 --latency-ms 10
+//! cargo run --example publish_after_response --features axum -- --redis redis://127.0.0.1:6379
 //! ```
-
-#[path = "support/publish.rs"]
-mod publish;
-#[path = "support/mod.rs"]
-mod support;
 
 use std::time::Duration;
 
-use publish::{Config, Variant};
+use ctx_examples_support::publish::{run_variant, Config, Report, Variant};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: publish_after_response [--requests N] [--disconnect-share 0..1] [--latency-ms MS] [--concurrency N] [--seed S]"
+        "usage: publish_after_response [--requests N] [--disconnect-share 0..1] [--latency-ms MS] [--concurrency N] [--seed S] [--redis URL]"
     );
     std::process::exit(2)
 }
 
 fn parse_args() -> Config {
-    let mut config = Config::default();
+    let mut config = Config {
+        redis: std::env::var("REDIS_URL").ok(),
+        ..Config::default()
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
@@ -49,6 +56,7 @@ fn parse_args() -> Config {
             }
             "--concurrency" => config.concurrency = value.parse().unwrap_or_else(|_| usage()),
             "--seed" => config.seed = value.parse().unwrap_or_else(|_| usage()),
+            "--redis" => config.redis = Some(value),
             _ => usage(),
         }
     }
@@ -56,22 +64,62 @@ fn parse_args() -> Config {
     config
 }
 
+fn label(variant: Variant) -> &'static str {
+    match variant {
+        Variant::RequestContext => "1. request's ctx (the bug)",
+        Variant::Background => "2. Context::background()",
+        Variant::Detached => "3. #[detached] (the fix)",
+    }
+}
+
+fn header() -> String {
+    format!(
+        "{:<28} {:>8} {:>9} {:>11} {:>9} {:>9} {:>5} {:>14}",
+        "variant",
+        "requests",
+        "responses",
+        "client left",
+        "publishes",
+        "published",
+        "lost",
+        "trace ids kept"
+    )
+}
+
+fn row(variant: Variant, r: &Report) -> String {
+    format!(
+        "{:<28} {:>8} {:>9} {:>11} {:>9} {:>9} {:>5} {:>14}",
+        label(variant),
+        r.requests,
+        r.responses,
+        r.clients_left,
+        r.publishes,
+        r.published,
+        r.lost,
+        format!("{}/{}", r.traces_kept, r.published),
+    )
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let config = parse_args();
+    let broker = match &config.redis {
+        Some(url) => format!("Redis at {url}"),
+        None => "the in-process broker".to_owned(),
+    };
     println!(
-        "{} requests per variant, {} at a time, {:.0}% of clients leave early, ~{:?} per step (work, render, linger, broker ack)\n",
+        "{} requests per variant, {} at a time, {:.0}% of clients leave early, ~{:?} per step (work, render, linger, broker ack), publishing to {broker}\n",
         config.requests,
         config.concurrency,
         config.disconnect_share * 100.0,
         config.latency
     );
 
-    println!("{}", publish::header());
+    println!("{}", header());
     let mut rows = Vec::new();
     for variant in Variant::ALL {
-        let report = publish::run_variant(variant, &config).await?;
-        println!("{}", publish::row(variant, &report));
+        let report = run_variant(variant, &config).await?;
+        println!("{}", row(variant, &report));
         rows.push((variant, report));
     }
     println!();

@@ -16,28 +16,26 @@
 //! cargo run --example search_with_timeout --features client
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::time::Duration;
 
 use tower::Layer;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use ctx::http::client::{ClientError, DeadlineLayer, DeadlineService};
 use ctx::http::{ContextLayer, RequestEnded};
 use ctx::{ctx_fn, Context};
+use ctx_examples_support::{send, serve};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
 use tokio::sync::mpsc;
 
 /// The user's IP, carried by the request's context (Go's `userip` package).
@@ -104,8 +102,8 @@ async fn search(
     let user = ctx
         .value::<UserIp>()
         .map_or("unknown".into(), |ip| ip.0.to_string());
-    let url = format!("http://{backend}/search?q={}", query.replace(' ', "+"));
-    let request = http::Request::get(url)
+    let query = serde_urlencoded::to_string([("q", &query)]).expect("a string pair encodes");
+    let request = http::Request::get(format!("http://{backend}/search?{query}"))
         .header("x-user-ip", user)
         .body(Full::default())
         .unwrap();
@@ -135,25 +133,29 @@ struct Frontend {
     backend: SocketAddr,
 }
 
+/// The query string of `/search`.
+#[derive(Deserialize)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+    /// A Go-style duration: `250ms`, `1s`, `1.5s`.
+    timeout: Option<String>,
+}
+
 /// `GET /search?q=...&timeout=...`.
 async fn handle_search(
     State(app): State<Frontend>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ctx: Context<'_>,
-    uri: Uri,
+    Query(params): Query<SearchParams>,
 ) -> (StatusCode, String) {
-    let params = parse_query(uri.query().unwrap_or(""));
-    let query = params
-        .iter()
-        .find(|(k, _)| k == "q")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let query = params.q;
     if query.is_empty() {
         return (StatusCode::BAD_REQUEST, "no query\n".into());
     }
     // The request's context, with a timeout if the user asked for one.
-    let (ctx, _cancel) = match params.iter().find(|(k, _)| k == "timeout") {
-        Some((_, text)) => match parse_duration(text) {
+    let (ctx, _cancel) = match params.timeout {
+        Some(text) => match parse_duration(&text) {
             Some(timeout) => ctx.with_timeout(timeout),
             None => return (StatusCode::BAD_REQUEST, format!("bad timeout {text:?}\n")),
         },
@@ -192,9 +194,9 @@ async fn handle_search(
 async fn backend_search(
     State(log): State<mpsc::UnboundedSender<String>>,
     ctx: Context<'_>,
-    uri: Uri,
+    Query(params): Query<SearchParams>,
 ) -> String {
-    let query = uri.query().unwrap_or("").to_owned();
+    let query = params.q;
     let mut report = BackendReport {
         log,
         ctx: ctx.clone(),
@@ -239,14 +241,6 @@ impl Drop for BackendReport<'_> {
     }
 }
 
-fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.replace('+', " ").replace("%20", " ")))
-        .collect()
-}
-
 /// Go-style durations the demo needs: `250ms`, `1s`, `1.5s`; at most a
 /// minute, however written.
 fn parse_duration(text: &str) -> Option<Duration> {
@@ -266,7 +260,7 @@ async fn main() -> std::io::Result<()> {
         .route("/search", get(backend_search))
         .layer(ContextLayer::new(root.clone()))
         .with_state(log_tx);
-    let backend = support::serve(backend, root.clone()).await?;
+    let backend = serve(backend, root.clone()).await?;
 
     let frontend = Router::new()
         .route("/search", get(handle_search))
@@ -275,7 +269,7 @@ async fn main() -> std::io::Result<()> {
             client: DeadlineLayer::new().layer(Client::builder(TokioExecutor::new()).build_http()),
             backend: backend.addr,
         });
-    let frontend = support::serve(frontend, root.clone()).await?;
+    let frontend = serve(frontend, root.clone()).await?;
     println!(
         "frontend on http://{}, backend on http://{} (answers in {BACKEND_LATENCY:?})\n",
         frontend.addr, backend.addr
@@ -288,8 +282,8 @@ async fn main() -> std::io::Result<()> {
     ] {
         println!("GET {path}");
         let request = http::Request::get(path).body(String::new()).unwrap();
-        let response = support::send(frontend.addr, request).await?;
-        print!("  {} {}", response.status, response.body);
+        let response = send(frontend.addr, request).await?;
+        print!("  {} {}", response.status().as_u16(), response.body());
         let log = tokio::time::timeout(Duration::from_secs(5), log_rx.recv())
             .await
             .ok()

@@ -15,9 +15,6 @@
 //! jump would show as a budget off by a whole timer, or a missing report,
 //! not as a few microseconds of drift.) The test prints what each hop saw.
 
-#[path = "../examples/support/mod.rs"]
-mod support;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +30,7 @@ use bytes::{Buf, BufMut};
 use ctx::http::client::{ClientError, DeadlineLayer, DeadlineService, Why};
 use ctx::http::{ContextLayer, TraceId};
 use ctx::{Context, Error, Instant};
+use ctx_examples_support::serve;
 use http::{StatusCode, Uri};
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -240,7 +238,7 @@ async fn http_budget_crosses_three_hops() {
         .route("/slow", get(http_hop2))
         .layer(ContextLayer::new(root.clone()))
         .with_state(reports.clone());
-    let hop2 = support::serve(hop2, root.clone()).await.unwrap().addr;
+    let hop2 = serve(hop2, root.clone()).await.unwrap().addr;
     let hop1 = Router::new()
         .route("/search", get(http_hop1))
         .layer(ContextLayer::new(root.clone()))
@@ -249,7 +247,7 @@ async fn http_budget_crosses_three_hops() {
             next: hop2,
             client: http_client(RESERVE),
         });
-    let hop1 = support::serve(hop1, root.clone()).await.unwrap().addr;
+    let hop1 = serve(hop1, root.clone()).await.unwrap().addr;
 
     // The client keeps no reserve: it has nothing to do after the call.
     let client = http_client(Duration::ZERO);

@@ -4,9 +4,6 @@
 //! `deadline_hops.rs`.) Deadlines run on tokio's paused clock; cancellation
 //! and the 400 go over real loopback sockets with hyper-util's client.
 
-#[path = "../examples/support/mod.rs"]
-mod support;
-
 use std::future::{pending, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +18,7 @@ use ctx::http::{
     ENVOY_EXPECTED_RQ_TIMEOUT_MS, GRPC_TIMEOUT, TRACEPARENT,
 };
 use ctx::{Context, Error, Instant};
+use ctx_examples_support::serve;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -168,7 +166,7 @@ fn hyper_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, 
 async fn a_malformed_connect_timeout_over_a_socket() {
     let (root, _shutdown) = Context::background().with_cancel();
     let app = budget_app(ContextLayer::new(root.clone()), Arc::default());
-    let addr = support::serve(app, root).await.unwrap().addr;
+    let addr = serve(app, root).await.unwrap().addr;
     let request = Request::get(format!("http://{addr}/"))
         .header(CONNECT_TIMEOUT_MS, "2.5")
         .body(Full::default())
@@ -463,7 +461,7 @@ async fn a_cancelled_caller_drops_the_call_and_the_upstream_sees_it() {
     let app = Router::new()
         .route("/", get(wait))
         .layer(ContextLayer::new(root.clone()));
-    let addr = support::serve(app, root).await.unwrap().addr;
+    let addr = serve(app, root).await.unwrap().addr;
 
     let client = DeadlineLayer::new().layer(hyper_client());
     let (ctx, cancel) = Context::background().with_cancel_cause();

@@ -5,15 +5,17 @@
 //! The race is made deterministic: publishers wait until every client has
 //! its response before sending (as if the broker were slow to accept), so
 //! every publish outlives its request.
-
-#[path = "../examples/support/publish.rs"]
-mod publish;
-#[path = "../examples/support/mod.rs"]
-mod support;
+//!
+//! Each story runs against the in-process broker, and, ignored unless
+//! asked for, against a real Redis (CI starts one):
+//!
+//! ```sh
+//! REDIS_URL=redis://127.0.0.1:6379 cargo test --features axum --test publish_after_response -- --ignored
+//! ```
 
 use std::time::Duration;
 
-use publish::{run_variant, Config, Variant};
+use ctx_examples_support::publish::{run_variant, Config, Variant};
 
 fn gated(requests: usize) -> Config {
     Config {
@@ -23,12 +25,21 @@ fn gated(requests: usize) -> Config {
         latency: Duration::from_millis(1),
         seed: 11,
         gated: true,
+        redis: None,
     }
 }
 
-#[tokio::test]
-async fn detached_publish_loses_nothing_and_keeps_every_trace_id() {
-    let report = run_variant(Variant::Detached, &gated(24)).await.unwrap();
+/// `config`, publishing to the Redis at `REDIS_URL`.
+fn on_redis(config: Config) -> Config {
+    let url = std::env::var("REDIS_URL").expect("set REDIS_URL to the Redis to publish to");
+    Config {
+        redis: Some(url),
+        ..config
+    }
+}
+
+async fn detached_publish_loses_nothing_and_keeps_every_trace_id(config: Config) {
+    let report = run_variant(Variant::Detached, &config).await.unwrap();
     assert_eq!(report.responses, 24, "{report:?}");
     assert_eq!(report.publishes, 24, "{report:?}");
     assert_eq!(report.published, 24, "{report:?}");
@@ -37,11 +48,8 @@ async fn detached_publish_loses_nothing_and_keeps_every_trace_id() {
     assert_eq!(report.unfinished, 0, "{report:?}");
 }
 
-#[tokio::test]
-async fn publishing_with_the_request_context_loses_messages() {
-    let report = run_variant(Variant::RequestContext, &gated(24))
-        .await
-        .unwrap();
+async fn publishing_with_the_request_context_loses_messages(config: Config) {
+    let report = run_variant(Variant::RequestContext, &config).await.unwrap();
     assert_eq!(report.responses, 24, "{report:?}");
     assert_eq!(report.publishes, 24, "{report:?}");
     // Every publish was still waiting when its response was produced,
@@ -51,12 +59,44 @@ async fn publishing_with_the_request_context_loses_messages() {
     assert_eq!(report.unfinished, 0, "{report:?}");
 }
 
-#[tokio::test]
-async fn publishing_with_background_loses_nothing_but_every_trace_id() {
-    let report = run_variant(Variant::Background, &gated(24)).await.unwrap();
+async fn publishing_with_background_loses_nothing_but_every_trace_id(config: Config) {
+    let report = run_variant(Variant::Background, &config).await.unwrap();
     assert_eq!(report.lost, 0, "{report:?}");
     assert_eq!(report.published, 24, "{report:?}");
     assert_eq!(report.traces_kept, 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn detached_publish_keeps_everything() {
+    detached_publish_loses_nothing_and_keeps_every_trace_id(gated(24)).await;
+}
+
+#[tokio::test]
+async fn request_context_publish_loses_messages() {
+    publishing_with_the_request_context_loses_messages(gated(24)).await;
+}
+
+#[tokio::test]
+async fn background_publish_loses_the_trace_ids() {
+    publishing_with_background_loses_nothing_but_every_trace_id(gated(24)).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Redis at REDIS_URL"]
+async fn on_redis_detached_publish_keeps_everything() {
+    detached_publish_loses_nothing_and_keeps_every_trace_id(on_redis(gated(24))).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Redis at REDIS_URL"]
+async fn on_redis_request_context_publish_loses_messages() {
+    publishing_with_the_request_context_loses_messages(on_redis(gated(24))).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Redis at REDIS_URL"]
+async fn on_redis_background_publish_loses_the_trace_ids() {
+    publishing_with_background_loses_nothing_but_every_trace_id(on_redis(gated(24))).await;
 }
 
 /// With clients walking away at random points, the fix still loses
@@ -71,6 +111,7 @@ async fn detached_publish_survives_clients_that_leave() {
         latency: Duration::from_millis(2),
         seed: 3,
         gated: false,
+        redis: None,
     };
     let report = run_variant(Variant::Detached, &config).await.unwrap();
     assert!(report.clients_left > 0, "{report:?}");

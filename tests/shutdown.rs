@@ -4,11 +4,6 @@
 //! the same under load: no accepted request errs, no publish is lost.
 //! Synchronization is by channels; the timeouts only bound a failing test.
 
-#[path = "../examples/support/shutdown_load.rs"]
-mod shutdown_load;
-#[path = "../examples/support/mod.rs"]
-mod support;
-
 use std::future::Future;
 use std::time::Duration;
 
@@ -16,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use ctx::http::{RequestEnded, ServerShutdown, Shutdown, ShutdownReport};
 use ctx::{detached, Context, Error};
+use ctx_examples_support::{send, shutdown_load};
 use http::StatusCode;
 use tokio::sync::{mpsc, oneshot};
 
@@ -62,14 +58,14 @@ where
     }
 }
 
-type Client = tokio::task::JoinHandle<std::io::Result<support::HttpResponse>>;
+type Client = tokio::task::JoinHandle<std::io::Result<http::Response<String>>>;
 
 impl Running {
     /// Sends a request; returns its client once the handler has its
     /// context.
     async fn request(&mut self) -> (Client, Context<'static>) {
         let request = http::Request::get("/").body(String::new()).unwrap();
-        let client = tokio::spawn(support::send(self.addr, request));
+        let client = tokio::spawn(send(self.addr, request));
         let ctx = within("the handler", self.contexts.recv()).await.unwrap();
         (client, ctx)
     }
@@ -117,7 +113,10 @@ async fn a_request_in_flight_at_the_signal_finishes_under_a_live_context() {
     assert_eq!(ctx.err(), None);
     finish.send(()).unwrap();
     let response = within("the response", client).await.unwrap().unwrap();
-    assert_eq!((response.status, response.body.as_str()), (200, "None"));
+    assert_eq!(
+        (response.status().as_u16(), response.body().as_str()),
+        (200, "None")
+    );
     let cause = ctx.cause().unwrap();
     assert_eq!(
         cause.downcast_ref::<RequestEnded>(),
@@ -145,9 +144,9 @@ async fn requests_outlasting_the_grace_period_are_cancelled_saying_so() {
     running.signal();
 
     let response = within("the response", client).await.unwrap().unwrap();
-    assert_eq!(response.status, 503);
+    assert_eq!(response.status(), 503);
     assert_eq!(
-        response.body,
+        response.body(),
         "server shutdown: 1 requests still running after the 50ms grace period were cancelled"
     );
     let cause = ctx.cause().unwrap();

@@ -21,33 +21,9 @@ use std::thread;
 use std::time::Duration;
 
 use ctx::{CancelCauseHandle, CancelHandle, Context, Error};
-
-/// A small deterministic generator (xorshift64*), so every run shuffles
-/// and builds the same way and a failure names its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-}
+// Seeded, so every run shuffles and builds the same way and a failure
+// names its seed.
+use fastrand::Rng;
 
 /// A waker that does nothing but is not `will_wake`-equal to
 /// [`Waker::noop`], so a re-poll with it takes the waker-replacement path.
@@ -87,7 +63,7 @@ fn simultaneous_cancels() {
     let runtime = multi_thread_runtime();
 
     for seed in 0..ROUNDS {
-        let mut rng = Rng::new(seed);
+        let mut rng = Rng::with_seed(seed);
         let (root, root_cancel) = Context::background().with_cancel_cause();
         // (context, handle, index of the parent)
         let mut nodes: Vec<(Context, Option<CancelCauseHandle>, usize)> =
@@ -227,7 +203,7 @@ fn build_layers(
     let mut timers = 0;
     let mut layer = 0;
     while layer < MIN_LAYERS || timers == 0 || cancels.is_empty() || values.is_empty() {
-        match rng.below(3) {
+        match rng.u8(..3) {
             0 => {
                 // Values are keyed by type: a `Vec` of every layer that set
                 // one, newest last, shadows the previous list.
@@ -269,14 +245,14 @@ fn layers_cancel() {
     let tasks: Vec<_> = (0..CHAINS)
         .map(|seed| {
             runtime.spawn(async move {
-                let mut rng = Rng::new(seed);
+                let mut rng = Rng::with_seed(seed);
                 let (ctx, mut cancels, values, _) =
                     build_layers(&mut rng, Duration::from_secs(24 * 60 * 60));
                 assert_eq!(ctx.err(), None, "seed {seed}: done before any cancel");
                 assert!(ctx.to_string().starts_with("context.Background."));
                 check_values(&ctx, &values, "before cancel");
 
-                let cancel = cancels.swap_remove(rng.below(cancels.len()));
+                let cancel = cancels.swap_remove(rng.usize(..cancels.len()));
                 thread::spawn(move || cancel.cancel()).join().unwrap();
                 assert_eq!(ctx.err(), Some(Error::Canceled), "seed {seed}");
                 assert_eq!(ctx.done().await, Error::Canceled);
@@ -296,8 +272,8 @@ fn layers_cancel() {
 #[tokio::test(start_paused = true)]
 async fn layers_timeout_paused() {
     for seed in 0..200 {
-        let mut rng = Rng::new(seed);
-        let timeout = Duration::from_millis(1 + rng.below(100) as u64);
+        let mut rng = Rng::with_seed(seed);
+        let timeout = Duration::from_millis(1 + rng.u64(..100));
         let (ctx, _cancels, values, _) = build_layers(&mut rng, timeout);
         check_values(&ctx, &values, "before timeout");
         assert_eq!(ctx.done().await, Error::DeadlineExceeded, "seed {seed}");
@@ -318,8 +294,8 @@ fn layers_timeout_multi_thread() {
     let tasks: Vec<_> = (0..CHAINS)
         .map(|seed| {
             runtime.spawn(async move {
-                let mut rng = Rng::new(seed);
-                let timeout = Duration::from_millis(1 + rng.below(5) as u64);
+                let mut rng = Rng::with_seed(seed);
+                let timeout = Duration::from_millis(1 + rng.u64(..5));
                 let (ctx, _cancels, values, _) = build_layers(&mut rng, timeout);
                 assert_eq!(ctx.done().await, Error::DeadlineExceeded, "seed {seed}");
                 check_values(&ctx, &values, "after timeout");
@@ -347,11 +323,11 @@ fn deadline_vs_handle_churn() {
         .map(|seed| {
             let parent = parent.clone();
             runtime.spawn(async move {
-                let mut rng = Rng::new(seed);
+                let mut rng = Rng::with_seed(seed);
                 for _ in 0..CHILDREN {
-                    let timeout = Duration::from_micros(rng.below(200) as u64);
+                    let timeout = Duration::from_micros(rng.u64(..200));
                     let (child, cancel) = parent.with_timeout(timeout);
-                    match rng.below(3) {
+                    match rng.u8(..3) {
                         0 => drop(cancel),
                         1 => {
                             tokio::task::yield_now().await;
@@ -404,7 +380,7 @@ fn child_churn_under_one_parent() {
             let runtime = (seed % 2 == 0).then(|| runtime.handle().clone());
             thread::spawn(move || {
                 let _entered = runtime.as_ref().map(|runtime| runtime.enter());
-                let mut rng = Rng::new(seed);
+                let mut rng = Rng::with_seed(seed);
                 start.wait();
                 for _ in 0..ROUNDS {
                     let (child, cancel) = parent.with_cancel();
@@ -413,7 +389,7 @@ fn child_churn_under_one_parent() {
                     let stop = grandchild.after_func(move || {
                         ran.fetch_add(1, Ordering::SeqCst);
                     });
-                    match rng.below(3) {
+                    match rng.u8(..3) {
                         // Cancel, then drop: the after-func must run.
                         0 => {
                             cancel.cancel();
@@ -488,12 +464,12 @@ fn child_churn_vs_parent_cancel() {
             .map(|seed| {
                 let (parent, start) = (parent.clone(), start.clone());
                 thread::spawn(move || {
-                    let mut rng = Rng::new(seed ^ round);
+                    let mut rng = Rng::with_seed(seed ^ round);
                     start.wait();
                     for _ in 0..ROUNDS {
                         let (child, cancel) = parent.with_cancel_cause();
                         let (grandchild, _cancel_grandchild) = child.with_cancel();
-                        if rng.below(2) == 0 {
+                        if rng.bool() {
                             cancel.cancel("child");
                         } else {
                             drop(cancel);
@@ -567,17 +543,17 @@ fn merge_churn_under_two_contexts() {
             let (first, second, start) = (first.clone(), second.clone(), start.clone());
             let runtime = runtime.handle().clone();
             thread::spawn(move || {
-                let mut rng = Rng::new(seed);
+                let mut rng = Rng::with_seed(seed);
                 start.wait();
                 for round in 0..ROUNDS {
-                    let (merged, cancel) = if rng.below(2) == 0 {
+                    let (merged, cancel) = if rng.bool() {
                         first.merge(&second)
                     } else {
                         second.merge(&first)
                     };
                     let (grandchild, _cancel_grandchild) = merged.with_cancel();
                     let waiter = (round % 16 == 0).then(|| runtime.spawn(grandchild.done_owned()));
-                    match rng.below(3) {
+                    match rng.u8(..3) {
                         0 => cancel.cancel(),
                         1 => drop((merged, cancel)),
                         _ => drop((cancel, merged)),
@@ -612,7 +588,7 @@ fn crossed_merges_under_simultaneous_cancels() {
     let runtime = multi_thread_runtime();
 
     for seed in 0..ROUNDS {
-        let mut rng = Rng::new(seed);
+        let mut rng = Rng::with_seed(seed);
         let mut contexts = Vec::new();
         let mut cancels = Vec::new();
         for i in 0..ROOTS {
@@ -623,7 +599,7 @@ fn crossed_merges_under_simultaneous_cancels() {
         let mut handles = Vec::new();
         let mut children = Vec::new();
         for _ in 0..MERGES {
-            let (x, y) = (rng.below(contexts.len()), rng.below(contexts.len()));
+            let (x, y) = (rng.usize(..contexts.len()), rng.usize(..contexts.len()));
             let (merged, handle) = contexts[x].0.merge(&contexts[y].0);
             let (child, child_handle) = merged.with_cancel();
             children.push((child, runtime.spawn(merged.done_owned())));

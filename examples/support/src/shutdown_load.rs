@@ -1,5 +1,5 @@
 //! A graceful shutdown under load, on loopback: clients keep ordering while
-//! the server is told to stop. Shared by the `graceful_shutdown` example
+//! the server is told to stop. Run by the `graceful_shutdown` example
 //! (`--load`) and its integration test.
 //!
 //! Each order takes the handler a little work, then publishes it in the
@@ -9,7 +9,6 @@
 //! drains the publishes. What to expect: no order the server accepted gets
 //! an error, no publish is lost; the clients that came after the signal
 //! find the door closed (connection refused or closed unanswered).
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +21,7 @@ use ctx::http::{Shutdown, ShutdownReport};
 use ctx::{detached, Context};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::support;
+use crate::send;
 
 /// The knobs of one run.
 #[derive(Clone, Debug)]
@@ -37,8 +36,10 @@ pub struct Config {
     pub publish: Duration,
     /// Answers received before the shutdown signal.
     pub signal_after: usize,
-    /// The shutdown's bounds.
+    /// How long the requests in flight may take to finish after the
+    /// signal.
     pub grace: Duration,
+    /// How long the shutdown waits for detached work.
     pub drain: Duration,
     /// The signal: a real SIGTERM sent to this process (unix), or an
     /// in-process one (tests, which share their process).
@@ -63,6 +64,7 @@ impl Default for Config {
 /// What the clients and the server saw.
 #[derive(Clone, Debug)]
 pub struct Outcome {
+    /// Orders sent.
     pub sent: usize,
     /// `200 OK`.
     pub ok: usize,
@@ -146,11 +148,11 @@ pub async fn run(config: &Config) -> std::io::Result<Outcome> {
             let request = http::Request::post("/order")
                 .body(format!("order-{n}"))
                 .unwrap();
-            let response = support::send(addr, request).await;
+            let response = send(addr, request).await;
             if response.is_ok() && answered.fetch_add(1, Ordering::SeqCst) + 1 == signal_after {
                 send_signal(sigterm, &trigger);
             }
-            response.map(|response| response.status)
+            response.map(|response| response.status().as_u16())
         }));
     }
     let (mut ok, mut error_responses, mut not_served) = (0, 0, 0);
