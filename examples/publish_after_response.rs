@@ -11,8 +11,9 @@
 //! 3. with `#[detached]`: nothing lost, trace id kept.
 //!
 //! The broker is in-process (an HTTP endpoint on loopback) unless a Redis
-//! is given, with `--redis URL` or `REDIS_URL`: then every publish is an
-//! `XADD` to a stream of its own, and the table is the same.
+//! is given with `--redis URL`: then every publish is an `XADD` to a stream
+//! of its own, and the table is the same. The Redis client is built only
+//! when asked for, with the feature `ctx-examples-support/redis`.
 //!
 //! The story itself (handler, the three publishes, the broker, the load)
 //! is in `examples/support/src/publish.rs`, which the integration test runs
@@ -21,9 +22,10 @@
 //! ```sh
 //! cargo run --example publish_after_response --features axum
 //! cargo run --example publish_after_response --features axum -- --requests 500 --disconnect-share 0.3 --latency-ms 10
-//! cargo run --example publish_after_response --features axum -- --redis redis://127.0.0.1:6379
+//! cargo run --example publish_after_response --features axum,ctx-examples-support/redis -- --redis redis://127.0.0.1:6379
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use ctx_examples_support::publish::{run_variant, Config, Report, Variant};
@@ -36,10 +38,7 @@ fn usage() -> ! {
 }
 
 fn parse_args() -> Config {
-    let mut config = Config {
-        redis: std::env::var("REDIS_URL").ok(),
-        ..Config::default()
-    };
+    let mut config = Config::default();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
@@ -101,8 +100,17 @@ fn row(variant: Variant, r: &Report) -> String {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let config = parse_args();
+async fn main() -> ExitCode {
+    match run(parse_args()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("publish_after_response: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> std::io::Result<()> {
     let broker = match &config.redis {
         Some(url) => format!("Redis at {url}"),
         None => "the in-process broker".to_owned(),

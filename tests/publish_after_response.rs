@@ -10,7 +10,8 @@
 //! asked for, against a real Redis (CI starts one):
 //!
 //! ```sh
-//! REDIS_URL=redis://127.0.0.1:6379 cargo test --features axum --test publish_after_response -- --ignored
+//! REDIS_URL=redis://127.0.0.1:6379 cargo test --features axum,ctx-examples-support/redis \
+//!     --test publish_after_response -- --ignored
 //! ```
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The broker the demo publishes to: an HTTP endpoint on loopback by
-//! default, so the demo needs nothing installed, or a real Redis, where a
-//! message is a stream entry (`XADD`).
+//! default, so the demo needs nothing installed, or a real Redis (feature
+//! `redis`, see `redis_stream.rs`).
 //!
 //! Either way a message carries its receipt, and the trace id of the
 //! context it was published with travels beside it, as a Kafka producer
@@ -21,10 +21,9 @@ use axum::routing::post;
 use axum::Router;
 use ctx::http::{inject, ContextLayer, TraceId};
 use ctx::Context;
-use redis::aio::MultiplexedConnection;
-use redis::streams::StreamRangeReply;
-use redis::AsyncCommands;
 
+#[cfg(feature = "redis")]
+use crate::redis_stream::Stream;
 use crate::send;
 use crate::server::{serve, Server};
 
@@ -37,11 +36,9 @@ pub(crate) type PublishError = Box<dyn Error + Send + Sync>;
 pub(crate) enum Broker {
     /// The HTTP endpoint at this address.
     InProcess(SocketAddr),
-    /// The Redis stream `stream`.
-    Redis {
-        connection: MultiplexedConnection,
-        stream: Arc<str>,
-    },
+    /// A Redis stream.
+    #[cfg(feature = "redis")]
+    Redis(Stream),
 }
 
 /// The receiving side: what reached the broker, read once publishing is
@@ -51,10 +48,8 @@ pub(crate) enum Inbox {
         received: Arc<Mutex<Vec<Received>>>,
         server: Server,
     },
-    Redis {
-        connection: MultiplexedConnection,
-        stream: Arc<str>,
-    },
+    #[cfg(feature = "redis")]
+    Redis(Stream),
 }
 
 /// One message, as the broker received it.
@@ -67,7 +62,7 @@ pub(crate) struct Received {
 }
 
 impl Received {
-    fn new(receipt: &str, in_context: Option<&TraceId>) -> Received {
+    pub(crate) fn new(receipt: &str, in_context: Option<&TraceId>) -> Received {
         Received {
             in_message: receipt.split(' ').next().unwrap_or_default().to_owned(),
             in_context: in_context.map(ToString::to_string),
@@ -100,20 +95,15 @@ pub(crate) async fn start(
             Inbox::InProcess { received, server },
         ));
     };
-    let redis_error = |error| io::Error::other(format!("Redis at {url}: {error}"));
-    let connection = redis::Client::open(url)
-        .map_err(redis_error)?
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(redis_error)?;
-    // A stream of its own per run, deleted once read.
-    let stream: Arc<str> = format!("goctx-demo:{:016x}", fastrand::u64(..)).into();
-    Ok((
-        Broker::Redis {
-            connection: connection.clone(),
-            stream: stream.clone(),
-        },
-        Inbox::Redis { connection, stream },
+    #[cfg(feature = "redis")]
+    {
+        let stream = Stream::connect(url).await?;
+        Ok((Broker::Redis(stream.clone()), Inbox::Redis(stream)))
+    }
+    #[cfg(not(feature = "redis"))]
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("cannot publish to {url}: built without the Redis client (add `--features ctx-examples-support/redis`)"),
     ))
 }
 
@@ -145,15 +135,8 @@ impl Broker {
                     status => Err(format!("the broker answered {status}").into()),
                 }
             }
-            Broker::Redis { connection, stream } => {
-                let mut fields = vec![("receipt", receipt.to_owned())];
-                if let Some(trace) = ctx.value::<TraceId>() {
-                    fields.push(("traceparent", trace.to_traceparent().to_str()?.to_owned()));
-                }
-                let mut connection = connection.clone();
-                let _id: String = ctx.run(connection.xadd(&**stream, "*", &fields)).await??;
-                Ok(())
-            }
+            #[cfg(feature = "redis")]
+            Broker::Redis(stream) => stream.send(ctx, receipt).await,
         }
     }
 }
@@ -168,27 +151,8 @@ impl Inbox {
                 let received = received.lock().unwrap();
                 Ok(received.clone())
             }
-            Inbox::Redis {
-                mut connection,
-                stream,
-            } => {
-                let entries: StreamRangeReply = connection
-                    .xrange_all(&*stream)
-                    .await
-                    .map_err(io::Error::other)?;
-                let _deleted: usize = connection.del(&*stream).await.map_err(io::Error::other)?;
-                Ok(entries
-                    .ids
-                    .iter()
-                    .map(|entry| {
-                        let receipt: String = entry.get("receipt").unwrap_or_default();
-                        let trace = entry
-                            .get::<String>("traceparent")
-                            .and_then(|header| TraceId::parse_traceparent(&header));
-                        Received::new(&receipt, trace.as_ref())
-                    })
-                    .collect())
-            }
+            #[cfg(feature = "redis")]
+            Inbox::Redis(stream) => stream.received().await,
         }
     }
 }

@@ -32,6 +32,8 @@ mod broker;
 mod client;
 mod load;
 pub mod publish;
+#[cfg(feature = "redis")]
+mod redis_stream;
 mod server;
 pub mod shutdown_load;
 
