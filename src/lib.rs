@@ -1,10 +1,12 @@
 #![doc = include_str!("../docs/guide.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use ctx_core::*;
 
 mod checked;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use ctx_macros::{ctx_fn, detached};
 
 /// What `#[ctx_fn]` and `#[detached]` expand to names, and nothing else.
@@ -62,12 +64,11 @@ pub mod __private {
 }
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-/// HTTP integration (feature `axum`): a tower layer giving every request a
-/// context, an axum extractor, and deadline propagation between services
-/// (feature `client` for the outgoing side).
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 
 /// The README's examples, compiled and run as doctests.

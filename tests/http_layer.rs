@@ -323,6 +323,27 @@ async fn incoming_trace_and_request_ids_are_kept() {
     );
 }
 
+/// A request context prints its values by their type names, not by the
+/// private modules the types are defined in (`ctx::http::ids::TraceId`).
+#[tokio::test]
+async fn a_request_context_displays_its_values_by_type_name() {
+    let app = Router::new()
+        .route(
+            "/",
+            get(|ctx: Context<'static>| async move { ctx.to_string() }),
+        )
+        .layer(ContextLayer::new(Context::background()));
+    let (status, chain) = call(&app, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        chain.starts_with("context.Background.WithCancel"),
+        "{chain}"
+    );
+    assert!(chain.contains(".WithValue(TraceId)"), "{chain}");
+    assert!(chain.contains(".WithValue(RequestId)"), "{chain}");
+    assert!(!chain.contains("::"), "{chain}");
+}
+
 /// Client → edge → backend, over sockets: the edge's budget (from the
 /// client's `grpc-timeout`) and trace reach the backend through `inject`,
 /// and the backend's slow inner call is cut off at that deadline.

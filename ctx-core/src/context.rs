@@ -131,6 +131,7 @@ impl Context<'static> {
     /// assert_eq!(ctx.err(), None);
     /// assert_eq!(ctx.to_string(), "context.Background");
     /// ```
+    #[doc(alias = "Background")]
     pub const fn background() -> Context<'static> {
         Context::from_repr(Repr::Background)
     }
@@ -142,6 +143,7 @@ impl Context<'static> {
     /// let ctx = ctx::Context::todo();
     /// assert_eq!(ctx.to_string(), "context.TODO");
     /// ```
+    #[doc(alias = "TODO")]
     pub const fn todo() -> Context<'static> {
         Context::from_repr(Repr::Todo)
     }
@@ -166,6 +168,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(child.err(), Some(Error::Canceled));
     /// assert_eq!(parent.err(), None, "cancellation never reaches ancestors");
     /// ```
+    #[doc(alias = "WithCancel")]
     pub fn with_cancel(&self) -> (Context<'a>, CancelHandle) {
         let node = CancelNode::new(self, None);
         (Context::from_node(&node), CancelHandle::new(node))
@@ -183,6 +186,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.err(), Some(Error::Canceled));
     /// assert_eq!(ctx.cause().unwrap().to_string(), "upstream closed the stream");
     /// ```
+    #[doc(alias = "WithCancelCause")]
     pub fn with_cancel_cause(&self) -> (Context<'a>, CancelCauseHandle) {
         let (ctx, handle) = self.with_cancel();
         (ctx, CancelCauseHandle::new(handle))
@@ -224,6 +228,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
     /// # }
     /// ```
+    #[doc(alias = "WithDeadline")]
     pub fn with_deadline(&self, deadline: Instant) -> (Context<'a>, CancelHandle) {
         self.derive_deadline(deadline, None)
     }
@@ -248,6 +253,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.cause().unwrap().to_string(), "payment provider too slow");
     /// # }
     /// ```
+    #[doc(alias = "WithDeadlineCause")]
     pub fn with_deadline_cause(
         &self,
         deadline: Instant,
@@ -276,6 +282,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(forever.deadline(), None);
     /// # }
     /// ```
+    #[doc(alias = "WithTimeout")]
     pub fn with_timeout(&self, timeout: Duration) -> (Context<'a>, CancelHandle) {
         self.derive_timeout(timeout, None)
     }
@@ -298,6 +305,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.cause().unwrap().to_string(), "search budget spent");
     /// # }
     /// ```
+    #[doc(alias = "WithTimeoutCause")]
     pub fn with_timeout_cause(
         &self,
         timeout: Duration,
@@ -353,6 +361,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.value::<String>(), None);
     /// ```
     #[must_use = "with_value returns a new context; the receiver is unchanged"]
+    #[doc(alias = "WithValue")]
     pub fn with_value<T: Send + Sync + 'static>(&self, value: T) -> Context<'a> {
         Context::from_repr(Repr::Value(Arc::new(ValueNode::new(self, value))))
     }
@@ -369,6 +378,7 @@ impl<'a> Context<'a> {
     /// let (child, _cancel) = ctx.with_cancel();
     /// assert_eq!(child.value::<UserId>().map(|user| user.0), Some(42));
     /// ```
+    #[doc(alias = "Value")]
     pub fn value<T: 'static>(&self) -> Option<&T> {
         self.values()?.get()
     }
@@ -395,6 +405,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(detached.value::<TraceId>().map(|id| id.0), Some(7));
     /// ```
     #[must_use = "without_cancel returns a new context; the receiver is unchanged"]
+    #[doc(alias = "WithoutCancel")]
     pub fn without_cancel(&self) -> Context<'static> {
         Context::from_repr(Repr::WithoutCancel(Arc::new(WithoutCancelNode {
             parent: self.erase(),
@@ -490,6 +501,7 @@ impl<'a> Context<'a> {
     /// cancel.cancel(); // returns at once: `f` runs on a thread of its own
     /// assert_eq!(on_close.recv_timeout(Duration::from_secs(10)), Ok("connection closed"));
     /// ```
+    #[doc(alias = "AfterFunc")]
     pub fn after_func(&self, f: impl FnOnce() + Send + 'static) -> AfterFuncHandle {
         let Some(scope) = self.scope() else {
             return AfterFuncHandle::never_runs();
@@ -518,6 +530,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.err(), Some(Error::Canceled));
     /// ```
     #[inline]
+    #[doc(alias = "Err")]
     pub fn err(&self) -> Option<Error> {
         self.scope().and_then(|scope| scope.err())
     }
@@ -547,6 +560,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(child.err(), Some(Error::Canceled));
     /// assert_eq!(child.cause().unwrap().to_string(), "client went away");
     /// ```
+    #[doc(alias = "Cause")]
     pub fn cause(&self) -> Option<Cause> {
         self.scope()?.cause()
     }
@@ -565,6 +579,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(long.deadline(), short.deadline(), "a child never extends its parent's deadline");
     /// # }
     /// ```
+    #[doc(alias = "Deadline")]
     pub fn deadline(&self) -> Option<Instant> {
         self.scope()?.deadline()
     }
@@ -585,6 +600,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.done().await, Error::Canceled);
     /// # }
     /// ```
+    #[doc(alias = "Done")]
     pub fn done(&self) -> Done<'_> {
         Done::new(self)
     }
@@ -630,6 +646,7 @@ impl<'a> Context<'a> {
     /// # }
     /// ```
     #[cfg_attr(feature = "testing", track_caller)]
+    #[doc(alias = "select")]
     pub fn run<F: IntoFuture>(&self, fut: F) -> Run<'_, F::IntoFuture> {
         Run::new(self, fut.into_future())
     }
@@ -753,8 +770,9 @@ impl<'a> Context<'a> {
 }
 
 /// The derivation chain, in Go's notation:
-/// `context.Background.WithCancel.WithValue(my_app::TraceId)`, a merge's
-/// second context in parentheses: `.Merge(context.Background.WithCancel)`.
+/// `context.Background.WithCancel.WithValue(TraceId)` (a value shown by its
+/// type's name, without module paths), a merge's second context in
+/// parentheses: `.Merge(context.Background.WithCancel)`.
 ///
 /// ```
 /// use ctx::Context;

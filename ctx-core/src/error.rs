@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub enum Error {
     /// The context was canceled: by its cancel handle, or because an
     /// ancestor was.
+    #[doc(alias = "Cancelled")]
     Canceled,
     /// The context's deadline (or an ancestor's) passed.
     DeadlineExceeded,
@@ -39,6 +40,7 @@ impl Error {
     /// assert!(Error::DeadlineExceeded.is_timeout());
     /// assert!(!Error::Canceled.is_timeout());
     /// ```
+    #[doc(alias = "Timeout")]
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::DeadlineExceeded)
     }

@@ -41,6 +41,7 @@ use crate::Context;
 /// assert_eq!(body, "req-7");
 /// # }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl<S: Send + Sync> FromRequestParts<S> for Context<'static> {
     type Rejection = MissingContext;
 

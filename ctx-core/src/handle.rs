@@ -26,6 +26,7 @@ use crate::sync::Arc;
 /// assert!(child.is_done());
 /// ```
 #[must_use = "dropping a CancelHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
+#[doc(alias = "CancelFunc")]
 pub struct CancelHandle {
     node: Arc<CancelNode>,
 }
@@ -76,6 +77,7 @@ impl fmt::Debug for CancelHandle {
 /// ```
 #[must_use = "dropping a CancelCauseHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
 #[derive(Debug)]
+#[doc(alias = "CancelCauseFunc")]
 pub struct CancelCauseHandle {
     handle: CancelHandle,
 }

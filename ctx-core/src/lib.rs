@@ -1,6 +1,7 @@
 //! The runtime context tree behind the [`goctx`](https://docs.rs/goctx)
 //! crate (imported as `ctx`). Depend on `goctx`, which re-exports everything
 //! here.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod after_func;
 mod checkpoint;

@@ -45,6 +45,7 @@ use crate::Error;
 /// assert_eq!(ctx::Error::Canceled.into_response().status(), 503);
 /// # }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         (self.http_status(), self.to_string()).into_response()

@@ -60,6 +60,7 @@ impl Error {
 /// assert_eq!(status.message(), "context deadline exceeded");
 /// ```
 #[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 impl From<Error> for tonic::Status {
     fn from(error: Error) -> tonic::Status {
         tonic::Status::new(tonic::Code::from_i32(error.grpc_code()), error.to_string())

@@ -9,7 +9,7 @@
 //! values a request carries.
 
 use std::any::{Any, TypeId};
-use std::iter;
+use std::{fmt, iter};
 
 use crate::node::CancelNode;
 use crate::sync::Arc;
@@ -24,7 +24,7 @@ pub(crate) struct ValueNode {
     /// value layers.
     pub(crate) scope: Option<Arc<CancelNode>>,
     /// The type of the value this node added, for `Display`.
-    pub(crate) type_name: &'static str,
+    pub(crate) type_name: ShortTypeName,
     /// Every value in effect here, sorted by type.
     entries: Box<[Entry]>,
 }
@@ -49,7 +49,7 @@ impl ValueNode {
         ValueNode {
             parent: parent.erase(),
             scope: parent.scope().cloned(),
-            type_name: std::any::type_name::<T>(),
+            type_name: ShortTypeName(std::any::type_name::<T>()),
             entries,
         }
     }
@@ -61,5 +61,60 @@ impl ValueNode {
             .binary_search_by_key(&key, |(id, _)| *id)
             .ok()?;
         self.entries[at].1.downcast_ref()
+    }
+}
+
+/// A type's name without its module paths: `Vec<TraceId>` for
+/// `alloc::vec::Vec<my_app::http::ids::TraceId>`. A type's path is where it
+/// is defined, often a private module, not where its users name it; Go
+/// prints a key's type by its short name too (`main.traceKey`).
+///
+/// Hand-written rather than a dependency of every user for one `Display`.
+#[derive(Clone, Copy)]
+pub(crate) struct ShortTypeName(pub(crate) &'static str);
+
+impl fmt::Display for ShortTypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            // A path runs to the next character that cannot be part of one
+            // (`<`, `,`, ` `, `&`, ...): only its last segment is written.
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let (path, tail) = rest.split_at(end);
+            f.write_str(path.rsplit("::").next().unwrap_or(path))?;
+            let delimiter_len = tail.chars().next().map_or(0, char::len_utf8);
+            let (delimiter, next) = tail.split_at(delimiter_len);
+            f.write_str(delimiter)?;
+            rest = next;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShortTypeName;
+
+    #[test]
+    fn short_type_names_drop_every_module_path() {
+        for (full, short) in [
+            ("u64", "u64"),
+            ("my_app::http::ids::TraceId", "TraceId"),
+            ("alloc::vec::Vec<alloc::string::String>", "Vec<String>"),
+            (
+                "core::option::Option<(u8, &'static str, [a::B; 4])>",
+                "Option<(u8, &'static str, [B; 4])>",
+            ),
+            (
+                "alloc::boxed::Box<dyn core::any::Any + core::marker::Send>",
+                "Box<dyn Any + Send>",
+            ),
+            ("app::main::{{closure}}", "{{closure}}"),
+            ("résumé::Café", "Café"),
+        ] {
+            assert_eq!(ShortTypeName(full).to_string(), short, "{full}");
+        }
     }
 }

@@ -292,7 +292,7 @@ fn display_shows_the_derivation_chain() {
     let ctx = ctx.with_value(UserId(1)).without_cancel();
     assert_eq!(
         ctx.to_string(),
-        "context.TODO.WithCancel.WithValue(semantics::UserId).WithoutCancel"
+        "context.TODO.WithCancel.WithValue(UserId).WithoutCancel"
     );
     assert!(format!("{ctx:?}").contains("context.TODO.WithCancel"));
 }

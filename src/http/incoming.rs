@@ -150,6 +150,7 @@ impl RejectionBody for http_body_util::Full<axum::body::Bytes> {
 /// # }
 /// ```
 #[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 impl RejectionBody for tonic::body::Body {
     fn from_message(message: String) -> tonic::body::Body {
         // http-body implements `Body` for `String`.

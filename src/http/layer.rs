@@ -18,8 +18,8 @@ use super::ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 use super::incoming::{bad_request, IncomingDeadline, RejectionBody};
 use crate::{CancelCauseHandle, CancelHandle, Context};
 
-/// A tower [`Layer`] that gives every request a [`Context`], as Go's
-/// `net/http` does.
+/// A tower [`Layer`](https://docs.rs/tower/0.5/tower/trait.Layer.html) that
+/// gives every request a [`Context`], as Go's `net/http` does.
 ///
 /// Each request's context is a child of the server-wide `root` given to
 /// [`new`](ContextLayer::new), so cancelling the root (at shutdown)

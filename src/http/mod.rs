@@ -4,25 +4,24 @@
 //! context that is cancelled when the client goes away or when the handler
 //! has returned; this module does the same for the tower/axum stack:
 //!
-//! - [`ContextLayer`](crate::http::ContextLayer): a tower layer that derives each request's context
+//! - [`ContextLayer`]: a tower layer that derives each request's context
 //!   from a server-wide root (cancel the root at shutdown), ends it when
 //!   the response, body included, has been sent or the request is
 //!   abandoned (client gone), applies the budget of an incoming deadline
-//!   header ([`DeadlineHeader`](crate::http::DeadlineHeader): `grpc-timeout`,
-//!   `Connect-Timeout-Ms`, `x-envoy-expected-rq-timeout-ms`), or a default
-//!   timeout, as a deadline, carries a [`TraceId`](crate::http::TraceId)
-//!   and a [`RequestId`](crate::http::RequestId), and echoes the request id
-//!   on the response. It works around an axum `Router` and a tonic server
-//!   alike.
-//! - [`Shutdown`](crate::http::Shutdown): the server's root context and
-//!   its graceful shutdown, Go's `Server.Shutdown`: stop accepting, let
-//!   requests in flight finish within a grace period, cancel the rest,
-//!   drain the detached work, report what was cut off.
+//!   header ([`DeadlineHeader`]: `grpc-timeout`, `Connect-Timeout-Ms`,
+//!   `x-envoy-expected-rq-timeout-ms`), or a default timeout, as a
+//!   deadline, carries a [`TraceId`] and a [`RequestId`], and echoes the
+//!   request id on the response. It works around an axum `Router` and a
+//!   tonic server alike.
+//! - [`Shutdown`]: the server's root context and its graceful shutdown,
+//!   Go's `Server.Shutdown`: stop accepting, let requests in flight finish
+//!   within a grace period, cancel the rest, drain the detached work,
+//!   report what was cut off.
 //! - The axum extractor: a handler takes `ctx: Context` among its arguments
 //!   (failing with [`MissingContext`] when the layer is missing), and may
 //!   return `Result<T, ctx::Error>` (a deadline is a `504`, a cancellation
 //!   a `503`).
-//! - [`inject`](crate::http::inject): the client side, writing a context's remaining budget and
+//! - [`inject`]: the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it. With the `client` feature,
 //!   `client::DeadlineLayer` does it for every request of an HTTP or gRPC
@@ -115,6 +114,7 @@
 
 mod body;
 #[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 mod deadline_header;
 mod grpc_timeout;
@@ -140,4 +140,5 @@ pub use shutdown::{ServerShutdown, Shutdown, ShutdownReport};
 pub use timeout_ms::{format_timeout_ms, parse_timeout_ms, TimeoutMsError};
 
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use layer::RequestSpan;
