@@ -432,7 +432,8 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (the server recipe
+/// needs the `axum` and `macros` features).
+#[cfg(all(doctest, feature = "axum", feature = "macros"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
