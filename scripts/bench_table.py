@@ -16,7 +16,7 @@ import sys
 THREADS = 2
 PARALLEL = {"CommonParentCancel", "WithTimeout", "ContextCancelDone", "ContextCancelDone_is_done"}
 
-# The goals of shared/DESIGN.md ("Targets"), ours/Go.
+# The goals, as ours/Go ratios; BENCHMARKS.md explains each one.
 GOALS = {
     "ErrOK": 0.5,
     "CheckCanceled/Err": 0.25,

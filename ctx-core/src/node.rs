@@ -590,8 +590,8 @@ fn encode(err: Error) -> u8 {
 mod tests {
     use super::CancelNode;
 
-    /// The budget of DESIGN.md: a cancelable node in 64 bytes, `Arc`
-    /// header included.
+    /// The budget (a goal of BENCHMARKS.md): a cancelable node in 64 bytes,
+    /// `Arc` header included: one cache line.
     #[test]
     fn a_cancelable_node_fits_in_64_bytes() {
         assert!(std::mem::size_of::<CancelNode>() + 2 * std::mem::size_of::<usize>() <= 64);
