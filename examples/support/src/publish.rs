@@ -26,8 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use ctx::http::{ContextLayer, TraceId};
@@ -163,36 +161,20 @@ enum Linger {
     UntilOpen(watch::Receiver<bool>),
 }
 
-/// The service's error: the request's context ended.
-#[derive(Debug)]
-struct AppError(ctx::Error);
-
-impl From<ctx::Error> for AppError {
-    fn from(error: ctx::Error) -> AppError {
-        AppError(error)
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let status = if self.0.is_timeout() {
-            StatusCode::GATEWAY_TIMEOUT
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        (status, self.0.to_string()).into_response()
-    }
-}
-
-/// The axum handler: the context comes from the `ContextLayer`.
-async fn order(State(app): State<App>, ctx: Context<'_>, body: String) -> Result<String, AppError> {
+/// The axum handler: the context comes from the `ContextLayer`; a context
+/// that ended answers 503 (504 for a deadline), `ctx::Error`'s response.
+async fn order(
+    State(app): State<App>,
+    ctx: Context<'_>,
+    body: String,
+) -> Result<String, ctx::Error> {
     place_order(ctx, app, body).await
 }
 
 /// The handler's logic. Every `.await` here is raced against the request's
 /// context: a client that leaves stops the work.
 #[ctx_fn]
-async fn place_order(ctx: Context, app: App, order: String) -> Result<String, AppError> {
+async fn place_order(ctx: Context, app: App, order: String) -> Result<String, ctx::Error> {
     let seq: u64 = order.trim_start_matches("order-").parse().unwrap_or(0);
     let mut rng = request_rng(app.seed, seq, Side::Handler);
     tokio::time::sleep(app.latency).await; // compute the receipt
