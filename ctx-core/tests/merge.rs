@@ -233,13 +233,13 @@ fn display_shows_the_second_context_in_parentheses() {
     let (twice, _cancel_twice) = merged.with_value(TraceId("t")).merge(&shutdown.merge(&b).0);
     assert_eq!(
         merged.to_string(),
-        "context.TODO.WithCancel.Merge(context.Background.WithValue(merge::UserId).WithCancel)"
+        "context.TODO.WithCancel.Merge(context.Background.WithValue(UserId).WithCancel)"
     );
     assert_eq!(
         twice.to_string(),
-        "context.TODO.WithCancel.Merge(context.Background.WithValue(merge::UserId).WithCancel)\
-         .WithValue(merge::TraceId)\
-         .Merge(context.Background.WithCancel.Merge(context.Background.WithValue(merge::UserId).WithCancel))"
+        "context.TODO.WithCancel.Merge(context.Background.WithValue(UserId).WithCancel)\
+         .WithValue(TraceId)\
+         .Merge(context.Background.WithCancel.Merge(context.Background.WithValue(UserId).WithCancel))"
     );
 }
 
