@@ -78,13 +78,12 @@ pub(crate) fn uncancelable_nested(block: &Block) -> bool {
 
 /// Rewrites the fn's own `.await`s.
 ///
-/// Every async body is also raced as a whole by a guard (see
-/// `checked_body`), which registers with the fn's context once, on the
-/// first pending poll, and drops the body when the context is done. So an
-/// await only needs to *check* the context before it polls — one atomic
-/// load — except where the name of the context is shadowed by a
-/// derivation: there the guard does not watch the shadow, and the await
-/// races it.
+/// Each await races the context in scope (`Context::run`). In a body the
+/// guard races as a whole (one that calls a macro; see `checked_body`),
+/// which registers with the fn's context once, on the first pending poll,
+/// an await only *checks* the context before it polls, except where the
+/// name of the context is shadowed by a derivation, which the guard does
+/// not watch.
 pub(crate) struct AwaitRewriter<'a> {
     pub(crate) krate: &'a TokenStream,
     /// What each await checks (see [`RaceTarget`]).
