@@ -242,7 +242,7 @@ fn checked_body(
     // An async body that calls a macro (which may hide awaits), or holds an
     // `#[uncancelable]` statement in an async block it awaits, is raced as
     // a whole by a guard; its awaits then only check the context. Any
-    // other races each await on its own, and pays nothing per call.
+    // other races each await on its own, and pays only the entry check per call.
     let nested = uncancelable_nested(&block);
     let guarded = sig.asyncness.is_some() && (nested || calls_macro(&block));
     let mut rewriter = AwaitRewriter::new(krate, target, guarded, nested);
