@@ -13,7 +13,9 @@
 //! goroutines, so the comparison script divides ours by the thread count.
 //! Each sample of these runs 1,000 iterations (`sample_size`): left to
 //! itself divan timed one ~200 ns iteration per sample, against a 20 ns
-//! timer, and the medians were noise.
+//! timer, and the medians were noise. `CancelTree` and
+//! `DeepValueNewGoRoutine` run 100 per sample for the same reason (divan
+//! sized some of their samples at one iteration, from a slow first one).
 //!
 //! Translation notes (each one keeps Go's shape):
 //! - Go's `cancel` funcs are Rust's `CancelHandle`s, and dropping a handle
@@ -188,7 +190,7 @@ fn release(handles: &mut Vec<ctx::CancelHandle>) {
     }
 }
 
-#[divan::bench(args = cancel_tree_cases())]
+#[divan::bench(args = cancel_tree_cases(), sample_size = 100)]
 fn CancelTree(bencher: Bencher, case: Case) {
     let Case(depth, root) = case;
     let mut handles = Vec::with_capacity(depth);
@@ -289,7 +291,7 @@ fn DeepValueSameGoRoutine(bencher: Bencher, depth: Depth) {
 /// The same lookup in a new tokio task, awaited. Go's new goroutine runs on
 /// the spawner's P while the spawner waits, so the analogue is a task on a
 /// current-thread runtime: spawn, switch to it, run it, join it.
-#[divan::bench(args = VALUE_DEPTHS)]
+#[divan::bench(args = VALUE_DEPTHS, sample_size = 100)]
 fn DeepValueNewGoRoutine(bencher: Bencher, depth: Depth) {
     let ctx = deep(depth.0);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -345,7 +347,7 @@ mod tokio_util {
         });
     }
 
-    #[divan::bench(args = cancel_tree_cases())]
+    #[divan::bench(args = cancel_tree_cases(), sample_size = 100)]
     fn CancelTree(bencher: Bencher, case: Case) {
         let Case(depth, root) = case;
         let mut tokens = Vec::with_capacity(depth);

@@ -354,6 +354,60 @@ fn deadline_vs_handle_churn() {
     assert_eq!(parent.debug_registrations(), 0);
 }
 
+/// Deadlines armed from many threads at once, each into its own shard of
+/// the runtime's timer: plain threads that entered the runtime and tasks
+/// on its workers, all arming short deadlines that must fire and long ones
+/// cancelled by their handles. Every short one fires (none is lost in a
+/// shard), none fires before its deadline, the long ones end `Canceled`,
+/// and no deadline is left armed on any shard.
+#[test]
+fn deadlines_from_many_threads_fire_once_each() {
+    const THREADS: u64 = 6;
+    const TASKS: u64 = 6;
+    const PER_WORKER: usize = 2_000;
+    let runtime = multi_thread_runtime();
+
+    async fn arm_and_watch(seed: u64) {
+        let mut rng = Rng::with_seed(seed);
+        let mut short = Vec::new();
+        for _ in 0..PER_WORKER {
+            let (long, cancel) = Context::background().with_timeout(Duration::from_secs(3600));
+            let deadline = tokio::time::Instant::now() + Duration::from_micros(rng.u64(1..3_000));
+            short.push((Context::background().with_deadline(deadline), deadline));
+            drop(cancel);
+            assert_eq!(long.err(), Some(Error::Canceled), "seed {seed}");
+        }
+        for ((ctx, _cancel), deadline) in short {
+            assert_eq!(ctx.done().await, Error::DeadlineExceeded, "seed {seed}");
+            assert!(
+                tokio::time::Instant::now() >= deadline,
+                "seed {seed}: fired early"
+            );
+        }
+    }
+
+    let handle = runtime.handle().clone();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|seed| {
+            let handle = handle.clone();
+            thread::spawn(move || handle.block_on(arm_and_watch(seed)))
+        })
+        .collect();
+    let tasks: Vec<_> = (THREADS..THREADS + TASKS)
+        .map(|seed| runtime.spawn(arm_and_watch(seed)))
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    assert_eq!(
+        runtime.block_on(async { Context::debug_armed_deadlines() }),
+        0
+    );
+}
+
 /// Many threads creating and dropping children (with grandchildren,
 /// waiters and after-funcs on them) of one long-lived parent, while others
 /// poll `done()` futures on it and register and stop after-funcs: the

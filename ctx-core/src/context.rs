@@ -230,7 +230,7 @@ impl<'a> Context<'a> {
     /// ```
     #[doc(alias = "WithDeadline")]
     pub fn with_deadline(&self, deadline: Instant) -> (Context<'a>, CancelHandle) {
-        self.derive_deadline(deadline, None)
+        self.derive_deadline(deadline, remaining_until(deadline), None)
     }
 
     /// Like [`with_deadline`](Context::with_deadline), but when the deadline
@@ -259,7 +259,7 @@ impl<'a> Context<'a> {
         deadline: Instant,
         cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> (Context<'a>, CancelHandle) {
-        self.derive_deadline(deadline, Some(into_cause(cause)))
+        self.derive_deadline(deadline, remaining_until(deadline), Some(into_cause(cause)))
     }
 
     /// [`with_deadline`](Context::with_deadline) at now + `timeout`. A
@@ -320,14 +320,17 @@ impl<'a> Context<'a> {
         cause: Option<Cause>,
     ) -> (Context<'a>, CancelHandle) {
         match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.derive_deadline(deadline, cause),
+            Some(deadline) => self.derive_deadline(deadline, timeout, cause),
             None => self.with_cancel(),
         }
     }
 
+    /// The child of `with_deadline`, `remaining` from now (a timeout
+    /// knows it without reading the clock twice).
     fn derive_deadline(
         &self,
         deadline: Instant,
+        remaining: Duration,
         cause: Option<Cause>,
     ) -> (Context<'a>, CancelHandle) {
         if self
@@ -337,7 +340,7 @@ impl<'a> Context<'a> {
             return self.with_cancel();
         }
         let node = CancelNode::new(self, Some(deadline));
-        timer::arm(&node, deadline, cause);
+        timer::arm(&node, deadline, remaining, cause);
         (Context::from_node(&node), CancelHandle::new(node))
     }
 
@@ -867,6 +870,9 @@ impl Context<'_> {
 /// merges nested to any depth.
 impl Drop for Context<'_> {
     fn drop(&mut self) {
+        if matches!(self.repr, Repr::Background | Repr::Todo) {
+            return;
+        }
         let mut seconds = Vec::new();
         let mut repr = mem::replace(&mut self.repr, Repr::Background);
         loop {
@@ -912,4 +918,9 @@ impl fmt::Debug for Context<'_> {
             .field("err", &self.err())
             .finish()
     }
+}
+
+/// How long until `deadline`: zero once it has passed.
+fn remaining_until(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }

@@ -514,15 +514,24 @@ fn notify(
     err: Error,
     cause: Option<Cause>,
 ) -> Vec<Weak<CancelNode>> {
+    if entries.is_empty() {
+        // The common end of a request's context: nothing registered.
+        root.mark_propagated();
+        return Vec::new();
+    }
     let mut wakers = Vec::new();
     let mut after_funcs = Vec::new();
     let mut reached = Vec::new();
     let mut merged = Vec::new();
-    let mut steps = vec![Step::Notify(entries)];
-    while let Some(step) = steps.pop() {
-        let entries = match step {
-            Step::Notify(entries) => entries,
-            Step::Propagated(node) => {
+    // The root's entries are walked before anything is pushed: a node
+    // without grandchildren cancels without allocating a stack.
+    let mut steps = Vec::new();
+    let mut next = Some(entries);
+    loop {
+        let entries = match next.take().map(Step::Notify).or_else(|| steps.pop()) {
+            None => break,
+            Some(Step::Notify(entries)) => entries,
+            Some(Step::Propagated(node)) => {
                 node.mark_propagated();
                 reached.extend(Arc::into_inner(node));
                 continue;
