@@ -12,6 +12,11 @@
 //!   cancel call until it returns (every child is then done).
 //! - `WaitWake`: N tasks waiting on one context/token (current-thread
 //!   runtime); timed from the cancel until every task has finished.
+//! - `DoneInSelectLoop`: what each turn of a `tokio::select!` loop with a
+//!   `ctx.done()` branch does to it: create the future, poll it once
+//!   (pending: it registers the task's waker) and drop it, on 1 thread and
+//!   on 2 threads with one shared context. The waker is a reference-counted
+//!   one, as a task's is (a no-op waker would hide the clone).
 
 #![allow(missing_docs, non_snake_case)]
 
@@ -107,6 +112,46 @@ mod IsCancelledContended {
             black_box(churned.child_token());
         });
         bencher.bench(|| black_box(&parent).is_cancelled());
+    }
+}
+
+mod DoneInSelectLoop {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Wake, Waker};
+
+    /// A task's waker stand-in: reference counted, never woken here.
+    struct Task;
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn task_waker() -> Waker {
+        Waker::from(Arc::new(Task))
+    }
+
+    #[divan::bench(threads = [1, 2], sample_size = 1000)]
+    fn ctx(bencher: Bencher) {
+        let (ctx, _cancel) = Context::background().with_cancel();
+        bencher.with_inputs(task_waker).bench_refs(|waker| {
+            let mut cx = TaskContext::from_waker(waker);
+            let pending = pin!(black_box(&ctx).done()).poll(&mut cx).is_pending();
+            assert!(pending);
+        });
+    }
+
+    #[divan::bench(threads = [1, 2], sample_size = 1000)]
+    fn tokio_util(bencher: Bencher) {
+        let token = CancellationToken::new();
+        bencher.with_inputs(task_waker).bench_refs(|waker| {
+            let mut cx = TaskContext::from_waker(waker);
+            let pending = pin!(black_box(&token).cancelled())
+                .poll(&mut cx)
+                .is_pending();
+            assert!(pending);
+        });
     }
 }
 

@@ -15,17 +15,40 @@ use crate::Context;
 /// A waker's registration with a cancelable node, shared by every future
 /// here. Registers on the first pending poll only, so a future that is
 /// never pending (the common checked `.await`) costs one atomic load.
+///
+/// It holds no reference to the node: each future here borrows or owns the
+/// context whose scope it registered with, and releases the registration
+/// from its own `Drop` ([`release`](Waiter::release)). A `done()` made,
+/// polled and dropped in every turn of a `select!` loop thus touches no
+/// reference count of the node.
 #[derive(Default)]
 struct Waiter {
     registered: Option<Registered>,
 }
 
 struct Registered {
-    node: Arc<CancelNode>,
     slot: u32,
-    /// The waker the node will wake, to skip the lock when a re-poll comes
+    /// Which waker the node holds, to skip the lock when a re-poll comes
     /// from the same task.
-    waker: Waker,
+    waker: WakerIdentity,
+}
+
+/// What [`Waker::will_wake`] compares: the data and vtable pointers, kept
+/// as addresses (compared, never followed). While registered, the node's
+/// clone keeps that waker alive, so no other waker can take its addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerIdentity {
+    data: usize,
+    vtable: usize,
+}
+
+impl WakerIdentity {
+    fn of(waker: &Waker) -> Self {
+        WakerIdentity {
+            data: waker.data() as usize,
+            vtable: std::ptr::from_ref(waker.vtable()) as usize,
+        }
+    }
 }
 
 impl Waiter {
@@ -40,21 +63,16 @@ impl Waiter {
         if let Some(err) = node.err() {
             return Poll::Ready(err);
         }
+        let waker = WakerIdentity::of(cx.waker());
         let result = match &mut self.registered {
-            Some(registered) if registered.waker.will_wake(cx.waker()) => Ok(()),
+            Some(registered) if registered.waker == waker => Ok(()),
             Some(registered) => {
-                registered.waker = cx.waker().clone();
+                registered.waker = waker;
                 node.rewake(registered.slot, cx.waker())
             }
             None => node
                 .register(Entry::Waiter(cx.waker().clone()))
-                .map(|slot| {
-                    self.registered = Some(Registered {
-                        node: node.clone(),
-                        slot,
-                        waker: cx.waker().clone(),
-                    });
-                })
+                .map(|slot| self.registered = Some(Registered { slot, waker }))
                 .map_err(|refused| refused.err),
         };
         match result {
@@ -62,15 +80,14 @@ impl Waiter {
             Err(err) => Poll::Ready(err),
         }
     }
-}
 
-impl Drop for Waiter {
-    // Inlined: the common waiter was never registered, and dropping it is
+    /// Removes the registration from `scope`, the node it was made with.
+    // Inlined: the common waiter was never registered, and releasing it is
     // a test of one word.
     #[inline]
-    fn drop(&mut self) {
-        if let Some(registered) = self.registered.take() {
-            registered.node.deregister(registered.slot);
+    fn release(&mut self, scope: Option<&Arc<CancelNode>>) {
+        if let (Some(registered), Some(node)) = (self.registered.take(), scope) {
+            node.deregister(registered.slot);
         }
     }
 }
@@ -98,6 +115,12 @@ impl<'a> Done<'a> {
             ctx,
             waiter: Waiter::default(),
         }
+    }
+}
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.waiter.release(self.ctx.scope());
     }
 }
 
@@ -140,6 +163,12 @@ impl<'a> DoneOwned<'a> {
     }
 }
 
+impl Drop for DoneOwned<'_> {
+    fn drop(&mut self) {
+        self.waiter.release(self.ctx.scope());
+    }
+}
+
 impl Future for DoneOwned<'_> {
     type Output = Error;
 
@@ -174,6 +203,13 @@ pin_project! {
         waiter: Waiter,
         // Zero-sized without the `testing` feature.
         checkpoint: Checkpoint,
+    }
+
+    impl<F> PinnedDrop for Run<'_, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.waiter.release(this.ctx.scope());
+        }
     }
 }
 

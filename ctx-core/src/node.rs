@@ -268,11 +268,9 @@ impl CancelNode {
             // slot before the parent's lock is taken again.
             Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
             // The child is brand new: nothing is registered with it, so
-            // its subtree is done as soon as it is.
+            // `finish` marks its subtree done with it.
             Err(refused) => {
-                if child.finish(refused.err, refused.cause).is_some() {
-                    child.mark_propagated();
-                }
+                child.finish(refused.err, refused.cause);
             }
         }
     }
@@ -396,17 +394,24 @@ impl CancelNode {
         self.state.fetch_or(PROPAGATED, Ordering::Release);
     }
 
-    /// Marks the node done and takes its registrations, if it was live.
+    /// Marks the node done and takes its registrations, if it was live. A
+    /// node that had none has no descendant either: it is marked
+    /// `PROPAGATED` in the same store.
     fn finish(&self, err: Error, cause: Option<Cause>) -> Option<Vec<Entry>> {
         let mut shared = lock(&self.shared);
         if self.state.load(Ordering::Relaxed) != LIVE {
             return None;
         }
-        self.state.store(encode(err), Ordering::Release);
         let (entries, timer) = match shared.as_mut() {
             Some(shared) => (mem::take(&mut shared.registry).entries, shared.timer.take()),
             None => (Vec::new(), None),
         };
+        let done = if entries.is_empty() {
+            encode(err) | PROPAGATED
+        } else {
+            encode(err)
+        };
+        self.state.store(done, Ordering::Release);
         if cause.is_some() {
             shared.get_or_insert_with(Box::default).cause = cause;
         }
@@ -515,8 +520,8 @@ fn notify(
     cause: Option<Cause>,
 ) -> Vec<Weak<CancelNode>> {
     if entries.is_empty() {
-        // The common end of a request's context: nothing registered.
-        root.mark_propagated();
+        // The common end of a request's context: nothing registered, and
+        // `finish` marked it propagated.
         return Vec::new();
     }
     let mut wakers = Vec::new();
@@ -544,9 +549,8 @@ fn notify(
                         continue;
                     };
                     match child.finish(err, cause.clone()) {
-                        // A leaf's subtree is done as soon as it is.
+                        // A leaf: `finish` marked it propagated.
                         Some(grandchildren) if grandchildren.is_empty() => {
-                            child.mark_propagated();
                             reached.extend(Arc::into_inner(child));
                         }
                         Some(grandchildren) => {
