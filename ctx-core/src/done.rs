@@ -52,6 +52,9 @@ impl WakerIdentity {
 }
 
 impl Waiter {
+    // Inlined: on a done context (and in a loop that checks it) this is
+    // one load; only registering is out of line.
+    #[inline]
     fn poll_done(
         &mut self,
         scope: Option<&Arc<CancelNode>>,
@@ -63,6 +66,12 @@ impl Waiter {
         if let Some(err) = node.err() {
             return Poll::Ready(err);
         }
+        self.wait(node, cx)
+    }
+
+    /// Registers the task's waker with `node`, or replaces the one
+    /// registered if the future moved to another task.
+    fn wait(&mut self, node: &Arc<CancelNode>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let waker = WakerIdentity::of(cx.waker());
         let result = match &mut self.registered {
             Some(registered) if registered.waker == waker => Ok(()),
@@ -81,13 +90,15 @@ impl Waiter {
         }
     }
 
-    /// Removes the registration from `scope`, the node it was made with.
+    /// Removes the registration from the node it was made with, `scope()`.
     // Inlined: the common waiter was never registered, and releasing it is
     // a test of one word.
     #[inline]
-    fn release(&mut self, scope: Option<&Arc<CancelNode>>) {
-        if let (Some(registered), Some(node)) = (self.registered.take(), scope) {
-            node.deregister(registered.slot);
+    fn release<'s>(&mut self, scope: impl FnOnce() -> Option<&'s Arc<CancelNode>>) {
+        if let Some(registered) = self.registered.take() {
+            if let Some(node) = scope() {
+                node.deregister(registered.slot);
+            }
         }
     }
 }
@@ -120,7 +131,7 @@ impl<'a> Done<'a> {
 
 impl Drop for Done<'_> {
     fn drop(&mut self) {
-        self.waiter.release(self.ctx.scope());
+        self.waiter.release(|| self.ctx.scope());
     }
 }
 
@@ -165,7 +176,7 @@ impl<'a> DoneOwned<'a> {
 
 impl Drop for DoneOwned<'_> {
     fn drop(&mut self) {
-        self.waiter.release(self.ctx.scope());
+        self.waiter.release(|| self.ctx.scope());
     }
 }
 
@@ -208,7 +219,7 @@ pin_project! {
     impl<F> PinnedDrop for Run<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.waiter.release(this.ctx.scope());
+            this.waiter.release(|| this.ctx.scope());
         }
     }
 }
