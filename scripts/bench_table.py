@@ -166,6 +166,12 @@ def go_table(go, ours):
             f"{fmt_ns(tok)} | {'–' if tok is None or ns is None else f'{ns / tok:.2f}'} | "
             f"{go_b:.0f} B, {go_allocs:.0f} | {fmt_alloc(entry)} |"
         )
+    baseline, entry = ours_ns(ours, "DeepValueNewGoRoutine_without_context")
+    if baseline is not None:
+        print(
+            f"| DeepValueNewGoRoutine without the context: tokio's spawn and join alone (not a Go benchmark) | "
+            f"| {fmt_ns(baseline)} | | | | | | | {fmt_alloc(entry)} |"
+        )
     extra = ["ContextCancelDone_is_done"]
     for name in extra:
         ns, entry = ours_ns(ours, name)

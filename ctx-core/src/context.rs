@@ -604,6 +604,7 @@ impl<'a> Context<'a> {
     /// # }
     /// ```
     #[doc(alias = "Done")]
+    #[inline]
     pub fn done(&self) -> Done<'_> {
         Done::new(self)
     }

@@ -121,6 +121,7 @@ pub struct Done<'a> {
 }
 
 impl<'a> Done<'a> {
+    #[inline]
     pub(crate) fn new(ctx: &'a Context<'a>) -> Self {
         Done {
             ctx,
@@ -130,6 +131,7 @@ impl<'a> Done<'a> {
 }
 
 impl Drop for Done<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.waiter.release(|| self.ctx.scope());
     }
@@ -138,6 +140,7 @@ impl Drop for Done<'_> {
 impl Future for Done<'_> {
     type Output = Error;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let this = self.get_mut();
         this.waiter.poll_done(this.ctx.scope(), cx)
@@ -175,6 +178,7 @@ impl<'a> DoneOwned<'a> {
 }
 
 impl Drop for DoneOwned<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.waiter.release(|| self.ctx.scope());
     }
@@ -183,6 +187,7 @@ impl Drop for DoneOwned<'_> {
 impl Future for DoneOwned<'_> {
     type Output = Error;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let this = self.get_mut();
         this.waiter.poll_done(this.ctx.scope(), cx)
