@@ -1,0 +1,131 @@
+//! One shape of the context tree, run N times on one thread: the binary
+//! the instruction counts of BENCHMARKS.md ("where the time goes") are
+//! taken from, under callgrind, which counts instructions whatever else the
+//! machine is doing:
+//!
+//! ```text
+//! cargo bench -p ctx-benches --bench instructions --no-run
+//! valgrind --tool=callgrind target/release/deps/instructions-<hash> <shape> 100000
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid>
+//! ```
+//!
+//! Run with no argument it lists the shapes. Divide the total by N after
+//! subtracting a run with N = 0 (the runtime's start-up).
+
+#![allow(missing_docs)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Wake, Waker};
+use std::time::Duration;
+
+use ctx::Context;
+use tokio_util::sync::CancellationToken;
+
+/// A task's waker stand-in: reference counted, never woken here.
+struct Task;
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {}
+}
+
+struct Fixture {
+    background: Context<'static>,
+    live: Context<'static>,
+    token: CancellationToken,
+    waker: Waker,
+}
+
+/// `with_cancel` on Background, then the handle and the context dropped
+/// (CancelTree depth=1 Root=Background).
+#[inline(never)]
+fn child_of_background(f: &Fixture) {
+    let (child, cancel) = f.background.with_cancel();
+    drop(cancel);
+    black_box(child);
+}
+
+/// The same under a live parent: joins and leaves its registry
+/// (ChildChurn/ctx).
+#[inline(never)]
+fn child_of_live_parent(f: &Fixture) {
+    let (child, cancel) = f.live.with_cancel();
+    drop(cancel);
+    black_box(child);
+}
+
+/// tokio-util's child token made and dropped (ChildChurn/tokio_util).
+#[inline(never)]
+fn child_token(f: &Fixture) {
+    black_box(f.token.child_token());
+}
+
+/// `with_timeout` on Background, cancelled by its handle (one context of
+/// WithTimeout).
+#[inline(never)]
+fn timeout(f: &Fixture) {
+    let (child, cancel) = f.background.with_timeout(Duration::from_secs(3600));
+    drop(cancel);
+    black_box(child);
+}
+
+/// One turn of a `select!` loop on `done()` (DoneInSelectLoop/ctx).
+#[inline(never)]
+fn done_in_select_loop(f: &Fixture) {
+    let mut cx = TaskContext::from_waker(&f.waker);
+    assert!(pin!(f.live.done()).poll(&mut cx).is_pending());
+}
+
+/// The same on tokio-util's `cancelled()` (DoneInSelectLoop/tokio_util).
+#[inline(never)]
+fn cancelled_in_select_loop(f: &Fixture) {
+    let mut cx = TaskContext::from_waker(&f.waker);
+    assert!(pin!(f.token.cancelled()).poll(&mut cx).is_pending());
+}
+
+type Shape = (&'static str, fn(&Fixture));
+
+const SHAPES: [Shape; 6] = [
+    ("child_of_background", child_of_background),
+    ("child_of_live_parent", child_of_live_parent),
+    ("child_token", child_token),
+    ("timeout", timeout),
+    ("done_in_select_loop", done_in_select_loop),
+    ("cancelled_in_select_loop", cancelled_in_select_loop),
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    // `cargo bench` runs every bench target with `--bench`: nothing to do.
+    let (Some(name), Some(count)) = (args.next(), args.next()) else {
+        let names: Vec<_> = SHAPES.iter().map(|(name, _)| *name).collect();
+        eprintln!(
+            "usage: instructions <shape> <count>; shapes: {}",
+            names.join(", ")
+        );
+        return;
+    };
+    let Some((_, shape)) = SHAPES.iter().find(|(known, _)| *known == name) else {
+        eprintln!("unknown shape {name}");
+        std::process::exit(2);
+    };
+    let count: u64 = count.parse().expect("the count is a number");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let _entered = runtime.enter();
+    let (live, _cancel_live) = Context::background().with_cancel();
+    let fixture = Fixture {
+        background: Context::background(),
+        live,
+        token: CancellationToken::new(),
+        waker: Waker::from(Arc::new(Task)),
+    };
+    for _ in 0..count {
+        shape(&fixture);
+    }
+}
