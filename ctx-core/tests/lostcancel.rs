@@ -101,7 +101,7 @@ fn children_dropped_together_are_all_reclaimed() {
 #[tokio::test(start_paused = true)]
 async fn abandoned_deadline_children_free_their_timers() {
     let (parent, _cancel) = Context::background().with_cancel();
-    // The runtime's deadline queue and the parent's registry, once.
+    // This thread's deadline shard and the parent's registry, once.
     drop(parent.with_timeout(Duration::from_secs(3600)));
     let before = live_bytes();
     for _ in 0..10_000 {
