@@ -77,6 +77,8 @@ use std::fmt;
 use std::mem;
 use std::task::Waker;
 
+use smallvec::SmallVec;
+
 use tokio::time::Instant;
 
 use crate::after_func::{self, AfterFunc};
@@ -150,9 +152,14 @@ pub(crate) enum Entry {
 /// How many slots an empty registry keeps rather than freeing.
 const KEPT_CAPACITY: usize = 16;
 
+/// A node's registrations. The first is kept inline: most nodes have one at
+/// most (a chain of contexts, a request's tree), and so need no allocation
+/// for it beyond their boxed rare state.
+type Entries = SmallVec<[Entry; 1]>;
+
 /// A slab of [`Entry`]s: O(1) insert and remove by slot.
 struct Registry {
-    entries: Vec<Entry>,
+    entries: Entries,
     next_vacant: u32,
     occupied: usize,
 }
@@ -160,7 +167,7 @@ struct Registry {
 impl Default for Registry {
     fn default() -> Self {
         Registry {
-            entries: Vec::new(),
+            entries: Entries::new(),
             next_vacant: NO_SLOT,
             occupied: 0,
         }
@@ -263,15 +270,24 @@ impl CancelNode {
     /// Registers `child`, or, if this node is done, makes the child done
     /// with the same error and cause: a child of a done parent is done.
     fn adopt(&self, child: &Arc<CancelNode>) {
-        match self.register(Entry::Child(Arc::downgrade(child))) {
-            // The child is not shared yet: only this thread can read its
-            // slot before the parent's lock is taken again.
-            Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
-            // The child is brand new: nothing is registered with it, so
-            // `finish` marks its subtree done with it.
-            Err(refused) => {
-                child.finish(refused.err, refused.cause);
-            }
+        // A parent already done is seen without building an entry for it
+        // to refuse; its cause was stored under its lock with its state.
+        let refused = match self.err() {
+            Some(err) => Some((err, self.explicit_cause())),
+            None => match self.register(Entry::Child(Arc::downgrade(child))) {
+                // The child is not shared yet: only this thread can read
+                // its slot before the parent's lock is taken again.
+                Ok(slot) => {
+                    child.slot.store(slot, Ordering::Relaxed);
+                    None
+                }
+                Err(refused) => Some((refused.err, refused.cause)),
+            },
+        };
+        // The child is brand new: nothing is registered with it, so
+        // `finish` marks its subtree done with it.
+        if let Some((err, cause)) = refused {
+            child.finish(err, cause);
         }
     }
 
@@ -284,10 +300,14 @@ impl CancelNode {
     /// The cause of the cancellation: the explicit one, else the error.
     pub(crate) fn cause(&self) -> Option<Cause> {
         let err = self.err()?;
-        let explicit = lock(&self.shared)
+        Some(self.explicit_cause().unwrap_or_else(|| Arc::new(err)))
+    }
+
+    /// The cause given to the cancellation, if one was.
+    fn explicit_cause(&self) -> Option<Cause> {
+        lock(&self.shared)
             .as_ref()
-            .and_then(|shared| shared.cause.clone());
-        Some(explicit.unwrap_or_else(|| Arc::new(err)))
+            .and_then(|shared| shared.cause.clone())
     }
 
     /// Adds `entry` to the registry while the node is live.
@@ -397,14 +417,14 @@ impl CancelNode {
     /// Marks the node done and takes its registrations, if it was live. A
     /// node that had none has no descendant either: it is marked
     /// `PROPAGATED` in the same store.
-    fn finish(&self, err: Error, cause: Option<Cause>) -> Option<Vec<Entry>> {
+    fn finish(&self, err: Error, cause: Option<Cause>) -> Option<Entries> {
         let mut shared = lock(&self.shared);
         if self.state.load(Ordering::Relaxed) != LIVE {
             return None;
         }
         let (entries, timer) = match shared.as_mut() {
             Some(shared) => (mem::take(&mut shared.registry).entries, shared.timer.take()),
-            None => (Vec::new(), None),
+            None => (Entries::new(), None),
         };
         let done = if entries.is_empty() {
             encode(err) | PROPAGATED
@@ -499,7 +519,7 @@ const LOOK_AHEAD: usize = 8;
 /// One step of a cancellation's walk down the tree.
 enum Step {
     /// Entries taken from a node that was just made done.
-    Notify(Vec<Entry>),
+    Notify(Entries),
     /// Every descendant of this node is done: popped after them, because it
     /// is pushed before them.
     Propagated(Arc<CancelNode>),
@@ -518,7 +538,7 @@ enum Step {
 /// the caller to cancel next (invariant 8).
 fn notify(
     root: &CancelNode,
-    entries: Vec<Entry>,
+    entries: Entries,
     err: Error,
     cause: Option<Cause>,
 ) -> Vec<Weak<CancelNode>> {
