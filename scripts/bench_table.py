@@ -4,6 +4,10 @@ BENCHMARKS.md. Used by scripts/bench-vs-go.sh; reads files, writes stdout.
 
     bench_table.py GO_TXT GO_CONTEXT_TXT VS_TOKIO_UTIL_TXT AWAIT_TXT MEMORY_MD
 
+GO_TXT holds every round of Go's runs (each row's median is taken);
+GO_CONTEXT_TXT and VS_TOKIO_UTIL_TXT may name one file per round,
+':'-separated, and each row is the median of the rounds' medians.
+
 Go's RunParallel reports wall time / iterations of all goroutines; divan's
 `threads = [2]` reports the time of one iteration on one thread. Ours is
 divided by the thread count for the benchmarks listed in PARALLEL, so both
@@ -119,6 +123,18 @@ def parse_divan(path):
             current = name
             results[name] = {"median": to_ns(median)}
     return results
+
+
+def parse_rounds(paths):
+    """Several divan runs of one suite, ':'-separated paths: each row's
+    median over the runs (its allocations from the first run; they do not
+    change between runs)."""
+    runs = [parse_divan(path) for path in paths.split(":")]
+    merged = {}
+    for name, entry in runs[0].items():
+        medians = [run[name]["median"] for run in runs if name in run]
+        merged[name] = dict(entry, median=statistics.median(medians))
+    return merged
 
 
 def fmt_ns(ns):
@@ -238,7 +254,7 @@ def await_table(results):
 def main():
     go_txt, ours_txt, tok_txt, await_txt, memory_md = sys.argv[1:6]
     go = parse_go(go_txt)
-    ours = parse_divan(ours_txt)
+    ours = parse_rounds(ours_txt)
     print("### Go's context benchmarks, side by side\n")
     print(
         "Parallel benchmarks (Go's `RunParallel`, GOMAXPROCS=2; divan `threads = [2]`): "
@@ -246,7 +262,7 @@ def main():
     )
     go_table(go, ours)
     print("\n### Against tokio-util `CancellationToken`, same shapes\n")
-    tok = parse_divan(tok_txt)
+    tok = parse_rounds(tok_txt)
     pairs_table(tok, "benchmark")
     print("\n### A `select!` loop with a `done()` branch\n")
     print(
