@@ -4,12 +4,14 @@
 //! cache-aligned task allocation, then two cross-thread wake-ups to start
 //! and to abort it, for a deadline that is usually cancelled long before it
 //! passes. Instead each runtime keeps its armed deadlines in [`Shard`]s, one
-//! per slot of threads (like Go's timer heap per P): a thread arms and
-//! disarms in its own shard, so two threads making deadline contexts at
-//! once share no lock and no cache line. Each shard has a driver task that
-//! sleeps on tokio's timer until the shard's earliest deadline (so
-//! `tokio::time::pause()` drives it like any sleep), cancels what is due,
-//! and sleeps again.
+//! per slot of threads (like Go's timer heap per P): a thread arms in its
+//! own shard, and disarms there unless another thread ends the context, so
+//! two threads making deadline contexts at once share no lock (only the
+//! reference count of the runtime's handle, which `Handle::try_current`
+//! clones: tokio has no other way to tell which runtime is current). Each
+//! shard has a driver task that sleeps on tokio's timer until the shard's
+//! earliest deadline (so `tokio::time::pause()` drives it like any sleep),
+//! cancels what is due, and sleeps again.
 //!
 //! A shard is a binary heap of `(instant, id)` over a slab of the live
 //! deadlines. Arming pushes onto the heap, which for deadlines armed in
@@ -314,19 +316,25 @@ pub(crate) fn armed_on_current_runtime() -> usize {
 /// This thread's shard of `runtime`.
 fn shard_of(runtime: &Handle) -> Arc<Shard> {
     let id = runtime.id();
-    LAST_SHARD.with(|last| {
-        if let Some((cached, shard)) = &*last.borrow() {
-            if *cached == id {
-                return shard.clone();
+    LAST_SHARD
+        .try_with(|last| {
+            if let Some((cached, shard)) = &*last.borrow() {
+                if *cached == id {
+                    return shard.clone();
+                }
             }
-        }
-        let shard = shared_shard_of(runtime, id, SHARD_INDEX.with(|index| *index));
-        *last.borrow_mut() = Some((id, shard.clone()));
-        shard
-    })
+            let shard = shared_shard_of(runtime, id);
+            *last.borrow_mut() = Some((id, shard.clone()));
+            shard
+        })
+        // A deadline made by a thread-local's destructor, after this cache
+        // was destroyed: found the slow way.
+        .unwrap_or_else(|_| shared_shard_of(runtime, id))
 }
 
-fn shared_shard_of(runtime: &Handle, id: runtime::Id, index: usize) -> Arc<Shard> {
+/// This thread's shard of runtime `id`, from the process-wide registry.
+fn shared_shard_of(runtime: &Handle, id: runtime::Id) -> Arc<Shard> {
+    let index = SHARD_INDEX.with(|index| *index);
     let mut shards = SHARDS_BY_RUNTIME.lock();
     shards.retain(|(_, _, shard)| shard.strong_count() > 0);
     if let Some(shard) = shards
