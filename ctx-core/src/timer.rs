@@ -75,8 +75,8 @@ const COMPACT_AT: usize = 64;
 #[derive(Default)]
 struct Shard {
     armed: Mutex<Armed>,
-    /// Signalled when a new deadline is the earliest, so the driver sleeps
-    /// less.
+    /// Signalled when a deadline earlier than the driver's next wake-up is
+    /// armed, so the driver sleeps less.
     earlier: Notify,
 }
 
