@@ -90,15 +90,13 @@ impl Waiter {
         }
     }
 
-    /// Removes the registration from the node it was made with, `scope()`.
+    /// Removes the registration from `scope`, the node it was made with.
     // Inlined: the common waiter was never registered, and releasing it is
     // a test of one word.
     #[inline]
-    fn release<'s>(&mut self, scope: impl FnOnce() -> Option<&'s Arc<CancelNode>>) {
-        if let Some(registered) = self.registered.take() {
-            if let Some(node) = scope() {
-                node.deregister(registered.slot);
-            }
+    fn release(&mut self, scope: Option<&Arc<CancelNode>>) {
+        if let (Some(registered), Some(node)) = (self.registered.take(), scope) {
+            node.deregister(registered.slot);
         }
     }
 }
@@ -133,7 +131,7 @@ impl<'a> Done<'a> {
 impl Drop for Done<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.waiter.release(|| self.ctx.scope());
+        self.waiter.release(self.ctx.scope());
     }
 }
 
@@ -180,7 +178,7 @@ impl<'a> DoneOwned<'a> {
 impl Drop for DoneOwned<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.waiter.release(|| self.ctx.scope());
+        self.waiter.release(self.ctx.scope());
     }
 }
 
@@ -224,7 +222,7 @@ pin_project! {
     impl<F> PinnedDrop for Run<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.waiter.release(|| this.ctx.scope());
+            this.waiter.release(this.ctx.scope());
         }
     }
 }
