@@ -17,19 +17,13 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context as TaskContext, Wake, Waker};
+use std::task::{Context as TaskContext, Waker};
 use std::time::Duration;
 
 use ctx::Context;
 use tokio_util::sync::CancellationToken;
 
-/// A task's waker stand-in: reference counted, never woken here.
-struct Task;
-
-impl Wake for Task {
-    fn wake(self: Arc<Self>) {}
-}
+mod task_waker;
 
 struct Fixture {
     background: Context<'static>,
@@ -123,7 +117,7 @@ fn main() {
         background: Context::background(),
         live,
         token: CancellationToken::new(),
-        waker: Waker::from(Arc::new(Task)),
+        waker: task_waker::task_waker(),
     };
     for _ in 0..count {
         shape(&fixture);

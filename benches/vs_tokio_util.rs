@@ -31,6 +31,8 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static ALLOC: AllocProfiler = AllocProfiler::system();
 
+mod task_waker;
+
 fn main() {
     divan::main();
 }
@@ -117,20 +119,10 @@ mod IsCancelledContended {
 
 mod DoneInSelectLoop {
     use super::*;
+    use crate::task_waker::task_waker;
     use std::future::Future;
     use std::pin::pin;
-    use std::task::{Context as TaskContext, Wake, Waker};
-
-    /// A task's waker stand-in: reference counted, never woken here.
-    struct Task;
-
-    impl Wake for Task {
-        fn wake(self: Arc<Self>) {}
-    }
-
-    fn task_waker() -> Waker {
-        Waker::from(Arc::new(Task))
-    }
+    use std::task::Context as TaskContext;
 
     #[divan::bench(threads = [1, 2], sample_size = 1000)]
     fn ctx(bencher: Bencher) {
