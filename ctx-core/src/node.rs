@@ -556,7 +556,7 @@ fn notify(
     let mut steps = Vec::new();
     let mut next = Some(entries);
     loop {
-        let entries = match next.take().map(Step::Notify).or_else(|| steps.pop()) {
+        let mut entries = match next.take().map(Step::Notify).or_else(|| steps.pop()) {
             None => break,
             Some(Step::Notify(entries)) => entries,
             Some(Step::Propagated(node)) => {
@@ -565,7 +565,6 @@ fn notify(
                 continue;
             }
         };
-        let mut entries = entries;
         for index in 0..entries.len() {
             // A wide tree's walk waits on one cache miss per child. Reading
             // a child a few entries ahead starts its miss early, so several
