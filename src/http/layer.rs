@@ -6,14 +6,14 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Duration;
 
-use http::{HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::Body;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 use tower::{Layer, Service};
 
 use super::body::ResponseBody;
-use super::deadline_header::DeadlineHeader;
+use super::deadline_header::{DeadlineHeader, DeadlineHeaderError};
 use super::ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 use super::incoming::{bad_request, IncomingDeadline, RejectionBody};
 use crate::{CancelCauseHandle, CancelHandle, Context};
@@ -284,56 +284,16 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let headers = request.headers();
-        let trace_id = headers
-            .get(TRACEPARENT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(TraceId::parse_traceparent)
-            .unwrap_or_else(TraceId::generate);
-        let request_id = headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .and_then(RequestId::from_header)
-            .unwrap_or_else(RequestId::generate);
+        let (trace_id, request_id) = request_ids(request.headers());
         // A request id is made of visible ASCII (`RequestId` checks it).
         let echoed = HeaderValue::from_str(request_id.as_str()).ok();
-
         let timeout = match self.budget.of(request.headers()) {
             Ok(timeout) => timeout,
-            Err(error) => {
-                let mut response = bad_request::<ResBody>(&error);
-                echo(&mut response, echoed);
-                return ResponseFuture {
-                    state: State::Rejected {
-                        response: Some(response.map(ResponseBody::without_context)),
-                    },
-                };
-            }
+            Err(error) => return ResponseFuture::rejected(&error, echoed),
         };
-
-        let (ctx, cancel) = self.root.with_cancel_cause();
-        let (ctx, deadline) = match timeout {
-            Some(timeout) => {
-                let (ctx, handle) = ctx.with_timeout(timeout);
-                (ctx, Some(handle))
-            }
-            None => (ctx, None),
-        };
+        let (ctx, guard) = self.request_context(timeout);
         let ctx = ctx.with_value(trace_id).with_value(request_id);
-
-        #[cfg(feature = "tracing")]
-        let (ctx, span) = {
-            let span = tracing::info_span!(
-                "request",
-                method = %request.method(),
-                uri = %request.uri(),
-                trace_id = %trace_id,
-            );
-            (ctx.with_value(RequestSpan(span.clone())), SpanSlot { span })
-        };
-        #[cfg(not(feature = "tracing"))]
-        let span = SpanSlot::none();
-
+        let (ctx, span) = SpanSlot::for_request(ctx, &request, trace_id);
         request.extensions_mut().insert(ctx);
 
         #[cfg(feature = "tracing")]
@@ -347,16 +307,49 @@ where
         ResponseFuture {
             state: State::Running {
                 future,
-                guard: Some(Guard {
-                    cancel,
-                    _deadline: deadline,
-                    _in_flight: self.requests.as_ref().map(TaskTracker::token),
-                }),
+                guard: Some(guard),
                 echoed,
                 span,
             },
         }
     }
+}
+
+impl<S> ContextService<S> {
+    /// A request's context under the server's root, with its deadline if
+    /// it has a budget, and the guard that ends it.
+    fn request_context(&self, timeout: Option<Duration>) -> (Context<'static>, Guard) {
+        let (ctx, cancel) = self.root.with_cancel_cause();
+        let (ctx, deadline) = match timeout {
+            Some(timeout) => {
+                let (ctx, handle) = ctx.with_timeout(timeout);
+                (ctx, Some(handle))
+            }
+            None => (ctx, None),
+        };
+        let guard = Guard {
+            cancel,
+            _deadline: deadline,
+            _in_flight: self.requests.as_ref().map(TaskTracker::token),
+        };
+        (ctx, guard)
+    }
+}
+
+/// The trace and request ids a request carries, or new ones where it
+/// carries none (or a malformed one).
+fn request_ids(headers: &HeaderMap) -> (TraceId, RequestId) {
+    let trace_id = headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceId::parse_traceparent)
+        .unwrap_or_else(TraceId::generate);
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestId::from_header)
+        .unwrap_or_else(RequestId::generate);
+    (trace_id, request_id)
 }
 
 /// Echoes the request id on `response`, unless the handler set one.
@@ -376,6 +369,30 @@ pub(super) struct SpanSlot {
 }
 
 impl SpanSlot {
+    /// The request's span, opened here and recorded in its context as a
+    /// `RequestSpan` (feature `tracing`); nothing without the feature.
+    fn for_request<B>(
+        ctx: Context<'static>,
+        request: &Request<B>,
+        trace_id: TraceId,
+    ) -> (Context<'static>, SpanSlot) {
+        #[cfg(feature = "tracing")]
+        {
+            let span = tracing::info_span!(
+                "request",
+                method = %request.method(),
+                uri = %request.uri(),
+                trace_id = %trace_id,
+            );
+            (ctx.with_value(RequestSpan(span.clone())), SpanSlot { span })
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = (request, trace_id);
+            (ctx, SpanSlot::none())
+        }
+    }
+
     /// No span: that of a response the layer answered itself.
     pub(super) fn none() -> SpanSlot {
         SpanSlot {
@@ -454,6 +471,20 @@ pin_project_lite::pin_project! {
         Rejected {
             response: Option<Response<ResponseBody<ResBody>>>,
         },
+    }
+}
+
+impl<F, ResBody: RejectionBody> ResponseFuture<F, ResBody> {
+    /// The layer's own answer to a request it refused (a malformed deadline
+    /// header): a 400 saying why, with the request id echoed.
+    fn rejected(error: &DeadlineHeaderError, echoed: Option<HeaderValue>) -> Self {
+        let mut response = bad_request::<ResBody>(error);
+        echo(&mut response, echoed);
+        ResponseFuture {
+            state: State::Rejected {
+                response: Some(response.map(ResponseBody::without_context)),
+            },
+        }
     }
 }
 
