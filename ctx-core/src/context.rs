@@ -762,13 +762,23 @@ impl<'a> Context<'a> {
 
     /// The nearest value context on the path to the root, whose table
     /// holds every value in effect here.
+    ///
+    /// Found by walking up through the cancelable contexts in between
+    /// rather than cached in each: a cached reference was one more shared
+    /// reference count that every child of a request's context wrote twice
+    /// (at birth and at drop), from every thread serving the request, and
+    /// 8 bytes of every node. A request's tree has few cancelable contexts
+    /// between its values, and Go's lookup walks every context.
     pub(crate) fn values(&self) -> Option<&Arc<ValueNode>> {
-        match &self.repr {
-            Repr::Background | Repr::Todo => None,
-            Repr::Cancel(node) => node.values.as_ref(),
-            Repr::Merge(merge) => merge.node.values.as_ref(),
-            Repr::Value(node) => Some(node),
-            Repr::WithoutCancel(node) => node.parent.values(),
+        let mut ctx = self;
+        loop {
+            ctx = match &ctx.repr {
+                Repr::Background | Repr::Todo => return None,
+                Repr::Value(node) => return Some(node),
+                Repr::Cancel(node) => &node.parent,
+                Repr::Merge(merge) => &merge.node.parent,
+                Repr::WithoutCancel(node) => &node.parent,
+            };
         }
     }
 }
@@ -870,19 +880,27 @@ impl Context<'_> {
 /// stack. A merge's second chain waits its turn on a list, so neither do
 /// merges nested to any depth.
 impl Drop for Context<'_> {
+    // Inline, so dropping a root, or a node's parent already taken by
+    // `into_parent`, is a comparison where it happens rather than a call
+    // that saves the registers `dismantle`'s loop needs.
+    #[inline]
     fn drop(&mut self) {
-        if matches!(self.repr, Repr::Background | Repr::Todo) {
+        if !matches!(self.repr, Repr::Background | Repr::Todo) {
+            dismantle(mem::replace(&mut self.repr, Repr::Background));
+        }
+    }
+}
+
+/// Drops the chain of nodes `repr` owns, iteratively: a chain of any depth
+/// is dropped without deepening the stack.
+fn dismantle(mut repr: Repr) {
+    let mut seconds = Vec::new();
+    loop {
+        let next = into_parent(repr, &mut seconds).or_else(|| seconds.pop());
+        let Some(mut next) = next else {
             return;
-        }
-        let mut seconds = Vec::new();
-        let mut repr = mem::replace(&mut self.repr, Repr::Background);
-        loop {
-            let next = into_parent(repr, &mut seconds).or_else(|| seconds.pop());
-            let Some(mut next) = next else {
-                return;
-            };
-            repr = mem::replace(&mut next.repr, Repr::Background);
-        }
+        };
+        repr = mem::replace(&mut next.repr, Repr::Background);
     }
 }
 

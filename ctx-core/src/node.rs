@@ -85,7 +85,6 @@ use crate::after_func::{self, AfterFunc};
 use crate::error::{Cause, Error};
 use crate::sync::{lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
 use crate::timer::Timer;
-use crate::values::ValueNode;
 use crate::Context;
 
 const LIVE: u8 = 0;
@@ -102,16 +101,14 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// A cancelable context.
 ///
-/// Kept to 48 bytes (64 with the `Arc` header): what every node needs is
+/// Kept to 40 bytes (56 with the `Arc` header): what every node needs is
 /// inline, what only some need (children, waiters, a cause, a deadline) is
 /// in [`Shared`], allocated on first use.
 pub(crate) struct CancelNode {
     /// The context this one was derived from: the `Display` chain, the
-    /// inherited deadline, and what keeps the ancestors alive.
+    /// inherited deadline, the values in effect, and what keeps the
+    /// ancestors alive.
     pub(crate) parent: Context<'static>,
-    /// The nearest value context above, whose table holds the values in
-    /// effect here.
-    pub(crate) values: Option<Arc<ValueNode>>,
     state: AtomicU8,
     /// Whether this node has a deadline of its own (in [`Shared`]).
     has_deadline: bool,
@@ -235,7 +232,6 @@ impl CancelNode {
         });
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
-            values: parent.values().cloned(),
             state: AtomicU8::new(LIVE),
             has_deadline: deadline.is_some(),
             slot: AtomicU32::new(NO_SLOT),
