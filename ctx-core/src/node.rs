@@ -197,18 +197,24 @@ impl Registry {
         );
         self.next_vacant = slot;
         self.occupied -= 1;
-        if self.occupied == 0 {
-            if self.entries.capacity() > KEPT_CAPACITY {
-                // A long-lived parent must not keep the high-water mark of
-                // its children forever.
-                *self = Registry::default();
-            } else {
-                // A small one is kept, so child churn does not allocate.
-                self.entries.clear();
-                self.next_vacant = NO_SLOT;
-            }
+        if self.occupied == 0 && self.entries.capacity() > KEPT_CAPACITY {
+            // A long-lived parent must not keep the high-water mark of its
+            // children forever. A small slab is kept as it is, every slot
+            // vacant, so child churn neither allocates nor clears it.
+            *self = Registry::default();
         }
         entry
+    }
+
+    /// Takes every registration, leaving the registry empty: nothing when
+    /// only vacant slots are left.
+    fn take(&mut self) -> Entries {
+        let registry = mem::take(self);
+        if registry.occupied == 0 {
+            Entries::new()
+        } else {
+            registry.entries
+        }
     }
 }
 
@@ -419,7 +425,7 @@ impl CancelNode {
             return None;
         }
         let (entries, timer) = match shared.as_mut() {
-            Some(shared) => (mem::take(&mut shared.registry).entries, shared.timer.take()),
+            Some(shared) => (shared.registry.take(), shared.timer.take()),
             None => (Entries::new(), None),
         };
         let done = if entries.is_empty() {
@@ -628,12 +634,64 @@ fn encode(err: Error) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::CancelNode;
+    use super::{CancelNode, Entry, Registry, KEPT_CAPACITY};
+
+    fn vacant() -> Entry {
+        Entry::Vacant(0)
+    }
 
     /// The budget (a goal of BENCHMARKS.md): a cancelable node in 64 bytes,
     /// `Arc` header included: one cache line.
     #[test]
     fn a_cancelable_node_fits_in_64_bytes() {
         assert!(std::mem::size_of::<CancelNode>() + 2 * std::mem::size_of::<usize>() <= 64);
+    }
+
+    /// A slab emptied by its owners keeps its slots, vacant, and reuses
+    /// them: child churn under a parent neither allocates nor grows it.
+    #[test]
+    fn an_emptied_registry_reuses_its_slots() {
+        let mut registry = Registry::default();
+        let slots: Vec<u32> = (0..3).map(|_| registry.insert(vacant())).collect();
+        for &slot in &slots {
+            registry.remove(slot);
+        }
+        assert_eq!(registry.occupied, 0);
+        assert_eq!(registry.entries.len(), 3);
+        let reused: Vec<u32> = (0..3).map(|_| registry.insert(vacant())).collect();
+        assert!(reused.iter().all(|slot| slots.contains(slot)));
+        assert_eq!(registry.entries.len(), 3);
+        // A fourth registration grows the slab.
+        assert_eq!(registry.insert(vacant()), 3);
+    }
+
+    /// Cancellation takes nothing from a slab whose slots are all vacant,
+    /// and everything from one that holds a registration.
+    #[test]
+    fn taking_a_registry_hands_over_only_occupied_slabs() {
+        let mut registry = Registry::default();
+        let slot = registry.insert(vacant());
+        registry.remove(slot);
+        assert!(registry.take().is_empty());
+        registry.insert(vacant());
+        registry.insert(vacant());
+        assert_eq!(registry.take().len(), 2);
+        assert_eq!(registry.occupied, 0);
+        assert!(registry.entries.is_empty());
+    }
+
+    /// A slab above the kept capacity is freed once it empties: a parent
+    /// does not keep the high-water mark of its children.
+    #[test]
+    fn a_large_emptied_registry_is_freed() {
+        let mut registry = Registry::default();
+        let slots: Vec<u32> = (0..=KEPT_CAPACITY)
+            .map(|_| registry.insert(vacant()))
+            .collect();
+        for &slot in &slots {
+            registry.remove(slot);
+        }
+        assert_eq!(registry.entries.capacity(), 1, "back to the inline slot");
+        assert_eq!(registry.insert(vacant()), 0);
     }
 }
