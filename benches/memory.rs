@@ -11,6 +11,7 @@
 #![allow(missing_docs)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -119,7 +120,21 @@ fn main() {
         "bytes per cancelable node (child of a live parent)",
         format!("{bytes:.1} B, {allocs:.2} allocs"),
         format!("{t_bytes:.1} B, {t_allocs:.2} allocs"),
-        "heap growth per child, its slot in the parent included",
+        "heap growth per child: nothing waits on it, so it has no slot in the parent",
+    );
+    let (bytes, allocs) = per_item(10_000, || {
+        let child = parent.with_cancel();
+        // Waited on once: attached to the parent, as a child is once
+        // something waits on it.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(std::pin::pin!(child.0.done()).poll(&mut cx).is_pending());
+        child
+    });
+    row(
+        "bytes per cancelable node (child of a live parent, waited on)",
+        format!("{bytes:.1} B, {allocs:.2} allocs"),
+        "-".into(),
+        "its slot in the parent included",
     );
     let root = Context::background();
     let (bytes, allocs) = per_item(10_000, || root.with_cancel());

@@ -522,7 +522,10 @@ impl<'a> Context<'a> {
 
     /// Why this context is done, or `None` while it is not. Go's `Err`.
     ///
-    /// Lock-free: one atomic load.
+    /// An atomic load or two, and a few more on a context nothing waits
+    /// on, which learns of its ancestors' cancellation by looking at them;
+    /// no lock, but for the first look after such a cancellation, which
+    /// records it in the context under its lock.
     ///
     /// ```
     /// use ctx::{Context, Error};
@@ -538,7 +541,7 @@ impl<'a> Context<'a> {
         self.scope().and_then(|scope| scope.err())
     }
 
-    /// Whether this context is done: `err().is_some()`. Lock-free.
+    /// Whether this context is done: `err().is_some()`.
     ///
     /// ```
     /// let (ctx, cancel) = ctx::Context::background().with_cancel();

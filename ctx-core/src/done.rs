@@ -14,7 +14,7 @@ use crate::Context;
 
 /// A waker's registration with a cancelable node, shared by every future
 /// here. Registers on the first pending poll only, so a future that is
-/// never pending (the common checked `.await`) costs one atomic load.
+/// never pending (the common checked `.await`) costs the check alone.
 ///
 /// It holds no reference to the node: each future here borrows or owns the
 /// context whose scope it registered with, and releases the registration

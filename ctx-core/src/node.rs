@@ -8,10 +8,14 @@
 //! A node keeps, under one mutex, a [`Registry`] of everything that must
 //! hear about its cancellation: child nodes (weakly, so a child's lifetime
 //! is its own), wakers of pending `done()`/`run()` futures, after-funcs,
-//! and merged contexts for which it is the second parent (`merge.rs`).
-//! Its state (live, or why it is done) is an atomic written under that mutex
-//! and read without it, which is what keeps `err()` and `is_done()`
-//! lock-free.
+//! and merged contexts for which it is the second parent (`merge.rs`). A
+//! child joins its parent's registry only when it needs to (invariant 9):
+//! most children are made, checked and canceled without touching their
+//! parent.
+//!
+//! A node's state (live, or why it is done) is an atomic written under its
+//! mutex and read without it, which is what keeps `err()` and `is_done()`
+//! free of locks.
 //!
 //! # Invariants
 //!
@@ -29,15 +33,21 @@
 //!    lock and only while the node is live (stop, drop, cancel of a child);
 //!    or cancellation, which takes all slots at once. Because of 1, the two
 //!    cannot both happen, so slots need no generation counters.
-//! 4. No lock is held while user code runs or while another node's lock is
-//!    taken: the canceller copies the registry out, releases the lock, then
-//!    descends into children; a removed entry is dropped only after the lock
-//!    is released (an after-func's captures may own contexts, whose drop
-//!    takes locks). Locks are never nested, so the tree cannot deadlock.
+//! 4. No lock is held while user code runs: the canceller copies the
+//!    registry out, releases the lock, then descends into children; a
+//!    removed entry is dropped only after the lock is released (an
+//!    after-func's captures may own contexts, whose drop takes locks). One
+//!    lock is ever taken under another: a child joining its parent's
+//!    registry holds the parent's lock, then its own (invariant 9). Every
+//!    such pair is a parent and its child, taken in that order, so the
+//!    tree cannot deadlock.
 //! 5. A child's entry in its parent's registry is removed when the child is
 //!    canceled (by its handle or its timer) or dropped, so a parent that
 //!    outlives millions of short-lived children keeps none of them
-//!    (Go's lostcancel leak cannot happen).
+//!    (Go's lostcancel leak cannot happen). The entry is removed after the
+//!    child's own walk, as Go removes a child after cancelling its
+//!    children: a parent's cancel that comes meanwhile finds the child and
+//!    waits for its subtree (invariant 6).
 //! 6. When a `cancel` returns, the whole subtree is done, as in Go (whose
 //!    `cancel` holds the node's mutex while it cancels the children); its
 //!    after-funcs are started, not necessarily finished (7). A node gets its
@@ -69,6 +79,27 @@
 //!    made done by another thread returns once that parent's tree is done,
 //!    maybe before the merged context is; the first canceller's returns
 //!    after it.
+//! 9. A child is *attached* (registered with its parent scope) only once
+//!    something registers with it: a waiter, an after-func, a merge, or an
+//!    attached child of its own; a child with a deadline is attached at
+//!    birth, so that its parent's cancel disarms its timer. Attaching goes
+//!    top-down, each unattached ancestor first, so an attached node's
+//!    parent is attached too, and a node with registrations is attached,
+//!    done, or a root (whose slot is [`ROOT`]). An attached node hears of
+//!    its ancestors' cancellation by the walk, as before; an unattached
+//!    one has nothing to hear it with, so it looks: a check (`err`) of a
+//!    live unattached node reads its unattached ancestors' states, and if
+//!    one is done, makes the nodes below it done top-down, each with its
+//!    parent's error and cause under its own lock, exactly as the walk
+//!    would have; the node's own `cancel` looks first too. So a node's
+//!    error and cause are decided once, under its lock, and are the ones a
+//!    walk would have given it: whoever saw it done saw what sticks. A
+//!    check that walks [`WALK_LIMIT`] unattached ancestors attaches the
+//!    last of them, so checks on a chain of any depth stay short. A child
+//!    joins its parent under both locks, parent first, and only while both
+//!    are live: a cancel of the child either comes first (and the child
+//!    does not join) or finds the slot when it releases its lock (and
+//!    leaves), so no entry outlives its child's cancellation (invariant 5).
 //!
 //! Cancellation descends iteratively, with an explicit stack, so a deep
 //! chain cannot overflow the canceller's stack.
@@ -98,6 +129,14 @@ const ERR: u8 = CANCELED | DEADLINE_EXCEEDED;
 /// Marks "no slot": a node not registered with a parent, or whose
 /// registration was already removed.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
+/// Marks a node with no parent scope (a child of Background, Todo or a
+/// without-cancel context): nothing to attach to, so its state is its own.
+const ROOT: u32 = u32::MAX - 1;
+
+/// How many unattached ancestors a check walks before it attaches the
+/// last of them (invariant 9): checks on a deep chain stay short, and a
+/// request's few contexts never attach for a check.
+const WALK_LIMIT: usize = 8;
 
 /// A cancelable context.
 ///
@@ -112,9 +151,12 @@ pub(crate) struct CancelNode {
     state: AtomicU8,
     /// Whether this node has a deadline of its own (in [`Shared`]).
     has_deadline: bool,
-    /// This node's index in its parent scope's registry, or [`NO_SLOT`].
-    /// Written once by the creating thread before the node is shared, then
-    /// read and written only under the parent scope's lock.
+    /// This node's index in its parent scope's registry, [`NO_SLOT`] while
+    /// it is not attached (invariant 9), or [`ROOT`]. Written under the
+    /// parent scope's lock (and this node's, when it joins). Read without
+    /// a lock by checks (a live node with a slot is in its parent's
+    /// registry: the walk will reach it) and as a hint that a decision
+    /// under the lock confirms.
     slot: AtomicU32,
     shared: Mutex<Option<Box<Shared>>>,
 }
@@ -184,7 +226,7 @@ impl Registry {
         }
         let slot = u32::try_from(self.entries.len())
             .ok()
-            .filter(|&slot| slot != NO_SLOT)
+            .filter(|&slot| slot < ROOT)
             .expect("more than 4 billion registrations on one context");
         self.entries.push(entry);
         slot
@@ -240,11 +282,19 @@ impl CancelNode {
             parent: parent.erase(),
             state: AtomicU8::new(LIVE),
             has_deadline: deadline.is_some(),
-            slot: AtomicU32::new(NO_SLOT),
+            slot: AtomicU32::new(if parent.scope().is_none() {
+                ROOT
+            } else {
+                NO_SLOT
+            }),
             shared: Mutex::new(shared),
         });
         if let Some(scope) = parent.scope() {
-            scope.adopt(&node);
+            if deadline.is_some() {
+                scope.adopt(&node);
+            } else if let Some(err) = scope.err() {
+                node.finish(err, scope.explicit_cause());
+            }
         }
         node
     }
@@ -271,7 +321,7 @@ impl CancelNode {
 
     /// Registers `child`, or, if this node is done, makes the child done
     /// with the same error and cause: a child of a done parent is done.
-    fn adopt(&self, child: &Arc<CancelNode>) {
+    fn adopt(self: &Arc<Self>, child: &Arc<CancelNode>) {
         // A parent already done is seen without building an entry for it
         // to refuse; its cause was stored under its lock with its state.
         let refused = match self.err() {
@@ -293,10 +343,129 @@ impl CancelNode {
         }
     }
 
-    /// Why this node is done, or `None` while it is live. Lock-free.
+    /// Why this node is done, or `None` while it is live. Lock-free unless
+    /// it finds the node done by an ancestor (invariant 9).
     #[inline]
     pub(crate) fn err(&self) -> Option<Error> {
-        decode(self.state.load(Ordering::Acquire))
+        let state = self.state.load(Ordering::Acquire);
+        if state != LIVE || self.slot.load(Ordering::Relaxed) != NO_SLOT {
+            // Done, or attached (or a root): its own state is the answer.
+            return decode(state);
+        }
+        self.inherited_err()
+    }
+
+    /// [`err`](Self::err) of a live node not attached to its parent: done
+    /// if an ancestor on its unattached path is (then made done from it),
+    /// live otherwise. A walk that passes [`WALK_LIMIT`] unattached
+    /// ancestors attaches the last one, so checks stay short on any chain.
+    #[inline(never)]
+    fn inherited_err(&self) -> Option<Error> {
+        let mut node = self;
+        let mut walked = 0;
+        while let Some(parent) = node.parent.scope() {
+            if parent.state.load(Ordering::Acquire) != LIVE {
+                self.inherit_cancellation();
+                return decode(self.state.load(Ordering::Acquire));
+            }
+            if parent.slot.load(Ordering::Relaxed) != NO_SLOT {
+                return None;
+            }
+            walked += 1;
+            if walked == WALK_LIMIT {
+                parent.attach();
+                // Attached, or found done on the way: either way, the walk
+                // from here on is short.
+                return self.err();
+            }
+            node = parent;
+        }
+        None
+    }
+
+    /// Makes this node done as its nearest done ancestor's cancellation
+    /// would have, had it been attached: top-down, each node on the way is
+    /// canceled with its parent's error and cause (invariant 9).
+    #[cold]
+    fn inherit_cancellation(&self) {
+        let mut path: SmallVec<[&CancelNode; 8]> = SmallVec::new();
+        path.push(self);
+        let mut node = self;
+        while let Some(parent) = node.parent.scope() {
+            if parent.state.load(Ordering::Acquire) != LIVE {
+                break;
+            }
+            path.push(parent);
+            node = parent;
+        }
+        for node in path.into_iter().rev() {
+            let Some(parent) = node.parent.scope() else {
+                // No done ancestor after all: states never go back, so
+                // only a caller that saw none gets here.
+                return;
+            };
+            let err = decode(parent.state.load(Ordering::Acquire))
+                .expect("a parent canceled before its child (top-down)");
+            node.cancel_subtree(err, parent.explicit_cause());
+        }
+    }
+
+    /// Registers this node with its parent scope, after that scope with
+    /// its own and so on up to an attached ancestor, so that from then on
+    /// an ancestor's cancellation reaches it by the walk. A node already
+    /// attached, a root, or a node done meanwhile is left as it is; a node
+    /// whose parent is done is made done from it.
+    fn attach(self: &Arc<Self>) {
+        if self.slot.load(Ordering::Relaxed) != NO_SLOT {
+            return;
+        }
+        let mut path: SmallVec<[&Arc<CancelNode>; 8]> = SmallVec::new();
+        path.push(self);
+        let mut node = self;
+        while let Some(parent) = node.parent.scope() {
+            if parent.slot.load(Ordering::Relaxed) != NO_SLOT {
+                break;
+            }
+            path.push(parent);
+            node = parent;
+        }
+        for node in path.into_iter().rev() {
+            node.join_parent();
+        }
+    }
+
+    /// One step of [`attach`](Self::attach): this node into its parent's
+    /// registry, under the parent's lock (invariant 9).
+    fn join_parent(self: &Arc<Self>) {
+        let Some(parent) = self.parent.scope() else {
+            return;
+        };
+        let refused = {
+            let mut shared = lock(&parent.shared);
+            match decode(parent.state.load(Ordering::Relaxed)) {
+                None => {
+                    // Under this node's lock too, the tree's one nested
+                    // lock (invariant 4): a cancel of this node either
+                    // came first, and it does not join, or sees the slot
+                    // when its lock is released, and leaves the parent.
+                    let _own = lock(&self.shared);
+                    if self.slot.load(Ordering::Relaxed) == NO_SLOT
+                        && self.state.load(Ordering::Relaxed) == LIVE
+                    {
+                        let slot = shared
+                            .get_or_insert_with(Box::default)
+                            .registry
+                            .insert(Entry::Child(Arc::downgrade(self)));
+                        self.slot.store(slot, Ordering::Relaxed);
+                    }
+                    None
+                }
+                Some(err) => Some((err, shared.as_ref().and_then(|shared| shared.cause.clone()))),
+            }
+        };
+        if let Some((err, cause)) = refused {
+            self.cancel_subtree(err, cause);
+        }
     }
 
     /// The cause of the cancellation: the explicit one, else the error.
@@ -313,7 +482,8 @@ impl CancelNode {
     }
 
     /// Adds `entry` to the registry while the node is live.
-    pub(crate) fn register(&self, entry: Entry) -> Result<u32, Refused> {
+    pub(crate) fn register(self: &Arc<Self>, entry: Entry) -> Result<u32, Refused> {
+        self.attach();
         let mut shared = lock(&self.shared);
         match decode(self.state.load(Ordering::Relaxed)) {
             None => Ok(shared
@@ -371,11 +541,24 @@ impl CancelNode {
 
     /// Cancels this node and every descendant with `err` and `cause`, and
     /// removes it from its parent. Only the first cancellation of a node has
-    /// any effect: its error and cause stick. Either way, when this returns
-    /// the whole subtree is done, as when Go's `cancel` returns (and the
-    /// merged contexts it reached, if this call made the node done:
-    /// invariant 8).
+    /// any effect: its error and cause stick, and a node whose ancestor is
+    /// already done is done with that ancestor's (as in Go, where the
+    /// ancestor's cancellation would have reached it first; invariant 9).
+    /// Either way, when this returns the whole subtree is done, as when
+    /// Go's `cancel` returns (and the merged contexts it reached, if this
+    /// call made the node done: invariant 8).
     pub(crate) fn cancel(&self, err: Error, cause: Option<Cause>) {
+        // Looking makes a node whose ancestor is done done from it; then
+        // this cancellation, like any later one, only waits for its
+        // propagation.
+        self.err();
+        self.cancel_subtree(err, cause);
+    }
+
+    /// Cancels this node and its subtree with `err` and `cause`, whatever
+    /// its ancestors' state: [`cancel`](Self::cancel) once it has looked at
+    /// them, and the cancellation a parent hands down.
+    fn cancel_subtree(&self, err: Error, cause: Option<Cause>) {
         let mut merged = self.cancel_tree(err, cause.clone());
         // One walk after the other rather than nested: no chain of merges
         // deepens the stack (invariant 8).
@@ -386,14 +569,19 @@ impl CancelNode {
         }
     }
 
-    /// Cancels this node and its subtree, as [`cancel`](Self::cancel), but
+    /// Cancels this node and its subtree, as [`cancel_subtree`](Self::cancel_subtree), but
     /// hands back the merged contexts the walk reached through their second
     /// parent instead of cancelling them.
     fn cancel_tree(&self, err: Error, cause: Option<Cause>) -> Vec<Weak<CancelNode>> {
         match self.finish(err, cause.clone()) {
             Some(entries) => {
+                // Still in its parent's registry while it propagates, as
+                // in Go: a parent's cancel that comes meanwhile finds it
+                // and waits for its subtree, so that it too returns with
+                // every descendant done (invariant 6).
+                let merged = notify(self, entries, err, cause);
                 self.leave_parent();
-                notify(self, entries, err, cause)
+                merged
             }
             None => {
                 self.wait_propagated();
@@ -444,6 +632,9 @@ impl CancelNode {
 
     /// Removes this node's entry from its parent scope's registry.
     fn leave_parent(&self) {
+        if self.slot.load(Ordering::Relaxed) == NO_SLOT {
+            return;
+        }
         let Some(parent) = self.parent.scope() else {
             return;
         };

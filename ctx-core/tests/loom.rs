@@ -81,6 +81,13 @@ where
     builder.check(f);
 }
 
+/// Attaches `ctx` to its parent as real code does, by waiting on it: a
+/// `done()` future polled once registers (then, dropped, deregisters).
+fn attach(ctx: &Context<'_>) {
+    let done = std::pin::pin!(ctx.done());
+    assert!(poll_once(done, Waker::noop()).is_pending());
+}
+
 fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
 }
@@ -127,6 +134,8 @@ fn cancel_vs_child_drop() {
         let (parent, cancel) = Context::background().with_cancel();
         let (leaving, leaving_handle) = parent.with_cancel();
         let (staying, _staying_handle) = parent.with_cancel();
+        attach(&leaving);
+        attach(&staying);
         assert_eq!(parent.debug_registrations(), 2);
 
         let canceller = thread::spawn(move || cancel.cancel());
@@ -151,10 +160,15 @@ fn attach_vs_detach() {
     model(|| {
         let (parent, _cancel) = Context::background().with_cancel();
         let (leaving, leaving_handle) = parent.with_cancel();
+        attach(&leaving);
 
         let attacher = {
             let parent = parent.clone();
-            thread::spawn(move || parent.with_cancel())
+            thread::spawn(move || {
+                let child = parent.with_cancel();
+                attach(&child.0);
+                child
+            })
         };
         let dropper = thread::spawn(move || {
             drop(leaving_handle);
@@ -185,6 +199,7 @@ fn slot_reuse_vs_late_drop() {
     model(|| {
         let (parent, cancel_parent) = Context::background().with_cancel();
         let (old, old_handle) = parent.with_cancel();
+        attach(&old);
         let old_clone = old.clone();
 
         let canceller = thread::spawn(move || {
@@ -194,7 +209,11 @@ fn slot_reuse_vs_late_drop() {
         });
         let attacher = {
             let parent = parent.clone();
-            thread::spawn(move || parent.with_cancel())
+            thread::spawn(move || {
+                let child = parent.with_cancel();
+                attach(&child.0);
+                child
+            })
         };
         drop(old_clone);
         canceller.join().unwrap();
@@ -256,45 +275,81 @@ fn concurrent_cancels() {
     });
 }
 
-/// A parent's cancel descending into a child while the child's own handle
-/// cancels it: the first cancellation to reach the child wins (if the child
-/// was already done when its handle fired, its cause is the parent's), the
-/// parent's cause never changes, and a grandchild agrees with its parent.
+/// A parent's cancel racing the child's own handle, the child and the
+/// grandchild attached to their parents (the walk reaches them): the first
+/// cancellation to reach the child wins (if the child was already done
+/// when its handle fired, its cause is the parent's), the parent's cause
+/// never changes, and a grandchild agrees with its parent, whoever looked.
 #[test]
 fn parent_cancel_vs_child_cancel() {
-    model(|| {
-        let (parent, cancel_parent) = Context::background().with_cancel_cause();
-        let (child, cancel_child) = parent.with_cancel_cause();
-        let (grandchild, _grandchild_handle) = child.with_cancel();
+    model(|| parent_vs_child_cancel(Attached::Yes));
+}
 
-        let parent_canceller = thread::spawn(move || {
+/// The same race with nothing waiting on the child or the grandchild, so
+/// neither is attached and only looking makes them done from the parent
+/// (invariant 9): the child's own cancel must still lose to a parent
+/// already done, and what anyone saw must stick.
+#[test]
+fn parent_cancel_vs_unattached_child_cancel() {
+    model(|| parent_vs_child_cancel(Attached::No));
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Attached {
+    Yes,
+    No,
+}
+
+/// One execution of a parent's cancel racing its child's.
+fn parent_vs_child_cancel(attached: Attached) {
+    let (parent, cancel_parent) = Context::background().with_cancel_cause();
+    let (child, cancel_child) = parent.with_cancel_cause();
+    let (grandchild, _grandchild_handle) = child.with_cancel();
+    if attached == Attached::Yes {
+        attach(&child);
+        attach(&grandchild);
+    }
+
+    let parent_canceller = {
+        let grandchild = grandchild.clone();
+        thread::spawn(move || {
             cancel_parent.cancel("parent");
-            cancel_parent
-        });
-        let child_canceller = {
-            let child = child.clone();
-            thread::spawn(move || {
-                let already_done = child.is_done();
-                cancel_child.cancel("child");
-                (already_done, cancel_child)
-            })
-        };
-        let _cancel_parent = parent_canceller.join().unwrap();
-        let (child_was_done, _cancel_child) = child_canceller.join().unwrap();
+            // Done now, from one of the two cancels.
+            (cause_text(&grandchild).unwrap(), cancel_parent)
+        })
+    };
+    let child_canceller = {
+        let child = child.clone();
+        thread::spawn(move || {
+            let already_done = child.is_done();
+            cancel_child.cancel("child");
+            (already_done, cancel_cause_of(&child), cancel_child)
+        })
+    };
+    let (grandchild_seen, _cancel_parent) = parent_canceller.join().unwrap();
+    let (child_was_done, child_seen, _cancel_child) = child_canceller.join().unwrap();
 
-        assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
-        let child_cause = cause_text(&child).unwrap();
-        if child_was_done {
-            assert_eq!(child_cause, "parent", "the parent reached the child first");
-        } else {
-            assert!(child_cause == "parent" || child_cause == "child");
-        }
-        assert_eq!(cause_text(&grandchild), Some(child_cause));
-        for ctx in [&parent, &child, &grandchild] {
-            assert_eq!(ctx.err(), Some(Error::Canceled));
-            assert_eq!(ctx.debug_registrations(), 0);
-        }
-    });
+    assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
+    let child_cause = cause_text(&child).unwrap();
+    if child_was_done {
+        assert_eq!(child_cause, "parent", "the parent reached the child first");
+    } else {
+        assert!(child_cause == "parent" || child_cause == "child");
+    }
+    assert_eq!(child_seen, child_cause, "the child's cause changed");
+    assert_eq!(
+        grandchild_seen, child_cause,
+        "the grandchild's cause changed"
+    );
+    assert_eq!(cause_text(&grandchild), Some(child_cause));
+    for ctx in [&parent, &child, &grandchild] {
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+        assert_eq!(ctx.debug_registrations(), 0);
+    }
+}
+
+fn cancel_cause_of(ctx: &Context<'_>) -> String {
+    cause_text(ctx).expect("done after its own cancel")
 }
 
 /// Go's `cancel` returns only once the whole subtree is done, also when
@@ -314,6 +369,24 @@ fn cancel_returns_with_its_subtree_done() {
             "cancel returned before its subtree was done"
         );
         parent_canceller.join().unwrap();
+    });
+}
+
+/// A `done()` future on a child nothing had attached, polled while its
+/// parent is canceled: registering attaches the child first, so either the
+/// parent's walk reaches its waiter, or the attach finds the parent done
+/// and makes the child done; never a waiter that nobody wakes (loom
+/// reports a deadlock).
+#[test]
+fn done_on_unattached_child_vs_parent_cancel() {
+    model(|| {
+        let (parent, cancel) = Context::background().with_cancel();
+        let (child, _child_handle) = parent.with_cancel();
+        let canceller = thread::spawn(move || cancel.cancel());
+        assert_eq!(block_on(child.done()), Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(parent.debug_registrations(), 0);
+        assert_eq!(child.debug_registrations(), 0);
     });
 }
 

@@ -41,6 +41,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Attaches `ctx` to its parent as real code does, by waiting on it: a
+/// `done()` future polled once registers (then, dropped, deregisters).
+fn attach(ctx: &Context<'_>) {
+    use std::future::Future;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::pin::pin!(ctx.done()).poll(&mut cx).is_pending());
+}
+
 fn live_bytes() -> isize {
     LIVE_BYTES.with(Cell::get)
 }
@@ -89,9 +97,18 @@ fn a_million_merges_leave_nothing_in_either_side() {
 #[test]
 fn children_dropped_together_are_all_reclaimed() {
     let (parent, _cancel) = Context::background().with_cancel();
-    drop(parent.with_cancel());
+    // The parent's registry, once.
+    let first = parent.with_cancel();
+    attach(&first.0);
+    drop(first);
     let before = live_bytes();
-    let children: Vec<_> = (0..100_000).map(|_| parent.with_cancel()).collect();
+    let children: Vec<_> = (0..100_000)
+        .map(|_| {
+            let child = parent.with_cancel();
+            attach(&child.0);
+            child
+        })
+        .collect();
     assert_eq!(parent.debug_registrations(), 100_000);
     drop(children);
     assert_eq!(parent.debug_registrations(), 0);

@@ -15,6 +15,13 @@ struct TraceId(&'static str);
 #[derive(Debug, PartialEq)]
 struct UserId(u64);
 
+/// Attaches `ctx` to its parent as real code does, by waiting on it: a
+/// `done()` future polled once registers (then, dropped, deregisters).
+fn attach(ctx: &Context<'_>) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::pin::pin!(ctx.done()).poll(&mut cx).is_pending());
+}
+
 fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
 }
@@ -61,6 +68,9 @@ fn child_cancel_leaves_parent_and_siblings_alone() {
     let (parent, _cancel) = Context::background().with_cancel();
     let (a, cancel_a) = parent.with_cancel();
     let (b, _cancel_b) = parent.with_cancel();
+    attach(&a);
+    attach(&b);
+    assert_eq!(parent.debug_registrations(), 2);
     cancel_a.cancel();
     assert!(a.is_done());
     assert!(!b.is_done());
@@ -86,10 +96,61 @@ fn child_of_a_done_parent_is_done_at_once_with_its_cause() {
     assert_eq!(parent.debug_registrations(), 0);
 }
 
+/// A child registers with its parent only once something waits on it (or
+/// on a descendant): until then a cancel of the parent reaches it when it
+/// is looked at, with the parent's error and cause.
+#[test]
+fn a_child_registers_with_its_parent_once_waited_on() {
+    let (parent, cancel) = Context::background().with_cancel_cause();
+    let (child, _c) = parent.with_cancel();
+    let (grandchild, _g) = child.with_cancel();
+    assert_eq!(parent.debug_registrations(), 0);
+    attach(&grandchild);
+    assert_eq!(parent.debug_registrations(), 1, "the child, for its child");
+    assert_eq!(child.debug_registrations(), 1, "the grandchild");
+
+    let (unattached, _u) = parent.with_cancel();
+    cancel.cancel("parent gone");
+    for ctx in [&child, &grandchild, &unattached] {
+        assert_eq!(ctx.err(), Some(Error::Canceled), "{ctx}");
+        assert_eq!(cause_text(ctx).as_deref(), Some("parent gone"), "{ctx}");
+    }
+}
+
+/// Checks on a long chain of contexts nothing waits on attach part of it,
+/// so that each check walks a few ancestors, not the whole chain.
+#[test]
+fn checks_on_a_deep_chain_attach_it() {
+    let (root, cancel) = Context::background().with_cancel();
+    let mut chain = vec![root.with_cancel()];
+    for _ in 1..100 {
+        let next = chain.last().unwrap().0.with_cancel();
+        chain.push(next);
+    }
+    let attached = chain
+        .iter()
+        .filter(|(ctx, _)| ctx.debug_registrations() > 0)
+        .count();
+    assert!(
+        attached >= 80,
+        "creating each child checks its parent: {attached} of 100 attached"
+    );
+    assert!(chain
+        .iter()
+        .rev()
+        .take(8)
+        .all(|(ctx, _)| ctx.debug_registrations() == 0));
+    cancel.cancel();
+    assert!(chain
+        .iter()
+        .all(|(ctx, _)| ctx.err() == Some(Error::Canceled)));
+}
+
 #[test]
 fn dropping_the_handle_cancels() {
     let (parent, _keep) = Context::background().with_cancel();
     let (child, cancel) = parent.with_cancel();
+    attach(&child);
     assert_eq!(parent.debug_registrations(), 1);
     drop(cancel);
     assert_eq!(child.err(), Some(Error::Canceled));
