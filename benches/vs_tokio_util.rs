@@ -9,7 +9,11 @@
 //!   parent.
 //! - `CancelSubtree`: cancelling a parent with 100,000 children (each
 //!   child a live context/token held by the benchmark), timed from the
-//!   cancel call until it returns (every child is then done).
+//!   cancel call until it returns (every child is then done). Each ctx
+//!   child was waited on once, so it is attached to the parent and the
+//!   cancel's walk reaches it; children nothing ever waited on cost the
+//!   cancel nothing (each learns of it at its first check), which
+//!   `CancelSubtree/ctx_unattached` shows.
 //! - `WaitWake`: N tasks waiting on one context/token (current-thread
 //!   runtime); timed from the cancel until every task has finished.
 //! - `DoneInSelectLoop`: what each turn of a `tokio::select!` loop with a
@@ -20,6 +24,7 @@
 
 #![allow(missing_docs, non_snake_case)]
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -149,6 +154,13 @@ mod DoneInSelectLoop {
 
 const SUBTREE: usize = 100_000;
 
+/// Polls a `done()` future of `ctx` once and drops it, as a task that
+/// waited on it would: the context is attached to its parent from then on.
+fn waited_on_once(ctx: &Context<'_>) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::pin::pin!(ctx.done()).poll(&mut cx).is_pending());
+}
+
 mod CancelSubtree {
     use super::*;
 
@@ -157,12 +169,32 @@ mod CancelSubtree {
         bencher
             .with_inputs(|| {
                 let (parent, cancel) = Context::background().with_cancel();
-                let children: Vec<_> = (0..SUBTREE).map(|_| parent.with_cancel()).collect();
+                let children: Vec<_> = (0..SUBTREE)
+                    .map(|_| {
+                        let child = parent.with_cancel();
+                        waited_on_once(&child.0);
+                        child
+                    })
+                    .collect();
                 (cancel, children)
             })
             .bench_local_values(|(cancel, children)| {
                 cancel.cancel();
                 // Returned, so they are dropped after the timing.
+                (cancel, children)
+            });
+    }
+
+    #[divan::bench(sample_count = 20, sample_size = 1)]
+    fn ctx_unattached(bencher: Bencher) {
+        bencher
+            .with_inputs(|| {
+                let (parent, cancel) = Context::background().with_cancel();
+                let children: Vec<_> = (0..SUBTREE).map(|_| parent.with_cancel()).collect();
+                (cancel, children)
+            })
+            .bench_local_values(|(cancel, children)| {
+                cancel.cancel();
                 (cancel, children)
             });
     }

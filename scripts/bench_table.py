@@ -208,20 +208,28 @@ def pairs_table(results, title_col):
     """Groups `X/ctx...` against `X/tokio_util...`."""
     print(f"| {title_col} | ctx | tokio-util | ctx/tokio-util | goal | met | ctx B, allocs per op | tokio-util B, allocs per op |")
     print("|---|---|---|---|---|---|---|---|")
+    ours_names = ("ctx", "ctx_unattached")
     for name, entry in results.items():
         parts = name.split("/")
-        if "ctx" not in parts:
+        if not any(p in ours_names for p in parts):
             continue
-        other = "/".join("tokio_util" if p == "ctx" else p for p in parts)
+        # `ctx_unattached`: the same shape with children nothing waited on,
+        # whose share of the work moves to their first check: shown, not
+        # judged.
+        judged = "ctx" in parts
+        other = "/".join("tokio_util" if p in ours_names else p for p in parts)
         theirs = results.get(other)
-        label = "/".join(p for p in parts if p != "ctx")
+        label = "/".join(p for p in parts if p not in ours_names)
+        if not judged:
+            label += " (children nothing waited on)"
         ns = entry["median"]
         tok = theirs["median"] if theirs else None
         ratio = None if tok is None else ns / tok
-        met = "" if ratio is None else ("yes" if ratio <= TOKIO_UTIL_GOAL else "**no**")
+        goal = f"≤ {TOKIO_UTIL_GOAL}" if judged else ""
+        met = "" if ratio is None or not judged else ("yes" if ratio <= TOKIO_UTIL_GOAL else "**no**")
         print(
             f"| {label} | {fmt_ns(ns)} | {fmt_ns(tok)} | "
-            f"{'–' if ratio is None else f'{ratio:.2f}'} | ≤ {TOKIO_UTIL_GOAL} | {met} | "
+            f"{'–' if ratio is None else f'{ratio:.2f}'} | {goal} | {met} | "
             f"{fmt_alloc(entry)} | {fmt_alloc(theirs)} |"
         )
 

@@ -630,11 +630,25 @@ impl CancelNode {
         Some(entries)
     }
 
+    /// Whether this node holds (or, a hint, held until its parent's
+    /// cancel took it) a slot in its parent's registry.
+    fn is_attached(&self) -> bool {
+        self.slot.load(Ordering::Relaxed) < ROOT
+    }
+
     /// Removes this node's entry from its parent scope's registry.
+    #[inline]
     fn leave_parent(&self) {
-        if self.slot.load(Ordering::Relaxed) == NO_SLOT {
-            return;
+        // Never joined (or a root): nothing to take the parent's lock for.
+        // A join that raced this node's cancel saw it done, or set the
+        // slot before that cancel released the node's lock (invariant 9).
+        if self.is_attached() {
+            self.remove_from_parent();
         }
+    }
+
+    /// [`leave_parent`](Self::leave_parent) of a node that joined.
+    fn remove_from_parent(&self) {
         let Some(parent) = self.parent.scope() else {
             return;
         };
@@ -682,12 +696,10 @@ impl CancelNode {
     fn release(&mut self) {
         // `&mut self`: nothing else can reach this node any more. A node
         // whose cancellation already left its parent (the usual end: its
-        // handle was dropped first) skips the parent's lock; a stale `slot`
-        // can only be a number not yet swapped out, which `leave_parent`
-        // re-checks under the parent's lock.
-        if self.slot.load(Ordering::Relaxed) != NO_SLOT {
-            self.leave_parent();
-        }
+        // handle was dropped first), or that never joined, skips the
+        // parent's lock; a stale `slot` can only be a number not yet
+        // swapped out, which `leave_parent` re-checks under that lock.
+        self.leave_parent();
     }
 }
 
