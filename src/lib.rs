@@ -59,9 +59,12 @@
 //!   are reclaimed when it is cancelled or its last clone and handle are gone:
 //!   Go's lostcancel leak cannot happen.
 //! - **What it costs.** Cloning a context is one atomic increment;
-//!   [`err`](Context::err) and [`is_done`](Context::is_done) are one atomic load,
-//!   lock-free; [`value`](Context::value) is a binary search of one table, at
-//!   any depth; [`Context::background`] and [`Context::todo`] allocate nothing.
+//!   [`err`](Context::err) and [`is_done`](Context::is_done) are an atomic load
+//!   or two, without locks; a child registers with its parent only once
+//!   something waits on it, so making and cancelling the contexts nothing waits
+//!   on never touches their parent; [`value`](Context::value) is a binary
+//!   search of one table, at any depth; [`Context::background`] and
+//!   [`Context::todo`] allocate nothing.
 //!
 //! # A context cannot outlive the call
 //!
@@ -345,7 +348,7 @@
 //! | `context.WithoutCancel(parent)` | [`parent.without_cancel()`](Context::without_cancel) | |
 //! | (proposed: golang/go#36503) | [`a.merge(&b)`](Context::merge) | Done when either is; no goroutine per merge. |
 //! | `stop := context.AfterFunc(ctx, f)` | [`ctx.after_func(f)`](Context::after_func) → [`AfterFuncHandle::stop`] | As in Go (a goroutine of its own), `f` never runs on the canceller's stack: it goes to the runtime's blocking pool, or a thread outside one, so `cancel()` never waits for it; a panic in `f` is contained. |
-//! | `ctx.Err()` | [`ctx.err()`](Context::err) → `Option<Error>` | Lock-free. Also [`is_done()`](Context::is_done). |
+//! | `ctx.Err()` | [`ctx.err()`](Context::err) → `Option<Error>` | Atomic loads, no lock (but once, to record an ancestor's cancellation). Also [`is_done()`](Context::is_done). |
 //! | `<-ctx.Done()` | [`ctx.done().await`](Context::done) | Completes with the error. [`done_owned()`](Context::done_owned) is `'static`. Works on any executor. |
 //! | `select { case <-ctx.Done(): ...; case r := <-work: ... }` | [`ctx.run(work).await`](Context::run) | The losing future is dropped: no leaked goroutine doing abandoned work. |
 //! | `context.Cause(ctx)` | [`ctx.cause()`](Context::cause) → `Option<`[`Cause`]`>` | Downcast the shared error to your own type. |

@@ -721,9 +721,10 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// How many registrations (children, waiting futures, after-funcs,
-    /// merges) the nearest cancelable context holds. Diagnostics for leak
-    /// tests; not part of the stable API.
+    /// How many registrations (attached children, waiting futures,
+    /// after-funcs, merges) the nearest cancelable context holds. A child
+    /// is attached once something waits on it or on a descendant.
+    /// Diagnostics for leak tests; not part of the stable API.
     #[doc(hidden)]
     pub fn debug_registrations(&self) -> usize {
         self.scope().map_or(0, |scope| scope.registrations())
