@@ -504,9 +504,10 @@ fn child_churn_under_one_parent() {
 }
 
 /// The churn of [`child_churn_under_one_parent`] racing the parent's own
-/// cancellation: children attach, leave, and are born done after it; each
-/// one ends canceled with the parent's cause or its own, and the parent's
-/// registry is empty.
+/// cancellation: children attach (when their grandchild is waited on) or
+/// stay unattached, leave, and are born done after it; each one ends
+/// canceled with the parent's cause or its own, agreed by child and
+/// grandchild, and the parent's registry is empty.
 #[test]
 fn child_churn_vs_parent_cancel() {
     const CHURNERS: u64 = 4;
@@ -523,6 +524,11 @@ fn child_churn_vs_parent_cancel() {
                     for _ in 0..ROUNDS {
                         let (child, cancel) = parent.with_cancel_cause();
                         let (grandchild, _cancel_grandchild) = child.with_cancel();
+                        if rng.bool() {
+                            // Waited on once: attaches it, and its parent.
+                            let waiting = std::pin::pin!(grandchild.done());
+                            let _ = waiting.poll(&mut TaskContext::from_waker(Waker::noop()));
+                        }
                         if rng.bool() {
                             cancel.cancel("child");
                         } else {
@@ -573,6 +579,41 @@ fn many_waiters_one_cancel() {
         thread::spawn(move || cancel.cancel()).join().unwrap();
         for task in tasks {
             assert_eq!(runtime.block_on(task).unwrap(), Error::Canceled);
+        }
+        assert_eq!(ctx.debug_registrations(), 0);
+    }
+}
+
+/// Tasks waiting on their own child or grandchild of one context, which
+/// nothing else attached, while a plain thread cancels the context: each
+/// wait attaches its chain as it registers, or finds the context done;
+/// every task completes with the context's cause, and nothing stays
+/// registered.
+#[test]
+fn waiters_on_unattached_descendants_one_cancel() {
+    const WAITERS: usize = 5_000;
+    let runtime = multi_thread_runtime();
+    for _ in 0..5 {
+        let (ctx, cancel) = Context::background().with_cancel_cause();
+        let tasks: Vec<_> = (0..WAITERS)
+            .map(|i| {
+                let ctx = ctx.clone();
+                runtime.spawn(async move {
+                    let (child, _child_handle) = ctx.with_cancel();
+                    let (grandchild, _grandchild_handle) = child.with_cancel();
+                    let waited = if i % 2 == 0 { &child } else { &grandchild };
+                    waited.done().await;
+                    (cause_text(&child), cause_text(&grandchild))
+                })
+            })
+            .collect();
+        thread::spawn(move || cancel.cancel("shutdown"))
+            .join()
+            .unwrap();
+        for task in tasks {
+            let (child, grandchild) = runtime.block_on(task).unwrap();
+            assert_eq!(child.as_deref(), Some("shutdown"));
+            assert_eq!(grandchild.as_deref(), Some("shutdown"));
         }
         assert_eq!(ctx.debug_registrations(), 0);
     }
