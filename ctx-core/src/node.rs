@@ -388,17 +388,9 @@ impl CancelNode {
     /// canceled with its parent's error and cause (invariant 9).
     #[cold]
     fn inherit_cancellation(&self) {
-        let mut path: SmallVec<[&CancelNode; 8]> = SmallVec::new();
-        path.push(self);
-        let mut node = self;
-        while let Some(parent) = node.parent.scope() {
-            if parent.state.load(Ordering::Acquire) != LIVE {
-                break;
-            }
-            path.push(parent);
-            node = parent;
-        }
-        for node in path.into_iter().rev() {
+        let live = self.ancestors_until(|ancestor| ancestor.state.load(Ordering::Acquire) != LIVE);
+        let top_down = live.into_iter().rev().map(|ancestor| &**ancestor);
+        for node in top_down.chain(std::iter::once(self)) {
             let Some(parent) = node.parent.scope() else {
                 // No done ancestor after all: states never go back, so
                 // only a caller that saw none gets here.
@@ -419,19 +411,29 @@ impl CancelNode {
         if self.slot.load(Ordering::Relaxed) != NO_SLOT {
             return;
         }
-        let mut path: SmallVec<[&Arc<CancelNode>; 8]> = SmallVec::new();
-        path.push(self);
-        let mut node = self;
-        while let Some(parent) = node.parent.scope() {
-            if parent.slot.load(Ordering::Relaxed) != NO_SLOT {
-                break;
-            }
-            path.push(parent);
-            node = parent;
-        }
-        for node in path.into_iter().rev() {
+        let unattached =
+            self.ancestors_until(|ancestor| ancestor.slot.load(Ordering::Relaxed) != NO_SLOT);
+        for node in unattached.into_iter().rev().chain(std::iter::once(self)) {
             node.join_parent();
         }
+    }
+
+    /// This node's ancestors, nearest first, up to the root or to the first
+    /// one `stop` accepts (not included).
+    fn ancestors_until(
+        &self,
+        stop: impl Fn(&CancelNode) -> bool,
+    ) -> SmallVec<[&Arc<CancelNode>; 8]> {
+        let mut ancestors = SmallVec::new();
+        let mut node = self;
+        while let Some(parent) = node.parent.scope() {
+            if stop(parent) {
+                break;
+            }
+            ancestors.push(parent);
+            node = parent;
+        }
+        ancestors
     }
 
     /// One step of [`attach`](Self::attach): this node into its parent's
