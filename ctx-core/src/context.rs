@@ -767,12 +767,13 @@ impl<'a> Context<'a> {
     /// The nearest value context on the path to the root, whose table
     /// holds every value in effect here.
     ///
-    /// Found by walking up through the cancelable contexts in between
-    /// rather than cached in each: a cached reference was one more shared
-    /// reference count that every child of a request's context wrote twice
-    /// (at birth and at drop), from every thread serving the request, and
-    /// 8 bytes of every node. A request's tree has few cancelable contexts
-    /// between its values, and Go's lookup walks every context.
+    /// Found by walking up through the cancelable contexts in between, not
+    /// cached in each: a cached reference would be one more shared
+    /// reference count that every child of a request's context writes
+    /// twice (at birth and at drop), from every thread serving the
+    /// request, and 8 bytes of every node. A request's tree has few
+    /// cancelable contexts between its values, and Go's lookup walks every
+    /// context.
     pub(crate) fn values(&self) -> Option<&Arc<ValueNode>> {
         let mut ctx = self;
         loop {
