@@ -11,12 +11,13 @@
 #![allow(missing_docs)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ctx::Context;
 use tokio_util::sync::CancellationToken;
+
+mod waited_on;
 
 struct Counting;
 
@@ -124,10 +125,7 @@ fn main() {
     );
     let (bytes, allocs) = per_item(10_000, || {
         let child = parent.with_cancel();
-        // Waited on once: attached to the parent, as a child is once
-        // something waits on it.
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        assert!(std::pin::pin!(child.0.done()).poll(&mut cx).is_pending());
+        waited_on::waited_on_once(&child.0);
         child
     });
     row(

@@ -24,7 +24,6 @@
 
 #![allow(missing_docs, non_snake_case)]
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -37,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 static ALLOC: AllocProfiler = AllocProfiler::system();
 
 mod task_waker;
+mod waited_on;
+
+use waited_on::waited_on_once;
 
 fn main() {
     divan::main();
@@ -153,13 +155,6 @@ mod DoneInSelectLoop {
 }
 
 const SUBTREE: usize = 100_000;
-
-/// Polls a `done()` future of `ctx` once and drops it, as a task that
-/// waited on it would: the context is attached to its parent from then on.
-fn waited_on_once(ctx: &Context<'_>) {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert!(std::pin::pin!(ctx.done()).poll(&mut cx).is_pending());
-}
 
 mod CancelSubtree {
     use super::*;

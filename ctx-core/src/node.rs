@@ -278,22 +278,21 @@ impl CancelNode {
                 ..Shared::default()
             })
         });
+        let scope = parent.scope();
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
             state: AtomicU8::new(LIVE),
             has_deadline: deadline.is_some(),
-            slot: AtomicU32::new(if parent.scope().is_none() {
-                ROOT
-            } else {
-                NO_SLOT
-            }),
+            slot: AtomicU32::new(if scope.is_none() { ROOT } else { NO_SLOT }),
             shared: Mutex::new(shared),
         });
-        if let Some(scope) = parent.scope() {
+        if let Some(scope) = scope {
+            // A child with a deadline is attached at once, so that its
+            // parent's cancel disarms its timer (invariant 9).
             if deadline.is_some() {
                 scope.adopt(&node);
-            } else if let Some(err) = scope.err() {
-                node.finish(err, scope.explicit_cause());
+            } else {
+                scope.pass_on_done(&node);
             }
         }
         node
@@ -323,24 +322,31 @@ impl CancelNode {
     /// with the same error and cause: a child of a done parent is done.
     fn adopt(self: &Arc<Self>, child: &Arc<CancelNode>) {
         // A parent already done is seen without building an entry for it
-        // to refuse; its cause was stored under its lock with its state.
-        let refused = match self.err() {
-            Some(err) => Some((err, self.explicit_cause())),
-            None => match self.register(Entry::Child(Arc::downgrade(child))) {
-                // The child is not shared yet: only this thread can read
-                // its slot before the parent's lock is taken again.
-                Ok(slot) => {
-                    child.slot.store(slot, Ordering::Relaxed);
-                    None
-                }
-                Err(refused) => Some((refused.err, refused.cause)),
-            },
-        };
-        // The child is brand new: nothing is registered with it, so
-        // `finish` marks its subtree done with it.
-        if let Some((err, cause)) = refused {
-            child.finish(err, cause);
+        // to refuse.
+        if self.pass_on_done(child) {
+            return;
         }
+        match self.register(Entry::Child(Arc::downgrade(child))) {
+            // The child is not shared yet: only this thread can read its
+            // slot before the parent's lock is taken again.
+            Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
+            // Brand new: `finish` marks its subtree done with it.
+            Err(refused) => {
+                child.finish(refused.err, refused.cause);
+            }
+        }
+    }
+
+    /// Makes a brand-new `child` done with this node's error and cause if
+    /// this node is done (its cause was stored under its lock with its
+    /// state); whether it was. Nothing is registered with the child yet,
+    /// so `finish` marks its subtree done with it.
+    fn pass_on_done(&self, child: &CancelNode) -> bool {
+        let Some(err) = self.err() else {
+            return false;
+        };
+        child.finish(err, self.explicit_cause());
+        true
     }
 
     /// Why this node is done, or `None` while it is live. Lock-free unless

@@ -176,11 +176,10 @@ impl Armed {
     /// Empties `slot` if it still holds deadline `id` (the driver may have
     /// taken it when it came due).
     fn take(&mut self, slot: u32, id: u64) -> Option<Live> {
-        let occupied = self.slots.get_mut(slot as usize)?;
-        if occupied.as_ref()?.id != id {
+        if !holds(&self.slots, slot, id) {
             return None;
         }
-        let live = occupied.take();
+        let live = self.slots[slot as usize].take();
         self.free.push(slot);
         self.live -= 1;
         live
@@ -206,7 +205,8 @@ impl Armed {
             let stale = self.heap.len() - self.live;
             if stale >= COMPACT_AT && stale > self.live {
                 let slots = &self.slots;
-                self.heap.retain(|Reverse(due)| holds(slots, due));
+                self.heap
+                    .retain(|Reverse(due)| holds(slots, due.slot, due.id));
             }
         }
         Some(live)
@@ -232,12 +232,13 @@ impl Armed {
     }
 }
 
-/// Whether `due` is live: its slot still holds its id.
-fn holds(slots: &[Option<Live>], due: &Due) -> bool {
+/// Whether `slot` still holds deadline `id` (a heap entry or a timer for
+/// which it does not is stale).
+fn holds(slots: &[Option<Live>], slot: u32, id: u64) -> bool {
     slots
-        .get(due.slot as usize)
+        .get(slot as usize)
         .and_then(Option::as_ref)
-        .is_some_and(|live| live.id == due.id)
+        .is_some_and(|live| live.id == id)
 }
 
 /// The source of threads' shard slots.
@@ -364,11 +365,9 @@ impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         let orphaned = {
             let mut armed = self.0.lock();
+            let orphaned = std::mem::take(&mut *armed);
             armed.closed = true;
-            armed.live = 0;
-            armed.heap.clear();
-            armed.free.clear();
-            std::mem::take(&mut armed.slots)
+            orphaned.slots
         };
         // Cancelled unlocked: a node's cancel disarms its timer, which
         // takes the shard's lock.
