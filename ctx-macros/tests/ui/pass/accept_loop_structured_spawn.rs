@@ -37,7 +37,11 @@ async fn serve(
     }
 }
 
-#[tokio::main]
+// One thread, so the shutdown never lands while a connection's task is
+// being polled: then the task's `handle` could see the cancellation at its
+// own checked await first and return its error as its output (which
+// `spawn` hands back rather than drop), instead of `spawn` reporting it.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
