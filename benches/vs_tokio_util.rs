@@ -18,9 +18,12 @@
 //!   runtime); timed from the cancel until every task has finished.
 //! - `DoneInSelectLoop`: what each turn of a `tokio::select!` loop with a
 //!   `ctx.done()` branch does to it: create the future, poll it once
-//!   (pending: it registers the task's waker) and drop it, on 1 thread and
-//!   on 2 threads with one shared context. The waker is a reference-counted
-//!   one, as a task's is (a no-op waker would hide the clone).
+//!   (pending) and drop it, with the waker of the thread's one task, on 1
+//!   thread and on 2 threads (two tasks) with one shared context. The
+//!   waker is a reference-counted one, as a task's is (a no-op waker would
+//!   hide the clone).
+//! - `DoneNewTaskEachTurn`: the same turn polled with a new task's waker
+//!   every time (many tasks taking turns on one context), on 1 thread.
 
 #![allow(missing_docs, non_snake_case)]
 
@@ -129,9 +132,48 @@ mod DoneInSelectLoop {
     use crate::task_waker::task_waker;
     use std::future::Future;
     use std::pin::pin;
-    use std::task::Context as TaskContext;
+    use std::task::{Context as TaskContext, Waker};
+
+    thread_local! {
+        /// The waker of the task this thread stands for.
+        static TASK: Waker = task_waker();
+    }
 
     #[divan::bench(threads = [1, 2], sample_size = 1000)]
+    fn ctx(bencher: Bencher) {
+        let (ctx, _cancel) = Context::background().with_cancel();
+        bencher.bench(|| {
+            TASK.with(|waker| {
+                let mut cx = TaskContext::from_waker(waker);
+                let pending = pin!(black_box(&ctx).done()).poll(&mut cx).is_pending();
+                assert!(pending);
+            });
+        });
+    }
+
+    #[divan::bench(threads = [1, 2], sample_size = 1000)]
+    fn tokio_util(bencher: Bencher) {
+        let token = CancellationToken::new();
+        bencher.bench(|| {
+            TASK.with(|waker| {
+                let mut cx = TaskContext::from_waker(waker);
+                let pending = pin!(black_box(&token).cancelled())
+                    .poll(&mut cx)
+                    .is_pending();
+                assert!(pending);
+            });
+        });
+    }
+}
+
+mod DoneNewTaskEachTurn {
+    use super::*;
+    use crate::task_waker::task_waker;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Context as TaskContext;
+
+    #[divan::bench(sample_size = 1000)]
     fn ctx(bencher: Bencher) {
         let (ctx, _cancel) = Context::background().with_cancel();
         bencher.with_inputs(task_waker).bench_refs(|waker| {
@@ -141,7 +183,7 @@ mod DoneInSelectLoop {
         });
     }
 
-    #[divan::bench(threads = [1, 2], sample_size = 1000)]
+    #[divan::bench(sample_size = 1000)]
     fn tokio_util(bencher: Bencher) {
         let token = CancellationToken::new();
         bencher.with_inputs(task_waker).bench_refs(|waker| {

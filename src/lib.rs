@@ -62,7 +62,9 @@
 //!   [`err`](Context::err) and [`is_done`](Context::is_done) are an atomic load
 //!   or two, without locks; a child registers with its parent only once
 //!   something waits on it, so making and cancelling the contexts nothing waits
-//!   on never touches their parent; [`value`](Context::value) is a binary
+//!   on never touches their parent; a `select!` loop that makes a new
+//!   [`done`](Context::done) every turn registers its task's waker once, not
+//!   every turn; [`value`](Context::value) is a binary
 //!   search of one table, at any depth; [`Context::background`] and
 //!   [`Context::todo`] allocate nothing.
 //!

@@ -619,6 +619,68 @@ fn waiters_on_unattached_descendants_one_cancel() {
     }
 }
 
+/// `select!` loops, as servers write them, on a multi-thread runtime: each
+/// task makes a new `done()` every turn and yields between turns, so tasks
+/// interleave on the workers and take over, free and take back each
+/// other's parked registrations; then each waits on `done()` alone while a
+/// plain thread cancels the shared context. A third of the tasks loop on
+/// the shared context, a third alternate between it and a child of their
+/// own, and a third wait on it at once (taking over what a loop left parked
+/// on their thread). Every task ends with the cancellation (a wake-up
+/// delivered to the wrong task would leave one waiting forever), every own
+/// child is done with it, and nothing stays registered.
+#[test]
+fn select_loops_one_cancel() {
+    const TASKS: usize = 3_000;
+    const TURNS: usize = 20;
+    for _ in 0..5 {
+        let runtime = multi_thread_runtime();
+        let (ctx, cancel) = Context::background().with_cancel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let ctx = ctx.clone();
+                let waiting = waiting.clone();
+                runtime.spawn(async move {
+                    let (own, own_handle) = ctx.with_cancel();
+                    let (turns, alternate) = match i % 3 {
+                        0 => (0, false),
+                        1 => (TURNS, false),
+                        _ => (TURNS, true),
+                    };
+                    for turn in 0.. {
+                        let waited = if alternate && turn % 2 == 1 {
+                            &own
+                        } else {
+                            &ctx
+                        };
+                        if turn == turns {
+                            waiting.fetch_add(1, Ordering::SeqCst);
+                        }
+                        tokio::select! {
+                            err = waited.done() => return (err, own, own_handle),
+                            () = tokio::task::yield_now(), if turn < turns => {}
+                        }
+                    }
+                    unreachable!("a loop that ends only with its context");
+                })
+            })
+            .collect();
+        while waiting.load(Ordering::SeqCst) < TASKS {
+            thread::yield_now();
+        }
+        thread::spawn(move || cancel.cancel()).join().unwrap();
+        for task in tasks {
+            let (err, own, _own_handle) = runtime.block_on(task).unwrap();
+            assert_eq!(err, Error::Canceled);
+            // The cancel has returned: the whole subtree is done.
+            assert_eq!(own.err(), Some(Error::Canceled));
+            assert_eq!(own.debug_registrations(), 0);
+        }
+        assert_eq!(ctx.debug_registrations(), 0);
+    }
+}
+
 /// Merges churned under two long-lived contexts, in both directions, by
 /// many threads, each merge ended a random way (its handle cancelled or
 /// dropped before or after its context) while other threads wait on

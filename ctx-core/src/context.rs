@@ -594,7 +594,14 @@ impl<'a> Context<'a> {
     /// is done, and never if it cannot be. Go's `<-ctx.Done()`.
     ///
     /// Runtime-agnostic (it only uses the waker), cheap when already done,
-    /// and cancel-safe: dropping it unregisters its waker.
+    /// and cancel-safe. Made anew in every turn of a `select!` loop, it
+    /// registers the task's waker once, not every turn: a `done()` dropped
+    /// while this context is live leaves its registration with its thread,
+    /// for the next `done()` polled there on this context to take back (from
+    /// any task: its waker replaces the one registered). A thread keeps one
+    /// such registration at most, and frees it when it keeps another, or
+    /// exits; until then, a cancellation of this context wakes the task that
+    /// left it, which may have stopped waiting (a spurious wake-up).
     ///
     /// ```
     /// use ctx::{Context, Error};

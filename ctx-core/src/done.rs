@@ -2,13 +2,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::node::{CancelNode, Entry};
+use crate::parked::{self, Registration, WakerIdentity};
 use crate::sync::Arc;
 use crate::Context;
 
@@ -16,39 +17,13 @@ use crate::Context;
 /// here. Registers on the first pending poll only, so a future that is
 /// never pending (the common checked `.await`) costs the check alone.
 ///
-/// It holds no reference to the node: each future here borrows or owns the
-/// context whose scope it registered with, and releases the registration
-/// from its own `Drop` ([`release`](Waiter::release)). A `done()` made,
-/// polled and dropped in every turn of a `select!` loop thus touches no
-/// reference count of the node.
+/// A registration outlives its future: dropped while the node is live, it
+/// is parked with the thread, and the next future polled there on the same
+/// node takes it back (`parked.rs`), so a `done()` made, polled and dropped
+/// in every turn of a `select!` loop registers once, not every turn.
 #[derive(Default)]
 struct Waiter {
-    registered: Option<Registered>,
-}
-
-struct Registered {
-    slot: u32,
-    /// Which waker the node holds, to skip the lock when a re-poll comes
-    /// from the same task.
-    waker: WakerIdentity,
-}
-
-/// What [`Waker::will_wake`] compares: the data and vtable pointers, kept
-/// as addresses (compared, never followed). While registered, the node's
-/// clone keeps that waker alive, so no other waker can take its addresses.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct WakerIdentity {
-    data: usize,
-    vtable: usize,
-}
-
-impl WakerIdentity {
-    fn of(waker: &Waker) -> Self {
-        WakerIdentity {
-            data: waker.data() as usize,
-            vtable: std::ptr::from_ref(waker.vtable()) as usize,
-        }
-    }
+    registered: Option<Registration>,
 }
 
 impl Waiter {
@@ -69,9 +44,13 @@ impl Waiter {
         self.wait(node, cx)
     }
 
-    /// Registers the task's waker with `node`, or replaces the one
-    /// registered if the future moved to another task.
+    /// Registers the task's waker with `node`: in the registration parked
+    /// on this thread if it is `node`'s, else in a new one; or replaces
+    /// the waker registered if the future moved to another task.
     fn wait(&mut self, node: &Arc<CancelNode>, cx: &mut TaskContext<'_>) -> Poll<Error> {
+        if self.registered.is_none() {
+            self.registered = parked::take(node);
+        }
         let waker = WakerIdentity::of(cx.waker());
         let result = match &mut self.registered {
             Some(registered) if registered.waker == waker => Ok(()),
@@ -81,7 +60,7 @@ impl Waiter {
             }
             None => node
                 .register(Entry::Waiter(cx.waker().clone()))
-                .map(|slot| self.registered = Some(Registered { slot, waker }))
+                .map(|slot| self.registered = Some(Registration::new(node, slot, waker)))
                 .map_err(|refused| refused.err),
         };
         match result {
@@ -90,13 +69,13 @@ impl Waiter {
         }
     }
 
-    /// Removes the registration from `scope`, the node it was made with.
+    /// Parks the registration, made with `scope`, with this thread.
     // Inlined: the common waiter was never registered, and releasing it is
     // a test of one word.
     #[inline]
     fn release(&mut self, scope: Option<&Arc<CancelNode>>) {
         if let (Some(registered), Some(node)) = (self.registered.take(), scope) {
-            node.deregister(registered.slot);
+            parked::park(node, registered);
         }
     }
 }

@@ -13,6 +13,7 @@ mod extract;
 mod handle;
 mod merge;
 mod node;
+mod parked;
 #[cfg(feature = "axum")]
 mod response;
 mod status;

@@ -30,7 +30,9 @@
 //!    started at once, a waiter completes). So nothing registered is ever
 //!    missed.
 //! 3. A registration's slot is freed by exactly one of: its owner, under the
-//!    lock and only while the node is live (stop, drop, cancel of a child);
+//!    lock and only while the node is live (stop, drop, cancel of a child; a
+//!    waiter's registration is owned by its future or, once that is dropped,
+//!    by the thread it parked with: `parked.rs`);
 //!    or cancellation, which takes all slots at once. Because of 1, the two
 //!    cannot both happen, so slots need no generation counters.
 //! 4. No lock is held while user code runs: the canceller copies the

@@ -15,7 +15,10 @@
 //! | [`parent_cancel_vs_child_cancel`] | a parent's cancel descending into a child that is being canceled by its own handle |
 //! | [`done_vs_cancel`] | a `done()` future registering its waker while the context is canceled (lost wake-up) |
 //! | [`done_rewake_vs_cancel`] | a `done()` future re-polled from another task (waker replaced in place) while canceled |
-//! | [`done_drop_vs_cancel`] | a pending `done()` future dropped (waker deregistered) while canceled |
+//! | [`done_drop_vs_cancel`] | a pending `done()` future dropped (its registration parked with the dropping thread, freed when that thread exits) while canceled |
+//! | [`parked_done_vs_cancel`] | a `select!` loop's next `done()` taking back the registration its previous turn parked, while canceled (lost wake-up) |
+//! | [`parked_takeover_vs_cancel`] | another task's `done()` taking over a parked registration (waker replaced in place) while canceled: the new waker is the one woken |
+//! | [`parked_release_vs_cancel`] | a parked registration freed (the thread parks one on another context) while its context is canceled: the slot is freed once |
 //! | [`after_func_vs_cancel`] | `after_func` registering while the context is canceled: runs exactly once |
 //! | [`after_func_stop_vs_cancel`] | `AfterFuncHandle::stop` against cancel: `stop() == true` XOR the function ran |
 //! | [`run_pending_vs_cancel`] | `run()` of a never-ready future against cancel: always completes with the error |
@@ -82,7 +85,8 @@ where
 }
 
 /// Attaches `ctx` to its parent as real code does, by waiting on it: a
-/// `done()` future polled once registers (then, dropped, deregisters).
+/// `done()` future polled once registers (then, dropped, parks its
+/// registration with the thread).
 fn attach(ctx: &Context<'_>) {
     let done = std::pin::pin!(ctx.done());
     assert!(poll_once(done, Waker::noop()).is_pending());
@@ -444,6 +448,76 @@ fn done_drop_vs_cancel() {
 
         assert_eq!(ctx.err(), Some(Error::Canceled));
         assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// One turn of a `select!` loop's `done()` branch: made, polled once,
+/// dropped (its registration, if it made one, parked with the thread).
+fn select_turn(ctx: &Context<'_>, cx: &mut TaskContext<'_>) -> Poll<Error> {
+    std::pin::pin!(ctx.done()).poll(cx)
+}
+
+/// Two turns of a `select!` loop on one task while the context is
+/// canceled: the second turn's `done()` takes back the registration the
+/// first parked, without the lock, so the cancel must either be seen by
+/// its check or wake the task through the parked waker.
+#[test]
+fn parked_done_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let canceller = thread::spawn(move || cancel.cancel());
+        let err = block_on(async {
+            if let Poll::Ready(err) =
+                std::future::poll_fn(|cx| Poll::Ready(select_turn(&ctx, cx))).await
+            {
+                return err;
+            }
+            ctx.done().await
+        });
+        assert_eq!(err, Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// A registration parked by one task (a no-op waker) taken over by
+/// another (`block_on`'s) while the context is canceled: the waker is
+/// replaced in the slot the cancel takes, and the new one must be woken.
+#[test]
+fn parked_takeover_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let canceller = thread::spawn(move || cancel.cancel());
+        let err = match select_turn(&ctx, &mut TaskContext::from_waker(Waker::noop())) {
+            Poll::Ready(err) => err,
+            Poll::Pending => block_on(ctx.done()),
+        };
+        assert_eq!(err, Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// A thread parks a registration on `a`, then one on `b`, which frees the
+/// first while `a` is canceled: the thread's release and the cancel's
+/// take-all free the slot once between them.
+#[test]
+fn parked_release_vs_cancel() {
+    model(|| {
+        let (a, cancel_a) = Context::background().with_cancel();
+        let (b, _cancel_b) = Context::background().with_cancel();
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        assert!(
+            select_turn(&a, &mut cx).is_pending(),
+            "nothing has canceled yet"
+        );
+        let canceller = thread::spawn(move || cancel_a.cancel());
+        assert!(select_turn(&b, &mut cx).is_pending());
+        canceller.join().unwrap();
+
+        assert_eq!(a.err(), Some(Error::Canceled));
+        assert_eq!(a.debug_registrations(), 0);
+        assert_eq!(b.debug_registrations(), 1, "b's, parked");
     });
 }
 

@@ -42,7 +42,8 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// Attaches `ctx` to its parent as real code does, by waiting on it: a
-/// `done()` future polled once registers (then, dropped, deregisters).
+/// `done()` future polled once registers (then, dropped, parks its
+/// registration with the thread).
 fn attach(ctx: &Context<'_>) {
     use std::future::Future;
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

@@ -4,6 +4,7 @@
 use std::future::{pending, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use ctx_core::{Context, Error, Instant};
@@ -16,7 +17,8 @@ struct TraceId(&'static str);
 struct UserId(u64);
 
 /// Attaches `ctx` to its parent as real code does, by waiting on it: a
-/// `done()` future polled once registers (then, dropped, deregisters).
+/// `done()` future polled once registers (then, dropped, parks its
+/// registration with the thread).
 fn attach(ctx: &Context<'_>) {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     assert!(std::pin::pin!(ctx.done()).poll(&mut cx).is_pending());
@@ -376,27 +378,98 @@ async fn done_completes_for_waiters_on_other_tasks() {
     assert_eq!(ctx.done().await, Error::Canceled, "done stays done");
 }
 
-#[tokio::test]
-async fn dropped_done_futures_unregister() {
-    let (ctx, _cancel) = Context::background().with_cancel();
-    {
-        let done = ctx.done();
-        tokio::pin!(done);
-        assert!(futures_poll_once(done.as_mut()).await.is_none());
-        assert_eq!(ctx.debug_registrations(), 1);
+/// A task's waker that counts how many times it was woken.
+#[derive(Default)]
+struct Task(AtomicUsize);
+
+impl std::task::Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
-    assert_eq!(ctx.debug_registrations(), 0);
 }
 
-async fn futures_poll_once<F: Future + Unpin>(fut: F) -> Option<F::Output> {
-    let mut fut = fut;
-    std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
-            std::task::Poll::Ready(v) => Some(v),
-            std::task::Poll::Pending => None,
-        })
+impl Task {
+    fn waker() -> (Arc<Task>, Waker) {
+        let task = Arc::new(Task::default());
+        (task.clone(), Waker::from(task))
+    }
+
+    fn wakes(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One turn of a `select!` loop's `done()` branch: made, polled, dropped.
+fn poll_done_once(ctx: &Context<'_>, waker: &Waker) -> Poll<Error> {
+    std::pin::pin!(ctx.done()).poll(&mut TaskContext::from_waker(waker))
+}
+
+/// A `done()` future made, polled and dropped on every turn of a loop
+/// leaves one registration behind, parked with its thread for the next
+/// turn, however many turns it takes; the thread frees it when it parks
+/// one on another context, or exits.
+#[test]
+fn dropped_done_futures_leave_one_registration_per_thread() {
+    let (ctx, _cancel) = Context::background().with_cancel();
+    let (other, _other_cancel) = Context::background().with_cancel();
+    let (_task, waker) = Task::waker();
+    for _ in 0..1000 {
+        assert!(poll_done_once(&ctx, &waker).is_pending());
+    }
+    assert_eq!(ctx.debug_registrations(), 1);
+
+    assert!(poll_done_once(&other, &waker).is_pending());
+    assert_eq!(
+        ctx.debug_registrations(),
+        0,
+        "freed when another was parked"
+    );
+    assert_eq!(other.debug_registrations(), 1);
+
+    let thread_ctx = ctx.clone();
+    std::thread::spawn(move || {
+        let (_task, waker) = Task::waker();
+        assert!(poll_done_once(&thread_ctx, &waker).is_pending());
+        assert_eq!(thread_ctx.debug_registrations(), 1);
     })
-    .await
+    .join()
+    .unwrap();
+    assert_eq!(ctx.debug_registrations(), 0, "freed when its thread exited");
+}
+
+/// A parked registration is taken over by the next task that waits on its
+/// context from that thread: that task is woken by the cancellation, and
+/// the task that left it is not.
+#[test]
+fn a_parked_registration_wakes_the_task_that_took_it_over() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (left, left_waker) = Task::waker();
+    let (waiting, waiting_waker) = Task::waker();
+    assert!(poll_done_once(&ctx, &left_waker).is_pending());
+
+    let mut done = std::pin::pin!(ctx.done());
+    let mut cx = TaskContext::from_waker(&waiting_waker);
+    assert!(done.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(ctx.debug_registrations(), 1, "the parked one, taken over");
+
+    cancel.cancel();
+    assert_eq!(waiting.wakes(), 1);
+    assert_eq!(left.wakes(), 0);
+    assert_eq!(done.poll(&mut cx), Poll::Ready(Error::Canceled));
+}
+
+/// The price of parking: a task whose loop left a context is woken once by
+/// that context's cancellation (a spurious wake-up, which wakers allow);
+/// the cancellation takes the registration like any other.
+#[test]
+fn a_parked_registration_wakes_its_task_once_on_cancel() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (task, waker) = Task::waker();
+    assert!(poll_done_once(&ctx, &waker).is_pending());
+    cancel.cancel();
+    assert_eq!(task.wakes(), 1);
+    assert_eq!(ctx.debug_registrations(), 0);
+    assert_eq!(poll_done_once(&ctx, &waker), Poll::Ready(Error::Canceled));
 }
 
 #[tokio::test(start_paused = true)]
