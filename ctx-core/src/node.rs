@@ -135,6 +135,16 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 /// without-cancel context): nothing to attach to, so its state is its own.
 const ROOT: u32 = u32::MAX - 1;
 
+/// In a node's `flags`: it has a deadline of its own (in [`Shared`]). Set
+/// at birth.
+const HAS_DEADLINE: u8 = 1;
+/// In a node's `flags`: its [`Shared`] holds a registration or an armed
+/// timer, what its cancellation must take. Written under the node's lock
+/// whenever either changes, and read under it by `finish`, which so leaves
+/// the box of a node that holds neither (a child waited on once, whose
+/// registry is all vacant slots) untouched.
+const HOLDS: u8 = 2;
+
 /// How many unattached ancestors a check walks before it attaches the
 /// last of them (invariant 9): checks on a deep chain stay short, and a
 /// request's few contexts never attach for a check.
@@ -151,8 +161,8 @@ pub(crate) struct CancelNode {
     /// ancestors alive.
     pub(crate) parent: Context<'static>,
     state: AtomicU8,
-    /// Whether this node has a deadline of its own (in [`Shared`]).
-    has_deadline: bool,
+    /// [`HAS_DEADLINE`] and [`HOLDS`].
+    flags: AtomicU8,
     /// This node's index in its parent scope's registry, [`NO_SLOT`] while
     /// it is not attached (invariant 9), or [`ROOT`]. Written under the
     /// parent scope's lock (and this node's, when it joins). Read without
@@ -250,16 +260,23 @@ impl Registry {
         entry
     }
 
-    /// Takes every registration, leaving the registry empty: nothing when
-    /// only vacant slots are left.
-    fn take(&mut self) -> Entries {
-        let registry = mem::take(self);
-        if registry.occupied == 0 {
-            Entries::new()
-        } else {
-            registry.entries
-        }
+    /// Takes every registration, leaving the registry empty: `None`, and
+    /// the registry as it is, when only vacant slots are left (a child
+    /// waited on once keeps its vacant slot until it is dropped).
+    fn take(&mut self) -> Option<Entries> {
+        (self.occupied != 0).then(|| mem::take(self).entries)
     }
+}
+
+/// What [`CancelNode::finish`] found.
+enum Finish {
+    /// The node was live and held no registration: it is done, and so is
+    /// its subtree (it has no attached child).
+    Leaf,
+    /// The node was live: it is done, and these must hear of it.
+    Notify(Entries),
+    /// Another cancellation made the node done first.
+    AlreadyDone,
 }
 
 /// A registration refused because the node is already done, and why.
@@ -284,7 +301,7 @@ impl CancelNode {
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
             state: AtomicU8::new(LIVE),
-            has_deadline: deadline.is_some(),
+            flags: AtomicU8::new(if deadline.is_some() { HAS_DEADLINE } else { 0 }),
             slot: AtomicU32::new(if scope.is_none() { ROOT } else { NO_SLOT }),
             shared: Mutex::new(shared),
         });
@@ -304,7 +321,7 @@ impl CancelNode {
     /// node only has its own when it is earlier).
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let mut node = self;
-        while !node.has_deadline {
+        while !node.has_deadline() {
             node = node.parent.scope()?;
         }
         node.own_deadline()
@@ -312,12 +329,44 @@ impl CancelNode {
 
     /// The deadline this node was given itself, if any.
     pub(crate) fn own_deadline(&self) -> Option<Instant> {
-        if !self.has_deadline {
+        if !self.has_deadline() {
             return None;
         }
         lock(&self.shared)
             .as_ref()
             .and_then(|shared| shared.deadline)
+    }
+
+    fn has_deadline(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & HAS_DEADLINE != 0
+    }
+
+    /// Records whether `shared` holds anything a cancellation must take
+    /// ([`HOLDS`]). Under the node's lock, after every change to its
+    /// registry or timer.
+    fn note_holdings(&self, shared: &Shared) {
+        let holds = shared.registry.occupied != 0 || shared.timer.is_some();
+        let flags = self.flags.load(Ordering::Relaxed) & HAS_DEADLINE;
+        self.flags
+            .store(if holds { flags | HOLDS } else { flags }, Ordering::Relaxed);
+    }
+
+    /// Adds `entry` to the registry of this live node, whose lock `shared`
+    /// is.
+    fn insert_entry(&self, shared: &mut Option<Box<Shared>>, entry: Entry) -> u32 {
+        let shared = shared.get_or_insert_with(Box::default);
+        let slot = shared.registry.insert(entry);
+        self.note_holdings(shared);
+        slot
+    }
+
+    /// Removes the entry in `slot` from the registry of this live node,
+    /// whose lock `shared` is.
+    fn remove_entry(&self, shared: &mut Option<Box<Shared>>, slot: u32) -> Entry {
+        let shared = registered(shared);
+        let entry = shared.registry.remove(slot);
+        self.note_holdings(shared);
+        entry
     }
 
     /// Registers `child`, or, if this node is done, makes the child done
@@ -462,10 +511,8 @@ impl CancelNode {
                     if self.slot.load(Ordering::Relaxed) == NO_SLOT
                         && self.state.load(Ordering::Relaxed) == LIVE
                     {
-                        let slot = shared
-                            .get_or_insert_with(Box::default)
-                            .registry
-                            .insert(Entry::Child(Arc::downgrade(self)));
+                        let slot =
+                            parent.insert_entry(&mut shared, Entry::Child(Arc::downgrade(self)));
                         self.slot.store(slot, Ordering::Relaxed);
                     }
                     None
@@ -496,10 +543,7 @@ impl CancelNode {
         self.attach();
         let mut shared = lock(&self.shared);
         match decode(self.state.load(Ordering::Relaxed)) {
-            None => Ok(shared
-                .get_or_insert_with(Box::default)
-                .registry
-                .insert(entry)),
+            None => Ok(self.insert_entry(&mut shared, entry)),
             Some(err) => {
                 let cause = shared.as_ref().and_then(|shared| shared.cause.clone());
                 Err(Refused { entry, err, cause })
@@ -514,7 +558,7 @@ impl CancelNode {
             return Err(err);
         }
         let old = mem::replace(
-            &mut registry(&mut shared).entries[slot as usize],
+            &mut registered(&mut shared).registry.entries[slot as usize],
             Entry::Waiter(waker.clone()),
         );
         drop(shared);
@@ -529,7 +573,7 @@ impl CancelNode {
         if self.state.load(Ordering::Relaxed) != LIVE {
             return false;
         }
-        let entry = registry(&mut shared).remove(slot);
+        let entry = self.remove_entry(&mut shared, slot);
         // An after-func's captures may own contexts; their drop takes locks.
         drop(shared);
         drop(entry);
@@ -541,7 +585,9 @@ impl CancelNode {
     pub(crate) fn set_timer(&self, timer: Timer) {
         let mut shared = lock(&self.shared);
         if self.state.load(Ordering::Relaxed) == LIVE {
-            shared.get_or_insert_with(Box::default).timer = Some(timer);
+            let shared = shared.get_or_insert_with(Box::default);
+            shared.timer = Some(timer);
+            self.note_holdings(shared);
         } else {
             // Disarming takes the queue's lock: never under the node's.
             drop(shared);
@@ -569,33 +615,32 @@ impl CancelNode {
     /// its ancestors' state: [`cancel`](Self::cancel) once it has looked at
     /// them, and the cancellation a parent hands down.
     fn cancel_subtree(&self, err: Error, cause: Option<Cause>) {
-        let mut merged = self.cancel_tree(err, cause.clone());
-        // One walk after the other rather than nested: no chain of merges
-        // deepens the stack (invariant 8).
-        while let Some(node) = merged.pop() {
-            if let Some(node) = node.upgrade() {
-                merged.extend(node.cancel_tree(err, cause.clone()));
-            }
+        if let Some(merged) = self.cancel_tree(err, cause.clone()) {
+            cancel_merged(merged, err, cause);
         }
     }
 
     /// Cancels this node and its subtree, as [`cancel_subtree`](Self::cancel_subtree), but
     /// hands back the merged contexts the walk reached through their second
-    /// parent instead of cancelling them.
-    fn cancel_tree(&self, err: Error, cause: Option<Cause>) -> Vec<Weak<CancelNode>> {
+    /// parent (if it reached any) instead of cancelling them.
+    fn cancel_tree(&self, err: Error, cause: Option<Cause>) -> Option<Vec<Weak<CancelNode>>> {
         match self.finish(err, cause.clone()) {
-            Some(entries) => {
+            Finish::Leaf => {
+                self.leave_parent();
+                None
+            }
+            Finish::Notify(entries) => {
                 // Still in its parent's registry while it propagates, as
                 // in Go: a parent's cancel that comes meanwhile finds it
                 // and waits for its subtree, so that it too returns with
                 // every descendant done (invariant 6).
                 let merged = notify(self, entries, err, cause);
                 self.leave_parent();
-                merged
+                (!merged.is_empty()).then_some(merged)
             }
-            None => {
+            Finish::AlreadyDone => {
                 self.wait_propagated();
-                Vec::new()
+                None
             }
         }
     }
@@ -617,19 +662,20 @@ impl CancelNode {
     /// Marks the node done and takes its registrations, if it was live. A
     /// node that had none has no descendant either: it is marked
     /// `PROPAGATED` in the same store.
-    fn finish(&self, err: Error, cause: Option<Cause>) -> Option<Entries> {
+    fn finish(&self, err: Error, cause: Option<Cause>) -> Finish {
         let mut shared = lock(&self.shared);
         if self.state.load(Ordering::Relaxed) != LIVE {
-            return None;
+            return Finish::AlreadyDone;
         }
         let (entries, timer) = match shared.as_mut() {
-            Some(shared) => (shared.registry.take(), shared.timer.take()),
-            None => (Entries::new(), None),
+            Some(shared) if self.flags.load(Ordering::Relaxed) & HOLDS != 0 => {
+                (shared.registry.take(), shared.timer.take())
+            }
+            _ => (None, None),
         };
-        let done = if entries.is_empty() {
-            encode(err) | PROPAGATED
-        } else {
-            encode(err)
+        let done = match entries {
+            Some(_) => encode(err),
+            None => encode(err) | PROPAGATED,
         };
         self.state.store(done, Ordering::Release);
         if cause.is_some() {
@@ -637,7 +683,7 @@ impl CancelNode {
         }
         drop(shared);
         drop(timer);
-        Some(entries)
+        entries.map_or(Finish::Leaf, Finish::Notify)
     }
 
     /// Whether this node holds (or, a hint, held until its parent's
@@ -669,7 +715,7 @@ impl CancelNode {
         }
         let slot = self.slot.swap(NO_SLOT, Ordering::Relaxed);
         if slot != NO_SLOT {
-            let entry = registry(&mut shared).remove(slot);
+            let entry = parent.remove_entry(&mut shared, slot);
             drop(shared);
             drop(entry);
         }
@@ -719,13 +765,26 @@ impl Drop for CancelNode {
     }
 }
 
-/// The registry of a live node that holds a registration: it was allocated
-/// by that registration (invariant 2) and is only taken by cancellation.
-fn registry(shared: &mut Option<Box<Shared>>) -> &mut Registry {
-    &mut shared
+/// The shared state of a live node that holds a registration: it was
+/// allocated by that registration (invariant 2), and its registry is only
+/// taken by cancellation.
+fn registered(shared: &mut Option<Box<Shared>>) -> &mut Shared {
+    shared
         .as_mut()
         .expect("a live node with a registration has its shared state")
-        .registry
+}
+
+/// Cancels the merged contexts a walk reached through their second parent,
+/// and those their walks reach: one walk after the other rather than
+/// nested, so no chain of merges deepens the stack (invariant 8). Out of
+/// line: most cancellations reach none.
+#[inline(never)]
+fn cancel_merged(mut merged: Vec<Weak<CancelNode>>, err: Error, cause: Option<Cause>) {
+    while let Some(node) = merged.pop() {
+        if let Some(node) = node.upgrade() {
+            merged.extend(node.cancel_tree(err, cause.clone()).into_iter().flatten());
+        }
+    }
 }
 
 /// How many entries ahead a cancellation's walk touches the next children.
@@ -757,11 +816,6 @@ fn notify(
     err: Error,
     cause: Option<Cause>,
 ) -> Vec<Weak<CancelNode>> {
-    if entries.is_empty() {
-        // The common end of a request's context: nothing registered, and
-        // `finish` marked it propagated.
-        return Vec::new();
-    }
     let mut wakers = Vec::new();
     let mut after_funcs = Vec::new();
     let mut reached = Vec::new();
@@ -795,17 +849,17 @@ fn notify(
                         continue;
                     };
                     match child.finish(err, cause.clone()) {
-                        // A leaf: `finish` marked it propagated.
-                        Some(grandchildren) if grandchildren.is_empty() => {
+                        // `finish` marked it propagated.
+                        Finish::Leaf => {
                             reached.extend(Arc::into_inner(child));
                         }
-                        Some(grandchildren) => {
+                        Finish::Notify(grandchildren) => {
                             steps.push(Step::Propagated(child));
                             steps.push(Step::Notify(grandchildren));
                         }
                         // Canceled first by another thread, which is still
                         // propagating: this subtree is done when it is.
-                        None => {
+                        Finish::AlreadyDone => {
                             child.wait_propagated();
                             reached.extend(Arc::into_inner(child));
                         }
@@ -885,10 +939,10 @@ mod tests {
         let mut registry = Registry::default();
         let slot = registry.insert(vacant());
         registry.remove(slot);
-        assert!(registry.take().is_empty());
+        assert!(registry.take().is_none());
         registry.insert(vacant());
         registry.insert(vacant());
-        assert_eq!(registry.take().len(), 2);
+        assert_eq!(registry.take().map(|entries| entries.len()), Some(2));
         assert_eq!(registry.occupied, 0);
         assert!(registry.entries.is_empty());
     }
