@@ -274,8 +274,10 @@ def main():
     pairs_table(tok, "benchmark")
     print("\n### A `select!` loop with a `done()` branch\n")
     print(
-        "Per turn: the time one thread spends creating, polling (pending: it registers the waker) "
-        "and dropping `ctx.done()`, with 1 thread, and with 2 threads on one context.\n"
+        "Per turn: the time one thread spends creating, polling (pending) and dropping `ctx.done()` "
+        "with the waker of its one task, with 1 thread, and with 2 threads (two tasks) on one context. "
+        "Its first turn registers the waker; each later turn takes back the registration the turn "
+        "before left parked with the thread.\n"
     )
     select_loop_table(tok)
     print("\n### A checked `.await`\n")

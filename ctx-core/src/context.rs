@@ -906,9 +906,10 @@ impl Drop for Context<'_> {
 /// Drops the chain of nodes `repr` owns, iteratively: a chain of any depth
 /// is dropped without deepening the stack.
 fn dismantle(mut repr: Repr) {
-    let mut seconds = Vec::new();
+    // Allocated only by a merge, as most chains have none.
+    let mut seconds = None;
     loop {
-        let next = into_parent(repr, &mut seconds).or_else(|| seconds.pop());
+        let next = into_parent(repr, &mut seconds).or_else(|| seconds.as_mut().and_then(Vec::pop));
         let Some(mut next) = next else {
             return;
         };
@@ -928,13 +929,16 @@ impl<'a> Context<'a> {
 /// Dismantles the node `repr` points at if this was its last owner, and
 /// hands back its parent for the caller to drop next (a merge's second
 /// context goes to `seconds`).
-fn into_parent(repr: Repr, seconds: &mut Vec<Context<'static>>) -> Option<Context<'static>> {
+fn into_parent(
+    repr: Repr,
+    seconds: &mut Option<Vec<Context<'static>>>,
+) -> Option<Context<'static>> {
     match repr {
         Repr::Background | Repr::Todo => None,
         Repr::Cancel(node) => Arc::into_inner(node).map(CancelNode::into_parent),
         Repr::Merge(merge) => {
             let MergeNode { node, second } = Arc::into_inner(merge)?;
-            seconds.push(second);
+            seconds.get_or_insert_with(Vec::new).push(second);
             Arc::into_inner(node).map(CancelNode::into_parent)
         }
         Repr::Value(node) => Arc::into_inner(node).map(|node| node.parent),

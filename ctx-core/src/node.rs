@@ -13,9 +13,10 @@
 //! most children are made, checked and canceled without touching their
 //! parent.
 //!
-//! A node's state (live, or why it is done) is an atomic written under its
-//! mutex and read without it, which is what keeps `err()` and `is_done()`
-//! free of locks.
+//! A node's state (live, or why it is done) is an atomic read without the
+//! mutex, which is what keeps `err()` and `is_done()` free of locks, and
+//! written under it, except for ending a node nothing was ever registered
+//! with, which is one compare-and-swap (invariant 1).
 //!
 //! # Invariants
 //!
@@ -23,7 +24,16 @@
 //!    happens under the node's lock, in the same critical section that
 //!    empties its registry. So, under the lock, "live" means "every
 //!    registration made so far is still in the registry, and will be
-//!    handed to the canceller".
+//!    handed to the canceller". The one exception is a node never
+//!    *engaged*: whatever needs it to stay live while it holds the lock
+//!    (registering with it, setting its timer, joining its parent) first
+//!    sets its [`ENGAGED`] bit, by a read-modify-write of the state under
+//!    the lock; a node without the bit has nothing to take, and a
+//!    cancellation without a cause ends it by a compare-and-swap from
+//!    exactly live, without the lock. The two operations on one atomic are
+//!    ordered: one of them sees the other, so a registration either
+//!    engages the node first (and its cancellation takes the lock) or
+//!    finds it done.
 //! 2. Registration happens under the lock and only on a live node; a done
 //!    node refuses it and the caller acts on the done state instead (a child
 //!    is born done with its parent's error and cause, an after-func is
@@ -125,6 +135,12 @@ const CANCELED: u8 = 1;
 const DEADLINE_EXCEEDED: u8 = 2;
 /// Set on a done node once every descendant is done too.
 const PROPAGATED: u8 = 4;
+/// Set on a live node, under its lock, before anything is registered with
+/// it, its timer is set, or it joins its parent: from then on only a
+/// cancellation under its lock may end it (invariant 1). A node without it
+/// has nothing for a cancellation to take, which may then end it by one
+/// compare-and-swap, without the lock.
+const ENGAGED: u8 = 8;
 /// The bits that say why a node is done.
 const ERR: u8 = CANCELED | DEADLINE_EXCEEDED;
 
@@ -300,7 +316,8 @@ impl CancelNode {
         let scope = parent.scope();
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
-            state: AtomicU8::new(LIVE),
+            // Engaged at birth if it will have a timer to disarm.
+            state: AtomicU8::new(if deadline.is_some() { ENGAGED } else { LIVE }),
             flags: AtomicU8::new(if deadline.is_some() { HAS_DEADLINE } else { 0 }),
             slot: AtomicU32::new(if scope.is_none() { ROOT } else { NO_SLOT }),
             shared: Mutex::new(shared),
@@ -339,6 +356,21 @@ impl CancelNode {
 
     fn has_deadline(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & HAS_DEADLINE != 0
+    }
+
+    /// Under the node's lock, before registering with it, setting its
+    /// timer or joining its parent: marks it [`ENGAGED`] if it is live, and
+    /// returns why it is done otherwise. Once engaged, nothing but a
+    /// cancellation under this lock can end it, so it stays live until the
+    /// lock is released.
+    fn engage(&self) -> Option<Error> {
+        let state = self.state.load(Ordering::Relaxed);
+        if state & ENGAGED != 0 || is_done(state) {
+            return decode(state);
+        }
+        // One read-modify-write against a lock-free cancel's: whichever
+        // comes first, the other sees it.
+        decode(self.state.fetch_or(ENGAGED, Ordering::Relaxed))
     }
 
     /// Records whether `shared` holds anything a cancellation must take
@@ -405,7 +437,7 @@ impl CancelNode {
     #[inline]
     pub(crate) fn err(&self) -> Option<Error> {
         let state = self.state.load(Ordering::Acquire);
-        if state != LIVE || self.slot.load(Ordering::Relaxed) != NO_SLOT {
+        if is_done(state) || self.slot.load(Ordering::Relaxed) != NO_SLOT {
             // Done, or attached (or a root): its own state is the answer.
             return decode(state);
         }
@@ -421,7 +453,7 @@ impl CancelNode {
         let mut node = self;
         let mut walked = 0;
         while let Some(parent) = node.parent.scope() {
-            if parent.state.load(Ordering::Acquire) != LIVE {
+            if is_done(parent.state.load(Ordering::Acquire)) {
                 self.inherit_cancellation();
                 return decode(self.state.load(Ordering::Acquire));
             }
@@ -445,7 +477,7 @@ impl CancelNode {
     /// canceled with its parent's error and cause (invariant 9).
     #[cold]
     fn inherit_cancellation(&self) {
-        let live = self.ancestors_until(|ancestor| ancestor.state.load(Ordering::Acquire) != LIVE);
+        let live = self.ancestors_until(|ancestor| is_done(ancestor.state.load(Ordering::Acquire)));
         let top_down = live.into_iter().rev().map(|ancestor| &**ancestor);
         for node in top_down.chain(std::iter::once(self)) {
             let Some(parent) = node.parent.scope() else {
@@ -501,16 +533,15 @@ impl CancelNode {
         };
         let refused = {
             let mut shared = lock(&parent.shared);
-            match decode(parent.state.load(Ordering::Relaxed)) {
+            match parent.engage() {
                 None => {
                     // Under this node's lock too, the tree's one nested
-                    // lock (invariant 4): a cancel of this node either
-                    // came first, and it does not join, or sees the slot
-                    // when its lock is released, and leaves the parent.
+                    // lock (invariant 4), and engaged: a cancel of this
+                    // node either came first, and it does not join, or
+                    // sees the slot when its lock is released, and leaves
+                    // the parent.
                     let _own = lock(&self.shared);
-                    if self.slot.load(Ordering::Relaxed) == NO_SLOT
-                        && self.state.load(Ordering::Relaxed) == LIVE
-                    {
+                    if self.slot.load(Ordering::Relaxed) == NO_SLOT && self.engage().is_none() {
                         let slot =
                             parent.insert_entry(&mut shared, Entry::Child(Arc::downgrade(self)));
                         self.slot.store(slot, Ordering::Relaxed);
@@ -542,7 +573,7 @@ impl CancelNode {
     pub(crate) fn register(self: &Arc<Self>, entry: Entry) -> Result<u32, Refused> {
         self.attach();
         let mut shared = lock(&self.shared);
-        match decode(self.state.load(Ordering::Relaxed)) {
+        match self.engage() {
             None => Ok(self.insert_entry(&mut shared, entry)),
             Some(err) => {
                 let cause = shared.as_ref().and_then(|shared| shared.cause.clone());
@@ -570,7 +601,7 @@ impl CancelNode {
     /// took it (invariant 3).
     pub(crate) fn deregister(&self, slot: u32) -> bool {
         let mut shared = lock(&self.shared);
-        if self.state.load(Ordering::Relaxed) != LIVE {
+        if is_done(self.state.load(Ordering::Relaxed)) {
             return false;
         }
         let entry = self.remove_entry(&mut shared, slot);
@@ -584,7 +615,7 @@ impl CancelNode {
     /// it at once if the node is already done.
     pub(crate) fn set_timer(&self, timer: Timer) {
         let mut shared = lock(&self.shared);
-        if self.state.load(Ordering::Relaxed) == LIVE {
+        if self.engage().is_none() {
             let shared = shared.get_or_insert_with(Box::default);
             shared.timer = Some(timer);
             self.note_holdings(shared);
@@ -608,6 +639,12 @@ impl CancelNode {
         // this cancellation, like any later one, only waits for its
         // propagation.
         self.err();
+        if cause.is_none() && matches!(self.end_unengaged(err), Some(Finish::Leaf)) {
+            // The common end of a request's context: a leaf, nothing to
+            // walk.
+            self.leave_parent();
+            return;
+        }
         self.cancel_subtree(err, cause);
     }
 
@@ -663,9 +700,29 @@ impl CancelNode {
     /// node that had none has no descendant either: it is marked
     /// `PROPAGATED` in the same store.
     fn finish(&self, err: Error, cause: Option<Cause>) -> Finish {
+        if cause.is_none() {
+            if let Some(finish) = self.end_unengaged(err) {
+                return finish;
+            }
+        }
         let mut shared = lock(&self.shared);
-        if self.state.load(Ordering::Relaxed) != LIVE {
+        let state = self.state.load(Ordering::Relaxed);
+        if is_done(state) {
             return Finish::AlreadyDone;
+        }
+        if state & ENGAGED == 0 {
+            // Only a cause brings a node nothing was registered with here;
+            // another cancellation may end it without the lock meanwhile.
+            let done = encode(err) | PROPAGATED;
+            if self
+                .state
+                .compare_exchange(LIVE, done, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                return Finish::AlreadyDone;
+            }
+            shared.get_or_insert_with(Box::default).cause = cause;
+            return Finish::Leaf;
         }
         let (entries, timer) = match shared.as_mut() {
             Some(shared) if self.flags.load(Ordering::Relaxed) & HOLDS != 0 => {
@@ -684,6 +741,26 @@ impl CancelNode {
         drop(shared);
         drop(timer);
         entries.map_or(Finish::Leaf, Finish::Notify)
+    }
+
+    /// Ends a node nothing was ever registered with (not [`ENGAGED`]) by
+    /// one compare-and-swap, without its lock: it has nothing to take, and
+    /// a cancellation without a cause has nothing to store. `None` if it is
+    /// engaged: only [`finish`](Self::finish) under its lock may end it.
+    #[inline]
+    fn end_unengaged(&self, err: Error) -> Option<Finish> {
+        if self.state.load(Ordering::Relaxed) != LIVE {
+            return is_done(self.state.load(Ordering::Acquire)).then_some(Finish::AlreadyDone);
+        }
+        match self.state.compare_exchange(
+            LIVE,
+            encode(err) | PROPAGATED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Some(Finish::Leaf),
+            Err(state) => is_done(state).then_some(Finish::AlreadyDone),
+        }
     }
 
     /// Whether this node holds (or, a hint, held until its parent's
@@ -710,7 +787,7 @@ impl CancelNode {
         };
         let mut shared = lock(&parent.shared);
         // A done parent has already taken every entry (invariant 3).
-        if parent.state.load(Ordering::Relaxed) != LIVE {
+        if is_done(parent.state.load(Ordering::Relaxed)) {
             return;
         }
         let slot = self.slot.swap(NO_SLOT, Ordering::Relaxed);
@@ -881,6 +958,12 @@ fn notify(
     after_funcs.into_iter().for_each(after_func::start);
     drop(reached);
     merged
+}
+
+/// Whether `state` is a done node's.
+#[inline]
+fn is_done(state: u8) -> bool {
+    state & ERR != LIVE
 }
 
 #[inline]

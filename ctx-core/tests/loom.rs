@@ -13,6 +13,7 @@
 //! | [`slot_reuse_vs_late_drop`] | a canceled child's slot reused by a new child while the old child's last reference drops elsewhere |
 //! | [`concurrent_cancels`] | two cancels of one node with different causes (invariant 1: first cause sticks) |
 //! | [`parent_cancel_vs_child_cancel`] | a parent's cancel descending into a child that is being canceled by its own handle |
+//! | [`lock_free_cancel_vs_join`] | a child nothing was registered with, ended by its handle without its lock, while a waiter joins it to its parent under both locks (invariant 5: no entry left behind) |
 //! | [`done_vs_cancel`] | a `done()` future registering its waker while the context is canceled (lost wake-up) |
 //! | [`done_rewake_vs_cancel`] | a `done()` future re-polled from another task (waker replaced in place) while canceled |
 //! | [`done_drop_vs_cancel`] | a pending `done()` future dropped (its registration parked with the dropping thread, freed when that thread exits) while canceled |
@@ -391,6 +392,26 @@ fn done_on_unattached_child_vs_parent_cancel() {
         canceller.join().unwrap();
         assert_eq!(parent.debug_registrations(), 0);
         assert_eq!(child.debug_registrations(), 0);
+    });
+}
+
+/// A child nothing was registered with, whose handle ends it by one
+/// compare-and-swap without its lock, while another thread waits on it,
+/// which engages it and joins it to its parent under both locks: either
+/// the join comes first, and the cancel takes the child's lock and leaves
+/// the parent, or the cancel does, and the waiter finds the child done and
+/// does not join. The parent keeps no entry (invariant 5), and the waiter
+/// completes.
+#[test]
+fn lock_free_cancel_vs_join() {
+    model(|| {
+        let (parent, _cancel) = Context::background().with_cancel();
+        let (child, child_handle) = parent.with_cancel();
+        let canceller = thread::spawn(move || child_handle.cancel());
+        assert_eq!(block_on(child.done()), Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(parent.debug_registrations(), 0, "the child left no entry");
+        assert_eq!(parent.err(), None);
     });
 }
 
