@@ -44,16 +44,31 @@ impl Waiter {
         self.wait(node, cx)
     }
 
-    /// Registers the task's waker with `node`: in the registration parked
-    /// on this thread if it is `node`'s, else in a new one; or replaces
-    /// the waker registered if the future moved to another task.
+    /// Waits with the registration parked on this thread if it is
+    /// `node`'s (a `select!` loop's previous turn left it), or with this
+    /// future's own: as they are when the same task polls again, which is
+    /// inlined; else registers anew or replaces the waker.
+    #[inline]
     fn wait(&mut self, node: &Arc<CancelNode>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         if self.registered.is_none() {
             self.registered = parked::take(node);
         }
         let waker = WakerIdentity::of(cx.waker());
+        match &self.registered {
+            Some(registered) if registered.waker == waker => Poll::Pending,
+            _ => self.register(node, cx, waker),
+        }
+    }
+
+    /// Registers the task's waker with `node`, or replaces the one
+    /// registered if the future moved to another task.
+    fn register(
+        &mut self,
+        node: &Arc<CancelNode>,
+        cx: &mut TaskContext<'_>,
+        waker: WakerIdentity,
+    ) -> Poll<Error> {
         let result = match &mut self.registered {
-            Some(registered) if registered.waker == waker => Ok(()),
             Some(registered) => {
                 registered.waker = waker;
                 node.rewake(registered.slot, cx.waker())
@@ -69,13 +84,13 @@ impl Waiter {
         }
     }
 
-    /// Parks the registration, made with `scope`, with this thread.
+    /// Parks the registration, if any, with this thread.
     // Inlined: the common waiter was never registered, and releasing it is
     // a test of one word.
     #[inline]
-    fn release(&mut self, scope: Option<&Arc<CancelNode>>) {
-        if let (Some(registered), Some(node)) = (self.registered.take(), scope) {
-            parked::park(node, registered);
+    fn release(&mut self) {
+        if let Some(registered) = self.registered.take() {
+            parked::park(registered);
         }
     }
 }
@@ -110,7 +125,7 @@ impl<'a> Done<'a> {
 impl Drop for Done<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.waiter.release(self.ctx.scope());
+        self.waiter.release();
     }
 }
 
@@ -157,7 +172,7 @@ impl<'a> DoneOwned<'a> {
 impl Drop for DoneOwned<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.waiter.release(self.ctx.scope());
+        self.waiter.release();
     }
 }
 
@@ -201,7 +216,7 @@ pin_project! {
     impl<F> PinnedDrop for Run<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.waiter.release(this.ctx.scope());
+            this.waiter.release();
         }
     }
 }
