@@ -525,7 +525,7 @@ impl<'a> Context<'a> {
     /// An atomic load or two, and a few more on a context nothing waits
     /// on, which learns of its ancestors' cancellation by looking at them;
     /// no lock, but for the first look after such a cancellation, which
-    /// records it in the context under its lock.
+    /// records it in the context (under its lock if it carries a cause).
     ///
     /// ```
     /// use ctx::{Context, Error};
