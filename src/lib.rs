@@ -62,11 +62,11 @@
 //!   [`err`](Context::err) and [`is_done`](Context::is_done) are an atomic load
 //!   or two, without locks; a child registers with its parent only once
 //!   something waits on it, so making and cancelling the contexts nothing waits
-//!   on never touches their parent; a `select!` loop that makes a new
-//!   [`done`](Context::done) every turn registers its task's waker once, not
-//!   every turn; [`value`](Context::value) is a binary
-//!   search of one table, at any depth; [`Context::background`] and
-//!   [`Context::todo`] allocate nothing.
+//!   on never touches their parent, and cancelling one (without a cause) takes
+//!   no lock; a `select!` loop that makes a new [`done`](Context::done) every
+//!   turn registers its task's waker once, not every turn;
+//!   [`value`](Context::value) is a binary search of one table, at any depth;
+//!   [`Context::background`] and [`Context::todo`] allocate nothing.
 //!
 //! # A context cannot outlive the call
 //!
