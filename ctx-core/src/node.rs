@@ -141,6 +141,10 @@ const PROPAGATED: u8 = 4;
 /// has nothing for a cancellation to take, which may then end it by one
 /// compare-and-swap, without the lock.
 const ENGAGED: u8 = 8;
+/// Set on a done node, in the same write that makes it done, when its
+/// cancellation has an explicit cause (in [`Shared`]): a done node without
+/// it has none, which is read without the lock.
+const HAS_CAUSE: u8 = 16;
 /// The bits that say why a node is done.
 const ERR: u8 = CANCELED | DEADLINE_EXCEEDED;
 
@@ -564,6 +568,11 @@ impl CancelNode {
 
     /// The cause given to the cancellation, if one was.
     fn explicit_cause(&self) -> Option<Cause> {
+        if self.state.load(Ordering::Acquire) & HAS_CAUSE == 0 {
+            // Live, or done without one: children born done under a
+            // context cancelled without a cause read it without the lock.
+            return None;
+        }
         lock(&self.shared)
             .as_ref()
             .and_then(|shared| shared.cause.clone())
@@ -713,7 +722,7 @@ impl CancelNode {
         if state & ENGAGED == 0 {
             // Only a cause brings a node nothing was registered with here;
             // another cancellation may end it without the lock meanwhile.
-            let done = encode(err) | PROPAGATED;
+            let done = encode(err) | PROPAGATED | cause_bit(&cause);
             if self
                 .state
                 .compare_exchange(LIVE, done, Ordering::AcqRel, Ordering::Relaxed)
@@ -733,7 +742,7 @@ impl CancelNode {
         let done = match entries {
             Some(_) => encode(err),
             None => encode(err) | PROPAGATED,
-        };
+        } | cause_bit(&cause);
         self.state.store(done, Ordering::Release);
         if cause.is_some() {
             shared.get_or_insert_with(Box::default).cause = cause;
@@ -958,6 +967,15 @@ fn notify(
     after_funcs.into_iter().for_each(after_func::start);
     drop(reached);
     merged
+}
+
+/// [`HAS_CAUSE`] if there is a `cause`.
+fn cause_bit(cause: &Option<Cause>) -> u8 {
+    if cause.is_some() {
+        HAS_CAUSE
+    } else {
+        0
+    }
 }
 
 /// Whether `state` is a done node's.
