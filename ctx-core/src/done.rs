@@ -17,8 +17,8 @@ use crate::Context;
 /// here. Registers on the first pending poll only, so a future that is
 /// never pending (the common checked `.await`) costs the check alone.
 ///
-/// A registration outlives its future: dropped while the node is live, it
-/// is parked with the thread, and the next future polled there on the same
+/// A registration outlives its future: when the future is dropped it is
+/// parked with the thread, and the next future polled there on the same
 /// node takes it back (`parked.rs`), so a `done()` made, polled and dropped
 /// in every turn of a `select!` loop registers once, not every turn.
 #[derive(Default)]
