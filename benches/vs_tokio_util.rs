@@ -127,12 +127,31 @@ mod IsCancelledContended {
     }
 }
 
+/// One turn of a `select!` loop's `done()` branch, in `waker`'s task: the
+/// future made, polled once (pending) and dropped.
+#[inline]
+fn done_turn(ctx: &Context<'_>, waker: &std::task::Waker) {
+    use std::future::Future;
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(std::pin::pin!(black_box(ctx).done())
+        .poll(&mut cx)
+        .is_pending());
+}
+
+/// The same turn on tokio-util's `cancelled()`.
+#[inline]
+fn cancelled_turn(token: &CancellationToken, waker: &std::task::Waker) {
+    use std::future::Future;
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(std::pin::pin!(black_box(token).cancelled())
+        .poll(&mut cx)
+        .is_pending());
+}
+
 mod DoneInSelectLoop {
     use super::*;
     use crate::task_waker::task_waker;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context as TaskContext, Waker};
+    use std::task::Waker;
 
     thread_local! {
         /// The waker of the task this thread stands for.
@@ -142,57 +161,34 @@ mod DoneInSelectLoop {
     #[divan::bench(threads = [1, 2], sample_size = 1000)]
     fn ctx(bencher: Bencher) {
         let (ctx, _cancel) = Context::background().with_cancel();
-        bencher.bench(|| {
-            TASK.with(|waker| {
-                let mut cx = TaskContext::from_waker(waker);
-                let pending = pin!(black_box(&ctx).done()).poll(&mut cx).is_pending();
-                assert!(pending);
-            });
-        });
+        bencher.bench(|| TASK.with(|waker| done_turn(&ctx, waker)));
     }
 
     #[divan::bench(threads = [1, 2], sample_size = 1000)]
     fn tokio_util(bencher: Bencher) {
         let token = CancellationToken::new();
-        bencher.bench(|| {
-            TASK.with(|waker| {
-                let mut cx = TaskContext::from_waker(waker);
-                let pending = pin!(black_box(&token).cancelled())
-                    .poll(&mut cx)
-                    .is_pending();
-                assert!(pending);
-            });
-        });
+        bencher.bench(|| TASK.with(|waker| cancelled_turn(&token, waker)));
     }
 }
 
 mod DoneNewTaskEachTurn {
     use super::*;
     use crate::task_waker::task_waker;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::Context as TaskContext;
 
     #[divan::bench(sample_size = 1000)]
     fn ctx(bencher: Bencher) {
         let (ctx, _cancel) = Context::background().with_cancel();
-        bencher.with_inputs(task_waker).bench_refs(|waker| {
-            let mut cx = TaskContext::from_waker(waker);
-            let pending = pin!(black_box(&ctx).done()).poll(&mut cx).is_pending();
-            assert!(pending);
-        });
+        bencher
+            .with_inputs(task_waker)
+            .bench_refs(|waker| done_turn(&ctx, waker));
     }
 
     #[divan::bench(sample_size = 1000)]
     fn tokio_util(bencher: Bencher) {
         let token = CancellationToken::new();
-        bencher.with_inputs(task_waker).bench_refs(|waker| {
-            let mut cx = TaskContext::from_waker(waker);
-            let pending = pin!(black_box(&token).cancelled())
-                .poll(&mut cx)
-                .is_pending();
-            assert!(pending);
-        });
+        bencher
+            .with_inputs(task_waker)
+            .bench_refs(|waker| cancelled_turn(&token, waker));
     }
 }
 

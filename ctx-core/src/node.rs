@@ -648,7 +648,7 @@ impl CancelNode {
         // this cancellation, like any later one, only waits for its
         // propagation.
         self.err();
-        if cause.is_none() && matches!(self.end_unengaged(err), Some(Finish::Leaf)) {
+        if cause.is_none() && matches!(self.end_unengaged(err, &None), Some(Finish::Leaf)) {
             // The common end of a request's context: a leaf, nothing to
             // walk.
             self.leave_parent();
@@ -710,60 +710,54 @@ impl CancelNode {
     /// `PROPAGATED` in the same store.
     fn finish(&self, err: Error, cause: Option<Cause>) -> Finish {
         if cause.is_none() {
-            if let Some(finish) = self.end_unengaged(err) {
+            if let Some(finish) = self.end_unengaged(err, &cause) {
                 return finish;
             }
         }
         let mut shared = lock(&self.shared);
-        let state = self.state.load(Ordering::Relaxed);
-        if is_done(state) {
-            return Finish::AlreadyDone;
-        }
-        if state & ENGAGED == 0 {
-            // Only a cause brings a node nothing was registered with here;
-            // another cancellation may end it without the lock meanwhile.
-            let done = encode(err) | PROPAGATED | cause_bit(&cause);
-            if self
-                .state
-                .compare_exchange(LIVE, done, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            {
-                return Finish::AlreadyDone;
+        // A node nothing was registered with ends the same way under the
+        // lock, where a cause is kept (another cancellation may still end
+        // it without the lock meanwhile); an engaged one stays live while
+        // the lock is held.
+        let (finish, timer) = match self.end_unengaged(err, &cause) {
+            Some(finish) => (finish, None),
+            None => {
+                let (entries, timer) = match shared.as_mut() {
+                    Some(shared) if self.flags.load(Ordering::Relaxed) & HOLDS != 0 => {
+                        (shared.registry.take(), shared.timer.take())
+                    }
+                    _ => (None, None),
+                };
+                let done = match entries {
+                    Some(_) => encode(err),
+                    None => encode(err) | PROPAGATED,
+                } | cause_bit(&cause);
+                self.state.store(done, Ordering::Release);
+                (entries.map_or(Finish::Leaf, Finish::Notify), timer)
             }
-            shared.get_or_insert_with(Box::default).cause = cause;
-            return Finish::Leaf;
-        }
-        let (entries, timer) = match shared.as_mut() {
-            Some(shared) if self.flags.load(Ordering::Relaxed) & HOLDS != 0 => {
-                (shared.registry.take(), shared.timer.take())
-            }
-            _ => (None, None),
         };
-        let done = match entries {
-            Some(_) => encode(err),
-            None => encode(err) | PROPAGATED,
-        } | cause_bit(&cause);
-        self.state.store(done, Ordering::Release);
-        if cause.is_some() {
+        if cause.is_some() && !matches!(finish, Finish::AlreadyDone) {
             shared.get_or_insert_with(Box::default).cause = cause;
         }
         drop(shared);
         drop(timer);
-        entries.map_or(Finish::Leaf, Finish::Notify)
+        finish
     }
 
     /// Ends a node nothing was ever registered with (not [`ENGAGED`]) by
     /// one compare-and-swap, without its lock: it has nothing to take, and
-    /// a cancellation without a cause has nothing to store. `None` if it is
-    /// engaged: only [`finish`](Self::finish) under its lock may end it.
+    /// its state records whether there is a `cause`, which the caller keeps
+    /// under the lock. `None` if it is engaged: only [`finish`](Self::finish)
+    /// under its lock may end it.
     #[inline]
-    fn end_unengaged(&self, err: Error) -> Option<Finish> {
-        if self.state.load(Ordering::Relaxed) != LIVE {
-            return is_done(self.state.load(Ordering::Acquire)).then_some(Finish::AlreadyDone);
+    fn end_unengaged(&self, err: Error, cause: &Option<Cause>) -> Option<Finish> {
+        let state = self.state.load(Ordering::Acquire);
+        if state != LIVE {
+            return is_done(state).then_some(Finish::AlreadyDone);
         }
         match self.state.compare_exchange(
             LIVE,
-            encode(err) | PROPAGATED,
+            encode(err) | PROPAGATED | cause_bit(cause),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {

@@ -89,8 +89,7 @@ where
 /// `done()` future polled once registers (then, dropped, parks its
 /// registration with the thread).
 fn attach(ctx: &Context<'_>) {
-    let done = std::pin::pin!(ctx.done());
-    assert!(poll_once(done, Waker::noop()).is_pending());
+    assert!(select_turn(ctx, &mut TaskContext::from_waker(Waker::noop())).is_pending());
 }
 
 fn cause_text(ctx: &Context<'_>) -> Option<String> {

@@ -20,8 +20,7 @@ struct UserId(u64);
 /// `done()` future polled once registers (then, dropped, parks its
 /// registration with the thread).
 fn attach(ctx: &Context<'_>) {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert!(std::pin::pin!(ctx.done()).poll(&mut cx).is_pending());
+    assert!(poll_done_once(ctx, Waker::noop()).is_pending());
 }
 
 fn cause_text(ctx: &Context<'_>) -> Option<String> {
