@@ -26,7 +26,7 @@
 //!    registration made so far is still in the registry, and will be
 //!    handed to the canceller". The one exception is a node never
 //!    *engaged*: whatever needs it to stay live while it holds the lock
-//!    (registering with it, setting its timer, joining its parent) first
+//!    (registering with it, joining its parent) first
 //!    sets its [`ENGAGED`] bit, by a read-modify-write of the state under
 //!    the lock; a node without the bit has nothing to take, and a
 //!    cancellation without a cause ends it by a compare-and-swap from
@@ -93,8 +93,9 @@
 //!    after it.
 //! 9. A child is *attached* (registered with its parent scope) only once
 //!    something registers with it: a waiter, an after-func, a merge, or an
-//!    attached child of its own; a child with a deadline is attached at
-//!    birth, so that its parent's cancel disarms its timer. Attaching goes
+//!    attached child of its own (a deadline is not one: its timer holds the
+//!    node weakly, and when it fires, the node's `cancel` looks at the
+//!    ancestors first, like a check). Attaching goes
 //!    top-down, each unattached ancestor first, so an attached node's
 //!    parent is attached too, and a node with registrations is attached,
 //!    done, or a root (whose slot is [`ROOT`]). An attached node hears of
@@ -127,7 +128,6 @@ use tokio::time::Instant;
 use crate::after_func::{self, AfterFunc};
 use crate::error::{Cause, Error};
 use crate::sync::{lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
-use crate::timer::Timer;
 use crate::Context;
 
 const LIVE: u8 = 0;
@@ -136,7 +136,7 @@ const DEADLINE_EXCEEDED: u8 = 2;
 /// Set on a done node once every descendant is done too.
 const PROPAGATED: u8 = 4;
 /// Set on a live node, under its lock, before anything is registered with
-/// it, its timer is set, or it joins its parent: from then on only a
+/// it or it joins its parent: from then on only a
 /// cancellation under its lock may end it (invariant 1). A node without it
 /// has nothing for a cancellation to take, which may then end it by one
 /// compare-and-swap, without the lock.
@@ -158,9 +158,9 @@ const ROOT: u32 = u32::MAX - 1;
 /// In a node's `flags`: it has a deadline of its own (in [`Shared`]). Set
 /// at birth.
 const HAS_DEADLINE: u8 = 1;
-/// In a node's `flags`: its [`Shared`] holds a registration or an armed
-/// timer, what its cancellation must take. Written under the node's lock
-/// whenever either changes, and read under it by `finish`, which so leaves
+/// In a node's `flags`: its [`Shared`] holds a registration, what its
+/// cancellation must take. Written under the node's lock whenever its
+/// registry changes, and read under it by `finish`, which so leaves
 /// the box of a node that holds neither (a child waited on once, whose
 /// registry is all vacant slots) untouched.
 const HOLDS: u8 = 2;
@@ -201,8 +201,6 @@ struct Shared {
     cause: Option<Cause>,
     /// This node's own deadline, earlier than any inherited one.
     deadline: Option<Instant>,
-    /// The armed deadline, disarmed when the node is done or dropped.
-    timer: Option<Timer>,
 }
 
 /// What must hear about a node's cancellation.
@@ -320,20 +318,13 @@ impl CancelNode {
         let scope = parent.scope();
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
-            // Engaged at birth if it will have a timer to disarm.
-            state: AtomicU8::new(if deadline.is_some() { ENGAGED } else { LIVE }),
+            state: AtomicU8::new(LIVE),
             flags: AtomicU8::new(if deadline.is_some() { HAS_DEADLINE } else { 0 }),
             slot: AtomicU32::new(if scope.is_none() { ROOT } else { NO_SLOT }),
             shared: Mutex::new(shared),
         });
         if let Some(scope) = scope {
-            // A child with a deadline is attached at once, so that its
-            // parent's cancel disarms its timer (invariant 9).
-            if deadline.is_some() {
-                scope.adopt(&node);
-            } else {
-                scope.pass_on_done(&node);
-            }
+            scope.pass_on_done(&node);
         }
         node
     }
@@ -362,8 +353,8 @@ impl CancelNode {
         self.flags.load(Ordering::Relaxed) & HAS_DEADLINE != 0
     }
 
-    /// Under the node's lock, before registering with it, setting its
-    /// timer or joining its parent: marks it [`ENGAGED`] if it is live, and
+    /// Under the node's lock, before registering with it or joining its
+    /// parent: marks it [`ENGAGED`] if it is live, and
     /// returns why it is done otherwise. Once engaged, nothing but a
     /// cancellation under this lock can end it, so it stays live until the
     /// lock is released.
@@ -379,9 +370,9 @@ impl CancelNode {
 
     /// Records whether `shared` holds anything a cancellation must take
     /// ([`HOLDS`]). Under the node's lock, after every change to its
-    /// registry or timer.
+    /// registry.
     fn note_holdings(&self, shared: &Shared) {
-        let holds = shared.registry.occupied != 0 || shared.timer.is_some();
+        let holds = shared.registry.occupied != 0;
         let flags = self.flags.load(Ordering::Relaxed) & HAS_DEADLINE;
         self.flags
             .store(if holds { flags | HOLDS } else { flags }, Ordering::Relaxed);
@@ -403,25 +394,6 @@ impl CancelNode {
         let entry = shared.registry.remove(slot);
         self.note_holdings(shared);
         entry
-    }
-
-    /// Registers `child`, or, if this node is done, makes the child done
-    /// with the same error and cause: a child of a done parent is done.
-    fn adopt(self: &Arc<Self>, child: &Arc<CancelNode>) {
-        // A parent already done is seen without building an entry for it
-        // to refuse.
-        if self.pass_on_done(child) {
-            return;
-        }
-        match self.register(Entry::Child(Arc::downgrade(child))) {
-            // The child is not shared yet: only this thread can read its
-            // slot before the parent's lock is taken again.
-            Ok(slot) => child.slot.store(slot, Ordering::Relaxed),
-            // Brand new: `finish` marks its subtree done with it.
-            Err(refused) => {
-                child.finish(refused.err, refused.cause);
-            }
-        }
     }
 
     /// Makes a brand-new `child` done with this node's error and cause if
@@ -620,21 +592,6 @@ impl CancelNode {
         true
     }
 
-    /// Keeps the armed deadline until the node is done or dropped; disarms
-    /// it at once if the node is already done.
-    pub(crate) fn set_timer(&self, timer: Timer) {
-        let mut shared = lock(&self.shared);
-        if self.engage().is_none() {
-            let shared = shared.get_or_insert_with(Box::default);
-            shared.timer = Some(timer);
-            self.note_holdings(shared);
-        } else {
-            // Disarming takes the queue's lock: never under the node's.
-            drop(shared);
-            drop(timer);
-        }
-    }
-
     /// Cancels this node and every descendant with `err` and `cause`, and
     /// removes it from its parent. Only the first cancellation of a node has
     /// any effect: its error and cause stick, and a node whose ancestor is
@@ -719,28 +676,27 @@ impl CancelNode {
         // lock, where a cause is kept (another cancellation may still end
         // it without the lock meanwhile); an engaged one stays live while
         // the lock is held.
-        let (finish, timer) = match self.end_unengaged(err, &cause) {
-            Some(finish) => (finish, None),
+        let finish = match self.end_unengaged(err, &cause) {
+            Some(finish) => finish,
             None => {
-                let (entries, timer) = match shared.as_mut() {
+                let entries = match shared.as_mut() {
                     Some(shared) if self.flags.load(Ordering::Relaxed) & HOLDS != 0 => {
-                        (shared.registry.take(), shared.timer.take())
+                        shared.registry.take()
                     }
-                    _ => (None, None),
+                    _ => None,
                 };
                 let done = match entries {
                     Some(_) => encode(err),
                     None => encode(err) | PROPAGATED,
                 } | cause_bit(&cause);
                 self.state.store(done, Ordering::Release);
-                (entries.map_or(Finish::Leaf, Finish::Notify), timer)
+                entries.map_or(Finish::Leaf, Finish::Notify)
             }
         };
         if cause.is_some() && !matches!(finish, Finish::AlreadyDone) {
             shared.get_or_insert_with(Box::default).cause = cause;
         }
         drop(shared);
-        drop(timer);
         finish
     }
 
@@ -828,7 +784,7 @@ impl CancelNode {
     }
 
     /// Leaves the parent's registry, if cancellation has not done so
-    /// already. The node's timer disarms itself when the node is dropped.
+    /// already.
     fn release(&mut self) {
         // `&mut self`: nothing else can reach this node any more. A node
         // whose cancellation already left its parent (the usual end: its

@@ -5,28 +5,33 @@
 //! and to abort it, for a deadline that is usually cancelled long before it
 //! passes. Instead each runtime keeps its armed deadlines in [`Shard`]s, one
 //! per slot of threads (like Go's timer heap per P): a thread arms in its
-//! own shard, and disarms there unless another thread ends the context, so
-//! two threads making deadline contexts at once share no lock (only the
+//! own shard, so two threads making deadline contexts at once share no
+//! lock (only the
 //! reference count of the runtime's handle, which `Handle::try_current`
 //! clones: tokio has no other way to tell which runtime is current). Each
 //! shard has a driver task that sleeps on tokio's timer until the shard's
 //! earliest deadline (so `tokio::time::pause()` drives it like any sleep),
 //! cancels what is due, and sleeps again.
 //!
-//! A shard is a binary heap of `(instant, id)` over a slab of the live
-//! deadlines. Arming pushes onto the heap, which for deadlines armed in
-//! the order they fall (a fixed timeout per request) stops at once;
-//! disarming only empties the slab slot, and the heap entry goes stale
-//! (Go's timers are deleted the same lazy way). Stale entries are dropped
-//! when they reach the top, and all at once when they outnumber the live
-//! ones, so a shard's memory stays within twice its live deadlines (plus a
-//! small constant) however many are armed and cancelled.
+//! A shard is a binary heap of `(instant, arming order)` entries, each
+//! holding its context's node weakly. Nothing disarms an entry: a context
+//! cancelled or dropped before its deadline leaves its entry behind, as Go
+//! leaves a stopped timer in its heap for later removal, and the entry
+//! does nothing when it comes due (its node is gone, or already done). So a
+//! deadline costs its context nothing after it is armed: no lock taken and
+//! no reference to the shard kept, however the context ends. Arming pushes
+//! onto the heap, which for deadlines armed in the order they fall (a fixed
+//! timeout per request) stops at once. The entries of dropped contexts are
+//! swept out by the arming that finds the heap grown to twice what the
+//! last sweep kept (so a shard holds at most twice its live entries, plus
+//! a small constant, for as long as deadlines are armed on it), and by the
+//! driver when they come due. Until then each keeps its node's allocation
+//! and the deadline's cause, if it was given one (not the node's contents:
+//! its parent and values go with the context).
 //!
-//! The shards hold their nodes weakly and a node's [`Timer`] disarms itself
-//! when the node is done or dropped, so an abandoned deadline context leaves
-//! nothing behind. A shard's lock is never held while a node's is, nor the
-//! reverse (the tree's invariant 4): the driver takes what is due out of
-//! its shard before cancelling it.
+//! A shard's lock is never held while a node's is, nor the reverse (the
+//! tree's invariant 4): the driver takes what is due out of its shard
+//! before cancelling it.
 //!
 //! When a runtime shuts down, its drivers are dropped and their deadlines
 //! could never fire: a context timed by one would stay live forever, and a
@@ -41,7 +46,7 @@
 //! stress tests, not the loom models.
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
+use std::cmp::{Ordering as Order, Reverse};
 use std::collections::BinaryHeap;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -68,8 +73,8 @@ const HORIZON: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
 /// in it, so an unused slot costs nothing.
 const SHARDS: usize = 32;
 
-/// Below this many stale heap entries a shard does not compact.
-const COMPACT_AT: usize = 64;
+/// A shard's heap is swept no sooner than at this many entries.
+const SWEEP_AT_LEAST: usize = 64;
 
 /// The armed deadlines of one runtime, for the threads of one shard slot.
 #[derive(Default)]
@@ -82,16 +87,14 @@ struct Shard {
 
 #[derive(Default)]
 struct Armed {
-    /// One entry per deadline armed here and not yet popped, earliest
-    /// first; an entry whose slot no longer holds its id is stale.
+    /// One entry per deadline armed here and not yet due or swept out,
+    /// earliest first.
     heap: BinaryHeap<Reverse<Due>>,
-    /// The live deadlines, by slot.
-    slots: Vec<Option<Live>>,
-    free: Vec<u32>,
-    /// How many slots are occupied: the heap holds this many live entries,
-    /// and the rest of it is stale.
-    live: usize,
-    next_id: u64,
+    /// The arming order of the next deadline.
+    next_seq: u64,
+    /// The heap length at which the next arming sweeps out the entries of
+    /// dropped contexts: twice what the last sweep kept.
+    sweep_at: usize,
     /// When the driver wakes next on its own (`None`: only when notified).
     /// A deadline earlier than this notifies it; any other does not, so a
     /// stream of deadlines armed in order wakes no other thread.
@@ -101,39 +104,53 @@ struct Armed {
     closed: bool,
 }
 
-/// A heap entry: ordered by instant, then by arming order.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+/// A deadline: ordered by instant, then by arming order.
 struct Due {
     at: Instant,
-    id: u64,
-    slot: u32,
-}
-
-struct Live {
-    id: u64,
+    seq: u64,
     node: Weak<CancelNode>,
     cause: Option<Cause>,
+}
+
+impl Due {
+    /// Whether the context is gone: this entry can never cancel anything.
+    fn is_dead(&self) -> bool {
+        self.node.strong_count() == 0
+    }
+
+    /// Cancels the context, if it is still there, as its deadline passing
+    /// does.
+    fn fire(self) {
+        if let Some(node) = self.node.upgrade() {
+            node.cancel(Error::DeadlineExceeded, self.cause);
+        }
+    }
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Order::Equal
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Order {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 /// The cause of a deadline context cancelled because the runtime timing its
 /// deadline shut down first.
 pub(crate) const RUNTIME_GONE: &str = "ctx: the Tokio runtime timing this context's deadline \
      shut down before the deadline passed";
-
-/// A node's armed deadline: disarmed (its slot emptied) when dropped.
-pub(crate) struct Timer {
-    shard: Arc<Shard>,
-    slot: u32,
-    id: u64,
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        let removed = self.shard.lock().disarm(self.slot, self.id);
-        // The cause may be the last owner of a user error: drop it unlocked.
-        drop(removed);
-    }
-}
 
 impl Shard {
     fn lock(&self) -> MutexGuard<'_, Armed> {
@@ -142,80 +159,61 @@ impl Shard {
 }
 
 impl Armed {
-    /// Adds a deadline; returns its slot and id, and whether the driver
-    /// must be notified to wake earlier.
+    /// Adds a deadline; returns whether the driver must be notified to
+    /// wake earlier, and the causes of the entries a sweep took out, for
+    /// the caller to drop once the lock is released (a cause may be the
+    /// last owner of a user's error).
     fn arm(
         &mut self,
         at: Instant,
         node: Weak<CancelNode>,
         cause: Option<Cause>,
-    ) -> (u32, u64, bool) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let live = Some(Live { id, node, cause });
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = live;
-                slot
-            }
-            None => {
-                self.slots.push(live);
-                u32::try_from(self.slots.len() - 1)
-                    .expect("more than 4 billion deadlines armed at once on one shard")
-            }
+    ) -> (bool, Vec<Cause>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Reverse(Due {
+            at,
+            seq,
+            node,
+            cause,
+        }));
+        let swept = if self.heap.len() >= self.sweep_at.max(SWEEP_AT_LEAST) {
+            self.sweep()
+        } else {
+            Vec::new()
         };
-        self.live += 1;
-        self.heap.push(Reverse(Due { at, id, slot }));
         let notify = self.driver_wakes_at.is_none_or(|wakes_at| at < wakes_at);
         if notify {
             self.driver_wakes_at = Some(at);
         }
-        (slot, id, notify)
+        (notify, swept)
     }
 
-    /// Empties `slot` if it still holds deadline `id` (the driver may have
-    /// taken it when it came due).
-    fn take(&mut self, slot: u32, id: u64) -> Option<Live> {
-        if !holds(&self.slots, slot, id) {
-            return None;
-        }
-        let live = self.slots[slot as usize].take();
-        self.free.push(slot);
-        self.live -= 1;
-        live
-    }
-
-    /// Disarms deadline `id`, then drops stale heap entries if they
-    /// outnumber the live ones.
-    fn disarm(&mut self, slot: u32, id: u64) -> Option<Live> {
-        let live = self.take(slot, id)?;
-        if self.live == 0 {
-            // Every entry left is stale: start over, and give back the
-            // memory of a burst.
-            if self.slots.len() <= COMPACT_AT {
-                self.heap.clear();
-                self.slots.clear();
-                self.free.clear();
-            } else {
-                self.heap = BinaryHeap::new();
-                self.slots = Vec::new();
-                self.free = Vec::new();
+    /// Takes out the entries of dropped contexts, returning their causes,
+    /// and gives back the memory of a burst.
+    fn sweep(&mut self) -> Vec<Cause> {
+        let mut swept = Vec::new();
+        let mut entries = std::mem::take(&mut self.heap).into_vec();
+        entries.retain_mut(|Reverse(due)| {
+            if !due.is_dead() {
+                return true;
             }
-        } else {
-            let stale = self.heap.len() - self.live;
-            if stale >= COMPACT_AT && stale > self.live {
-                let slots = &self.slots;
-                self.heap
-                    .retain(|Reverse(due)| holds(slots, due.slot, due.id));
-            }
+            swept.extend(due.cause.take());
+            false
+        });
+        self.sweep_at = 2 * entries.len();
+        let floor = self.sweep_at.max(SWEEP_AT_LEAST);
+        if entries.capacity() > 2 * floor {
+            entries.shrink_to(floor);
         }
-        Some(live)
+        self.heap = BinaryHeap::from(entries);
+        swept
     }
 
     /// Takes out the deadlines due at `now`; returns them and the instant
     /// the driver sleeps until (the next heap entry's), which arming
     /// compares with from now on.
-    fn take_due(&mut self, now: Instant) -> (Vec<Live>, Option<Instant>) {
+    fn take_due(&mut self, now: Instant) -> (Vec<Due>, Option<Instant>) {
         let mut due = Vec::new();
         self.driver_wakes_at = loop {
             let Some(Reverse(first)) = self.heap.peek() else {
@@ -224,21 +222,13 @@ impl Armed {
             if first.at > now {
                 break Some(first.at);
             }
-            let (slot, id) = (first.slot, first.id);
-            self.heap.pop();
-            due.extend(self.take(slot, id));
+            let Some(Reverse(first)) = self.heap.pop() else {
+                unreachable!("peeked");
+            };
+            due.push(first);
         };
         (due, self.driver_wakes_at)
     }
-}
-
-/// Whether `slot` still holds deadline `id` (a heap entry or a timer for
-/// which it does not is stale).
-fn holds(slots: &[Option<Live>], slot: u32, id: u64) -> bool {
-    slots
-        .get(slot as usize)
-        .and_then(Option::as_ref)
-        .is_some_and(|live| live.id == id)
 }
 
 /// The source of threads' shard slots.
@@ -247,8 +237,7 @@ static NEXT_SHARD_INDEX: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     /// This thread's shard slot, in every runtime.
     static SHARD_INDEX: usize = NEXT_SHARD_INDEX.fetch_add(1, Ordering::Relaxed) % SHARDS;
-    /// This thread's shard of the runtime it last armed a deadline on: the
-    /// common case skips the process-wide registry.
+    /// This thread's shard of the runtime it last armed a deadline on.
     static LAST_SHARD: RefCell<Option<(runtime::Id, Arc<Shard>)>> = const { RefCell::new(None) };
 }
 
@@ -282,20 +271,39 @@ pub(crate) fn arm(
              (#[tokio::main], Runtime::block_on) or after `Handle::enter()`"
         );
     };
-    let shard = shard_of(&runtime);
-    let (slot, id, notify) = {
+    let id = runtime.id();
+    let mut cause = cause;
+    let arm_on = |shard: &Shard, cause: &mut Option<Cause>| {
         let mut armed = shard.lock();
         if armed.closed {
-            drop(armed);
-            node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
-            return;
+            return None;
         }
-        armed.arm(deadline, Arc::downgrade(node), cause)
+        let (notify, swept) = armed.arm(deadline, Arc::downgrade(node), cause.take());
+        drop(armed);
+        if notify {
+            shard.earlier.notify_one();
+        }
+        Some(swept)
     };
-    if notify {
-        shard.earlier.notify_one();
+    let armed = LAST_SHARD
+        .try_with(|last| {
+            // This thread's shard of the runtime it last armed on: the
+            // common case skips the process-wide registry.
+            let mut last = last.borrow_mut();
+            let (_, shard) = match &mut *last {
+                Some(cached) if cached.0 == id => cached,
+                last => last.insert((id, shared_shard_of(&runtime, id))),
+            };
+            arm_on(shard, &mut cause)
+        })
+        // A deadline made by a thread-local's destructor, after this cache
+        // was destroyed: found the slow way.
+        .unwrap_or_else(|_| arm_on(&shared_shard_of(&runtime, id), &mut cause));
+    match armed {
+        // Dropped unlocked: a cause may be the last owner of a user's error.
+        Some(swept) => drop(swept),
+        None => node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE))),
     }
-    node.set_timer(Timer { shard, slot, id });
 }
 
 /// How many deadlines are armed on the current runtime (0 outside one).
@@ -311,26 +319,20 @@ pub(crate) fn armed_on_current_runtime() -> usize {
         .filter(|(runtime, _, _)| *runtime == id)
         .filter_map(|(_, _, shard)| shard.upgrade())
         .collect();
-    shards.iter().map(|shard| shard.lock().live).sum()
-}
-
-/// This thread's shard of `runtime`.
-fn shard_of(runtime: &Handle) -> Arc<Shard> {
-    let id = runtime.id();
-    LAST_SHARD
-        .try_with(|last| {
-            if let Some((cached, shard)) = &*last.borrow() {
-                if *cached == id {
-                    return shard.clone();
-                }
-            }
-            let shard = shared_shard_of(runtime, id);
-            *last.borrow_mut() = Some((id, shard.clone()));
-            shard
+    // Upgraded under each shard's lock, checked after it: a node's lock is
+    // never taken under a shard's.
+    let nodes: Vec<Arc<CancelNode>> = shards
+        .iter()
+        .flat_map(|shard| {
+            let armed = shard.lock();
+            armed
+                .heap
+                .iter()
+                .filter_map(|Reverse(due)| due.node.upgrade())
+                .collect::<Vec<_>>()
         })
-        // A deadline made by a thread-local's destructor, after this cache
-        // was destroyed: found the slow way.
-        .unwrap_or_else(|_| shared_shard_of(runtime, id))
+        .collect();
+    nodes.iter().filter(|node| node.err().is_none()).count()
 }
 
 /// This thread's shard of runtime `id`, from the process-wide registry.
@@ -365,14 +367,13 @@ impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         let orphaned = {
             let mut armed = self.0.lock();
-            let orphaned = std::mem::take(&mut *armed);
+            let orphaned = std::mem::take(&mut armed.heap);
             armed.closed = true;
-            orphaned.slots
+            orphaned
         };
-        // Cancelled unlocked: a node's cancel disarms its timer, which
-        // takes the shard's lock.
-        for live in orphaned.into_iter().flatten() {
-            if let Some(node) = live.node.upgrade() {
+        // Cancelled unlocked (invariant 4 of the tree).
+        for Reverse(due) in orphaned {
+            if let Some(node) = due.node.upgrade() {
                 node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
             }
         }
@@ -389,11 +390,7 @@ async fn drive(shard: CloseOnDrop) {
         let mut earlier = pin!(shard.earlier.notified());
         earlier.as_mut().enable();
         let (due, next) = shard.lock().take_due(Instant::now());
-        for live in due {
-            if let Some(node) = live.node.upgrade() {
-                node.cancel(Error::DeadlineExceeded, live.cause);
-            }
-        }
+        due.into_iter().for_each(Due::fire);
         match next {
             Some(next) => {
                 let mut sleep = pin!(sleep_until(next));
@@ -414,9 +411,16 @@ async fn drive(shard: CloseOnDrop) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Context;
 
-    fn arm_in(armed: &mut Armed, at: Instant) -> (u32, u64, bool) {
-        armed.arm(at, Weak::new(), None)
+    fn arm_in(armed: &mut Armed, at: Instant, node: &Arc<CancelNode>) -> bool {
+        let (notify, swept) = armed.arm(at, Arc::downgrade(node), None);
+        drop(swept);
+        notify
+    }
+
+    fn node() -> Arc<CancelNode> {
+        CancelNode::new(&Context::background(), None)
     }
 
     /// Deadlines armed in the order they fall (a fixed timeout per
@@ -425,62 +429,90 @@ mod tests {
     fn deadlines_armed_in_order_notify_the_driver_once() {
         let mut armed = Armed::default();
         let start = Instant::now();
+        let node = node();
         let notified: Vec<bool> = (0..100)
-            .map(|i| arm_in(&mut armed, start + Duration::from_secs(i + 1)).2)
+            .map(|i| arm_in(&mut armed, start + Duration::from_secs(i + 1), &node))
             .collect();
         assert!(notified[0]);
         assert!(notified[1..].iter().all(|notified| !notified));
         // An earlier one does.
-        assert!(arm_in(&mut armed, start).2);
+        assert!(arm_in(&mut armed, start, &node));
     }
 
-    /// Disarmed deadlines leave stale heap entries behind; they never come
-    /// due, and never outnumber the live ones by more than the constant.
+    /// The entries of dropped contexts are swept out as deadlines are
+    /// armed: the heap never holds more than twice the live ones plus the
+    /// constant, and what comes due is the live ones, earliest first.
     #[test]
-    fn disarmed_deadlines_never_fire_and_stay_bounded() {
+    fn entries_of_dropped_contexts_are_swept_out() {
         let mut armed = Armed::default();
         let start = Instant::now();
         let mut kept = Vec::new();
         for i in 0..10_000_u64 {
-            let (slot, id, _) = arm_in(&mut armed, start + Duration::from_millis(10_000 - i));
+            let node = node();
+            arm_in(&mut armed, start + Duration::from_millis(10_000 - i), &node);
             if i % 100 == 0 {
-                kept.push((i, slot, id));
-            } else {
-                assert!(armed.disarm(slot, id).is_some());
+                kept.push(node);
             }
-            assert!(armed.heap.len() <= 2 * armed.live + COMPACT_AT);
+            assert!(armed.heap.len() <= 2 * kept.len() + SWEEP_AT_LEAST);
         }
-        assert_eq!(armed.live, kept.len());
-        // A deadline is disarmed once: the second time finds nothing.
-        let (_, slot, id) = kept[0];
-        let first = armed.disarm(slot, id);
-        assert!(first.is_some());
-        assert!(armed.disarm(slot, id).is_none());
-        let kept = &kept[1..];
-
         let (due, next) = armed.take_due(start + Duration::from_secs(20));
-        assert_eq!(due.len(), kept.len());
-        // Earliest first: the last armed falls first.
-        let mut expected: Vec<u64> = kept.iter().map(|(_, _, id)| *id).collect();
-        expected.sort_unstable_by(|a, b| b.cmp(a));
-        assert_eq!(due.iter().map(|live| live.id).collect::<Vec<_>>(), expected);
         assert_eq!(next, None);
-        assert_eq!(armed.live, 0);
+        let live: Vec<Arc<CancelNode>> = due.iter().filter_map(|due| due.node.upgrade()).collect();
+        // Earliest first: the last armed falls first.
+        kept.reverse();
+        assert_eq!(live.len(), kept.len());
+        assert!(live
+            .iter()
+            .zip(&kept)
+            .all(|(due, kept)| Arc::ptr_eq(due, kept)));
     }
 
-    /// A slot the driver took when it came due, then reused, is not
-    /// disarmed by the first deadline's timer.
+    /// A burst's memory is given back by the arming that follows it, within
+    /// as many deadlines as the burst had.
     #[test]
-    fn a_reused_slot_is_not_disarmed_by_its_previous_deadline() {
+    fn a_burst_is_given_back_by_later_arming() {
         let mut armed = Armed::default();
         let start = Instant::now();
-        let (slot, id, _) = arm_in(&mut armed, start);
+        let burst: Vec<_> = (0..100_000).map(|_| node()).collect();
+        for node in &burst {
+            arm_in(&mut armed, start + Duration::from_secs(1), node);
+        }
+        let peak = armed.heap.capacity();
+        drop(burst);
+        // Requests that come after it, each with its own short-lived
+        // context.
+        let mut arms = 0;
+        while armed.heap.len() > SWEEP_AT_LEAST {
+            arm_in(&mut armed, start + Duration::from_secs(1), &node());
+            arms += 1;
+            assert!(arms <= 100_000, "never swept");
+        }
+        assert!(
+            armed.heap.capacity() < peak / 10,
+            "{} of {peak}",
+            armed.heap.capacity()
+        );
+    }
+
+    /// An entry whose context is gone fires nothing; one whose context is
+    /// alive cancels it with the deadline's cause.
+    #[test]
+    fn a_due_entry_cancels_only_a_context_still_there() {
+        let mut armed = Armed::default();
+        let start = Instant::now();
+        let gone = node();
+        arm_in(&mut armed, start, &gone);
+        drop(gone);
+        let alive = node();
+        let (_, swept) = armed.arm(
+            start,
+            Arc::downgrade(&alive),
+            Some(into_cause("budget spent")),
+        );
+        assert!(swept.is_empty());
         let (due, _) = armed.take_due(start);
-        assert_eq!(due.len(), 1);
-        let (reused, newer, _) = arm_in(&mut armed, start + Duration::from_secs(1));
-        assert_eq!(reused, slot);
-        assert!(armed.disarm(slot, id).is_none());
-        assert_eq!(armed.live, 1);
-        assert!(armed.disarm(reused, newer).is_some());
+        assert_eq!(due.len(), 2);
+        due.into_iter().for_each(Due::fire);
+        assert_eq!(alive.err(), Some(Error::DeadlineExceeded));
     }
 }

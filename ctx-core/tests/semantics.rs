@@ -249,6 +249,32 @@ async fn a_child_deadline_never_extends_the_parents() {
     assert_eq!(later.done().await, Error::DeadlineExceeded);
 }
 
+/// A deadline child of a live parent is not registered with it (nothing
+/// waits on it): when the parent is cancelled first, the child still
+/// reports the parent's error and cause, before and after its own deadline
+/// passes, and its deadline then changes nothing.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_child_of_a_parent_cancelled_first_keeps_the_parents_error() {
+    let (parent, cancel) = Context::background().with_cancel_cause();
+    let (child, _c) = parent.with_timeout_cause(Duration::from_secs(1), "budget spent");
+    assert_eq!(parent.debug_registrations(), 0, "not attached at birth");
+    cancel.cancel("client went away");
+    assert_eq!(child.err(), Some(Error::Canceled));
+    advance(Duration::from_secs(2)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(child.err(), Some(Error::Canceled));
+    assert_eq!(cause_text(&child).as_deref(), Some("client went away"));
+
+    // Unobserved until its deadline: the timer's cancellation looks at the
+    // ancestors first.
+    let (parent, cancel) = Context::background().with_cancel();
+    let (child, _c) = parent.with_timeout(Duration::from_secs(1));
+    cancel.cancel();
+    advance(Duration::from_secs(2)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(child.done().await, Error::Canceled);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_past_deadline_cancels_at_once() {
     let (zero, _c1) = Context::background().with_timeout(Duration::ZERO);
@@ -290,7 +316,7 @@ async fn huge_timeouts_and_far_deadlines_do_not_panic() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelling_a_deadline_context_reports_canceled_and_frees_its_timer() {
+async fn cancelling_a_deadline_context_reports_canceled_and_disarms_its_deadline() {
     let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(60));
     assert_eq!(Context::debug_armed_deadlines(), 1);
     cancel.cancel();
