@@ -55,16 +55,19 @@
 //!   first cancellation to reach a context wins and its cause sticks;
 //!   [`without_cancel`](Context::without_cancel) keeps values and drops
 //!   deadline, done and cause; an after-func runs exactly once, with no lock of
-//!   the tree held. A context's resources (its place in its parent, its timer)
-//!   are reclaimed when it is cancelled or its last clone and handle are gone:
+//!   the tree held. A context's place in its parent is reclaimed when it is
+//!   cancelled or its last clone and handle are gone, and its timer's entry
+//!   soon after (swept out by later deadlines, as Go sweeps stopped timers):
 //!   Go's lostcancel leak cannot happen.
 //! - **What it costs.** Cloning a context is one atomic increment;
 //!   [`err`](Context::err) and [`is_done`](Context::is_done) are an atomic load
 //!   or two, without locks; a child registers with its parent only once
 //!   something waits on it, so making and cancelling the contexts nothing waits
 //!   on never touches their parent, and cancelling one (without a cause) takes
-//!   no lock; a `select!` loop that makes a new [`done`](Context::done) every
-//!   turn registers its task's waker once, not every turn;
+//!   no lock; a deadline adds no allocation, only a push onto the arming
+//!   thread's heap of deadlines, which its cancellation leaves alone; a
+//!   `select!` loop that makes a new [`done`](Context::done) every turn
+//!   registers its task's waker once, not every turn;
 //!   [`value`](Context::value) is a binary search of one table, at any depth;
 //!   [`Context::background`] and [`Context::todo`] allocate nothing.
 //!

@@ -6,6 +6,7 @@
 mod after_func;
 mod checkpoint;
 mod context;
+mod deadline;
 mod done;
 mod error;
 #[cfg(feature = "axum")]

@@ -126,6 +126,7 @@ use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::after_func::{self, AfterFunc};
+use crate::deadline::PackedDeadline;
 use crate::error::{Cause, Error};
 use crate::sync::{lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
 use crate::Context;
@@ -155,8 +156,8 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 /// without-cancel context): nothing to attach to, so its state is its own.
 const ROOT: u32 = u32::MAX - 1;
 
-/// In a node's `flags`: it has a deadline of its own (in [`Shared`]). Set
-/// at birth.
+/// In a node's `flags`: it has a deadline of its own (packed in the node,
+/// or in [`Shared`]). Set at birth.
 const HAS_DEADLINE: u8 = 1;
 /// In a node's `flags`: its [`Shared`] holds a registration, what its
 /// cancellation must take. Written under the node's lock whenever its
@@ -172,9 +173,10 @@ const WALK_LIMIT: usize = 8;
 
 /// A cancelable context.
 ///
-/// Kept to 40 bytes (56 with the `Arc` header): what every node needs is
-/// inline, what only some need (children, waiters, a cause, a deadline) is
-/// in [`Shared`], allocated on first use.
+/// Kept to 48 bytes (64 with the `Arc` header): what every node needs is
+/// inline, and so is a deadline (most deadline contexts are a request's,
+/// and would otherwise allocate twice); what only some need (children,
+/// waiters, a cause) is in [`Shared`], allocated on first use.
 pub(crate) struct CancelNode {
     /// The context this one was derived from: the `Display` chain, the
     /// inherited deadline, the values in effect, and what keeps the
@@ -183,6 +185,9 @@ pub(crate) struct CancelNode {
     state: AtomicU8,
     /// [`HAS_DEADLINE`] and [`HOLDS`].
     flags: AtomicU8,
+    /// This node's own deadline, unless it does not pack (then it is in
+    /// [`Shared`]).
+    deadline: PackedDeadline,
     /// This node's index in its parent scope's registry, [`NO_SLOT`] while
     /// it is not attached (invariant 9), or [`ROOT`]. Written under the
     /// parent scope's lock (and this node's, when it joins). Read without
@@ -199,7 +204,7 @@ struct Shared {
     /// The cause of the cancellation; `None` while live, or when canceled
     /// without an explicit cause.
     cause: Option<Cause>,
-    /// This node's own deadline, earlier than any inherited one.
+    /// This node's own deadline, if it does not pack into the node.
     deadline: Option<Instant>,
 }
 
@@ -309,7 +314,8 @@ impl CancelNode {
     /// any, registered with `parent`'s scope, or born done if that scope
     /// already is.
     pub(crate) fn new(parent: &Context<'_>, deadline: Option<Instant>) -> Arc<Self> {
-        let shared = deadline.map(|deadline| {
+        let packed = deadline.and_then(PackedDeadline::pack);
+        let shared = deadline.filter(|_| packed.is_none()).map(|deadline| {
             Box::new(Shared {
                 deadline: Some(deadline),
                 ..Shared::default()
@@ -320,6 +326,7 @@ impl CancelNode {
             parent: parent.erase(),
             state: AtomicU8::new(LIVE),
             flags: AtomicU8::new(if deadline.is_some() { HAS_DEADLINE } else { 0 }),
+            deadline: packed.unwrap_or(PackedDeadline::NONE),
             slot: AtomicU32::new(if scope.is_none() { ROOT } else { NO_SLOT }),
             shared: Mutex::new(shared),
         });
@@ -343,6 +350,9 @@ impl CancelNode {
     pub(crate) fn own_deadline(&self) -> Option<Instant> {
         if !self.has_deadline() {
             return None;
+        }
+        if let Some(deadline) = self.deadline.unpack() {
+            return Some(deadline);
         }
         lock(&self.shared)
             .as_ref()

@@ -283,6 +283,14 @@ async fn a_past_deadline_cancels_at_once() {
     let (ctx, _c2) = Context::background().with_deadline_cause(past, "too late");
     assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
     assert_eq!(cause_text(&ctx).as_deref(), Some("too late"));
+    assert_eq!(ctx.deadline(), Some(past));
+    // Before this process made its first deadline (kept apart from the
+    // ones after it), and still reported as given.
+    if let Some(long_past) = Instant::now().checked_sub(Duration::from_secs(3600)) {
+        let (ctx, _c3) = Context::background().with_deadline(long_past);
+        assert_eq!(ctx.deadline(), Some(long_past));
+        assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+    }
 }
 
 #[test]
