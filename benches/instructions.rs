@@ -26,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 mod task_waker;
 
 struct Fixture {
+    /// WaitWake's runtime: one thread, the waiters' and the canceller's.
+    current_thread: tokio::runtime::Runtime,
     background: Context<'static>,
     live: Context<'static>,
     token: CancellationToken,
@@ -79,15 +81,91 @@ fn cancelled_in_select_loop(f: &Fixture) {
     assert!(pin!(f.token.cancelled()).poll(&mut cx).is_pending());
 }
 
+/// A chain of 100 `with_cancel`s under Background, each handle dropped
+/// innermost first (CancelTree depth=100 Root=Background): per op, one
+/// context of a deep chain.
+#[inline(never)]
+fn chain_of_100(f: &Fixture) {
+    let mut handles = Vec::with_capacity(100);
+    let mut ctx = f.background.clone();
+    for _ in 0..100 {
+        let (child, cancel) = ctx.with_cancel();
+        handles.push(cancel);
+        ctx = child;
+    }
+    drop(ctx);
+    while let Some(handle) = handles.pop() {
+        drop(handle);
+    }
+}
+
+/// The same chain of tokio-util's child tokens, dropped innermost first
+/// (CancelTree depth=100 Root=Background against tokio-util).
+#[inline(never)]
+fn token_chain_of_100(_: &Fixture) {
+    let mut tokens = Vec::with_capacity(100);
+    let mut token = CancellationToken::new();
+    for _ in 0..100 {
+        token = token.child_token();
+        tokens.push(token.clone());
+    }
+    drop(token);
+    while let Some(token) = tokens.pop() {
+        drop(token);
+    }
+}
+
+/// 100 tasks waiting on one context, then woken by its cancel and joined
+/// (WaitWake/ctx): per op, 100 waiters.
+#[inline(never)]
+fn wait_wake_100(f: &Fixture) {
+    let (ctx, cancel) = f.background.with_cancel();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let done = ctx.done_owned();
+            f.current_thread.spawn(async move {
+                done.await;
+            })
+        })
+        .collect();
+    f.current_thread.block_on(async move {
+        tokio::task::yield_now().await;
+        cancel.cancel();
+        for task in tasks {
+            task.await.expect("waiter");
+        }
+    });
+}
+
+/// The same on tokio-util's `cancelled_owned()` (WaitWake/tokio_util).
+#[inline(never)]
+fn token_wait_wake_100(f: &Fixture) {
+    let token = CancellationToken::new();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| f.current_thread.spawn(token.clone().cancelled_owned()))
+        .collect();
+    f.current_thread.block_on(async move {
+        tokio::task::yield_now().await;
+        token.cancel();
+        for task in tasks {
+            task.await.expect("waiter");
+        }
+    });
+}
+
 type Shape = (&'static str, fn(&Fixture));
 
-const SHAPES: [Shape; 6] = [
+const SHAPES: [Shape; 10] = [
     ("child_of_background", child_of_background),
     ("child_of_live_parent", child_of_live_parent),
     ("child_token", child_token),
     ("timeout", timeout),
     ("done_in_select_loop", done_in_select_loop),
     ("cancelled_in_select_loop", cancelled_in_select_loop),
+    ("chain_of_100", chain_of_100),
+    ("token_chain_of_100", token_chain_of_100),
+    ("wait_wake_100", wait_wake_100),
+    ("token_wait_wake_100", token_wait_wake_100),
 ];
 
 fn main() {
@@ -114,6 +192,9 @@ fn main() {
     let _entered = runtime.enter();
     let (live, _cancel_live) = Context::background().with_cancel();
     let fixture = Fixture {
+        current_thread: tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio runtime"),
         background: Context::background(),
         live,
         token: CancellationToken::new(),

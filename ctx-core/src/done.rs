@@ -39,6 +39,10 @@ impl Waiter {
             return Poll::Pending;
         };
         if let Some(err) = node.err() {
+            // Cancellation took its slot: nothing to park or free, and
+            // parking it would free the thread's previous one under that
+            // one's lock, for the many tasks a cancellation wakes at once.
+            self.registered = None;
             return Poll::Ready(err);
         }
         self.wait(node, cx)

@@ -505,6 +505,27 @@ fn a_parked_registration_wakes_its_task_once_on_cancel() {
     assert_eq!(poll_done_once(&ctx, &waker), Poll::Ready(Error::Canceled));
 }
 
+/// A `done()` future that completed has no registration left to park
+/// (the cancellation took it): dropping it leaves the one the thread
+/// parked before, so the many tasks a cancellation wakes on one thread
+/// each end without a lock.
+#[test]
+fn a_completed_done_future_leaves_the_parked_registration_alone() {
+    let (parked, _parked_cancel) = Context::background().with_cancel();
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (_task, waker) = Task::waker();
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut done = Box::pin(ctx.done());
+    assert!(done.as_mut().poll(&mut cx).is_pending());
+    assert!(poll_done_once(&parked, &waker).is_pending());
+    assert_eq!(parked.debug_registrations(), 1);
+
+    cancel.cancel();
+    assert_eq!(done.as_mut().poll(&mut cx), Poll::Ready(Error::Canceled));
+    drop(done);
+    assert_eq!(parked.debug_registrations(), 1, "still parked");
+}
+
 #[tokio::test(start_paused = true)]
 async fn run_drops_the_losing_future() {
     struct Flag(Arc<AtomicUsize>);
