@@ -6,10 +6,9 @@
 //! passes. Instead each runtime keeps its armed deadlines in [`Shard`]s, one
 //! per slot of threads (like Go's timer heap per P): a thread arms in its
 //! own shard, so two threads making deadline contexts at once share no
-//! lock (only the
-//! reference count of the runtime's handle, which `Handle::try_current`
-//! clones: tokio has no other way to tell which runtime is current). Each
-//! shard has a driver task that sleeps on tokio's timer until the shard's
+//! lock (only the reference count of the runtime's handle, which
+//! `Handle::try_current` clones: tokio has no other way to tell which
+//! runtime is current). Each shard has a driver task that sleeps on tokio's timer until the shard's
 //! earliest deadline (so `tokio::time::pause()` drives it like any sleep),
 //! cancels what is due, and sleeps again.
 //!
@@ -23,9 +22,9 @@
 //! onto the heap, which for deadlines armed in the order they fall (a fixed
 //! timeout per request) stops at once. The entries of dropped contexts are
 //! swept out by the arming that finds the heap grown to twice what the
-//! last sweep kept (so a shard holds at most twice its live entries, plus
-//! a small constant, for as long as deadlines are armed on it), and by the
-//! driver when they come due. Until then each keeps its node's allocation
+//! last sweep kept (so a shard holds at most twice the entries of its
+//! contexts still alive, plus a small constant, for as long as deadlines
+//! are armed on it), and by the driver when they come due. Until then each keeps its node's allocation
 //! and the deadline's cause, if it was given one (not the node's contents:
 //! its parent and values go with the context).
 //!
