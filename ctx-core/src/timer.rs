@@ -20,13 +20,16 @@
 //! deadline costs its context nothing after it is armed: no lock taken and
 //! no reference to the shard kept, however the context ends. Arming pushes
 //! onto the heap, which for deadlines armed in the order they fall (a fixed
-//! timeout per request) stops at once. The entries of dropped contexts are
-//! swept out by the arming that finds the heap grown to twice what the
-//! last sweep kept (so a shard holds at most twice the entries of its
-//! contexts still alive, plus a small constant, for as long as deadlines
-//! are armed on it), and by the driver when they come due. Until then each keeps its node's allocation
-//! and the deadline's cause, if it was given one (not the node's contents:
-//! its parent and values go with the context).
+//! timeout per request) stops at once. The entries of dropped contexts go
+//! three ways: those at the top of the heap (with deadlines armed in
+//! order, the oldest contexts', usually gone first) at the next arming;
+//! the others by the arming that finds the heap grown to twice what was
+//! left at the last sweep or pruning (so a shard holds at most twice the
+//! entries of its contexts still alive, plus a small constant, for as long
+//! as deadlines are armed on it); and any left by the driver when they
+//! come due. Until then each keeps its node's allocation and the
+//! deadline's cause, if it was given one (not the node's contents: its
+//! parent and values go with the context).
 //!
 //! A shard's lock is never held while a node's is, nor the reverse (the
 //! tree's invariant 4): the driver takes what is due out of its shard
@@ -168,6 +171,7 @@ impl Armed {
         node: Weak<CancelNode>,
         cause: Option<Cause>,
     ) -> (bool, Vec<Cause>) {
+        let mut swept = self.prune();
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Reverse(Due {
@@ -176,16 +180,41 @@ impl Armed {
             node,
             cause,
         }));
-        let swept = if self.heap.len() >= self.sweep_at.max(SWEEP_AT_LEAST) {
-            self.sweep()
-        } else {
-            Vec::new()
-        };
+        if self.heap.len() >= self.sweep_at.max(SWEEP_AT_LEAST) {
+            swept.extend(self.sweep());
+        }
         let notify = self.driver_wakes_at.is_none_or(|wakes_at| at < wakes_at);
         if notify {
             self.driver_wakes_at = Some(at);
         }
         (notify, swept)
+    }
+
+    /// Takes out the entries of dropped contexts at the top of the heap,
+    /// returning their causes. With deadlines armed in the order they fall
+    /// (a fixed timeout per request), the earliest entries are the oldest
+    /// contexts', usually gone by the next arming: each is freed then, one
+    /// or two at a time, rather than in a sweep's batch, which would
+    /// overflow the allocator's per-thread cache.
+    fn prune(&mut self) -> Vec<Cause> {
+        let mut pruned = Vec::new();
+        let before = self.heap.len();
+        while self
+            .heap
+            .peek()
+            .is_some_and(|Reverse(first)| first.is_dead())
+        {
+            if let Some(Reverse(dead)) = self.heap.pop() {
+                pruned.extend(dead.cause);
+            }
+        }
+        if self.heap.len() < before {
+            // Counted from what is left, as a sweep counts from what it
+            // kept.
+            self.sweep_at = self.sweep_at.min(2 * self.heap.len());
+            self.give_back();
+        }
+        pruned
     }
 
     /// Takes out the entries of dropped contexts, returning their causes,
@@ -201,12 +230,18 @@ impl Armed {
             false
         });
         self.sweep_at = 2 * entries.len();
-        let floor = self.sweep_at.max(SWEEP_AT_LEAST);
-        if entries.capacity() > 2 * floor {
-            entries.shrink_to(floor);
-        }
         self.heap = BinaryHeap::from(entries);
+        self.give_back();
         swept
+    }
+
+    /// Gives back the memory of a burst: the heap keeps room for twice
+    /// what it holds (and a small constant), no more.
+    fn give_back(&mut self) {
+        let room = (2 * self.heap.len()).max(SWEEP_AT_LEAST);
+        if self.heap.capacity() > 2 * room {
+            self.heap.shrink_to(room);
+        }
     }
 
     /// Takes out the deadlines due at `now`; returns them and the instant
@@ -438,32 +473,63 @@ mod tests {
         assert!(arm_in(&mut armed, start, &node));
     }
 
-    /// The entries of dropped contexts are swept out as deadlines are
-    /// armed: the heap never holds more than twice the live ones plus the
-    /// constant, and what comes due is the live ones, earliest first.
+    /// The entries of dropped contexts behind a live one (which pruning
+    /// the top never reaches) are swept out as deadlines are armed: the
+    /// heap never holds more than twice the live ones plus the constant,
+    /// and what comes due is the live ones, earliest first. Deadlines
+    /// armed in either order.
     #[test]
     fn entries_of_dropped_contexts_are_swept_out() {
+        for later_first in [false, true] {
+            let mut armed = Armed::default();
+            let start = Instant::now();
+            // The earliest of all, alive throughout.
+            let first = node();
+            arm_in(&mut armed, start, &first);
+            let mut kept = Vec::new();
+            for i in 0..10_000_u64 {
+                let node = node();
+                let offset = if later_first { 10_000 - i } else { i + 1 };
+                arm_in(&mut armed, start + Duration::from_millis(offset), &node);
+                if i % 100 == 0 {
+                    kept.push(node);
+                }
+                assert!(armed.heap.len() <= 2 * (kept.len() + 1) + SWEEP_AT_LEAST);
+            }
+            let (due, next) = armed.take_due(start + Duration::from_secs(20));
+            assert_eq!(next, None);
+            let live: Vec<Arc<CancelNode>> =
+                due.iter().filter_map(|due| due.node.upgrade()).collect();
+            if later_first {
+                kept.reverse();
+            }
+            kept.insert(0, first);
+            assert_eq!(live.len(), kept.len());
+            assert!(live
+                .iter()
+                .zip(&kept)
+                .all(|(due, kept)| Arc::ptr_eq(due, kept)));
+        }
+    }
+
+    /// Requests with a fixed timeout, each context dropped before the next
+    /// is made: the heap holds the live one only, every earlier entry freed
+    /// by the arming after it.
+    #[test]
+    fn entries_of_contexts_dropped_in_order_go_at_the_next_arming() {
         let mut armed = Armed::default();
         let start = Instant::now();
-        let mut kept = Vec::new();
-        for i in 0..10_000_u64 {
+        for i in 0..1_000 {
             let node = node();
-            arm_in(&mut armed, start + Duration::from_millis(10_000 - i), &node);
-            if i % 100 == 0 {
-                kept.push(node);
-            }
-            assert!(armed.heap.len() <= 2 * kept.len() + SWEEP_AT_LEAST);
+            arm_in(&mut armed, start + Duration::from_millis(i), &node);
+            assert_eq!(armed.heap.len(), 1);
         }
-        let (due, next) = armed.take_due(start + Duration::from_secs(20));
-        assert_eq!(next, None);
-        let live: Vec<Arc<CancelNode>> = due.iter().filter_map(|due| due.node.upgrade()).collect();
-        // Earliest first: the last armed falls first.
-        kept.reverse();
-        assert_eq!(live.len(), kept.len());
-        assert!(live
-            .iter()
-            .zip(&kept)
-            .all(|(due, kept)| Arc::ptr_eq(due, kept)));
+        // One still alive stays, and so does everything after it.
+        let kept = node();
+        arm_in(&mut armed, start + Duration::from_secs(1), &kept);
+        arm_in(&mut armed, start + Duration::from_secs(2), &node());
+        arm_in(&mut armed, start + Duration::from_secs(3), &node());
+        assert_eq!(armed.heap.len(), 3);
     }
 
     /// A burst's memory is given back by the arming that follows it, within
@@ -499,9 +565,6 @@ mod tests {
     fn a_due_entry_cancels_only_a_context_still_there() {
         let mut armed = Armed::default();
         let start = Instant::now();
-        let gone = node();
-        arm_in(&mut armed, start, &gone);
-        drop(gone);
         let alive = node();
         let (_, swept) = armed.arm(
             start,
@@ -509,6 +572,10 @@ mod tests {
             Some(into_cause("budget spent")),
         );
         assert!(swept.is_empty());
+        // Armed after a live one: not pruned, still there when due.
+        let gone = node();
+        arm_in(&mut armed, start, &gone);
+        drop(gone);
         let (due, _) = armed.take_due(start);
         assert_eq!(due.len(), 2);
         due.into_iter().for_each(Due::fire);

@@ -117,9 +117,9 @@ fn children_dropped_together_are_all_reclaimed() {
 }
 
 /// A deadline's entry in its thread's shard outlives its context until the
-/// shard next sweeps (when the entries have doubled since the last sweep):
-/// abandoned deadline children leave at most a constant behind, whether
-/// there were ten thousand of them or a hundred thousand.
+/// shard next prunes or sweeps it: abandoned deadline children leave at
+/// most a constant behind, whether there were ten thousand of them or a
+/// hundred thousand.
 #[tokio::test(start_paused = true)]
 async fn abandoned_deadline_children_leave_a_bounded_remainder() {
     /// Room for the entries of one sweep's worth of dropped contexts (64
