@@ -57,8 +57,8 @@
 //!   deadline, done and cause; an after-func runs exactly once, with no lock of
 //!   the tree held. A context's place in its parent is reclaimed when it is
 //!   cancelled or its last clone and handle are gone, and its timer's entry
-//!   soon after (swept out by later deadlines, as Go sweeps stopped timers):
-//!   Go's lostcancel leak cannot happen.
+//!   soon after (freed as later deadlines are armed, as Go sweeps its
+//!   stopped timers): Go's lostcancel leak cannot happen.
 //! - **What it costs.** Cloning a context is one atomic increment;
 //!   [`err`](Context::err) and [`is_done`](Context::is_done) are an atomic load
 //!   or two, without locks; a child registers with its parent only once

@@ -26,9 +26,9 @@
 //!    registration made so far is still in the registry, and will be
 //!    handed to the canceller". The one exception is a node never
 //!    *engaged*: whatever needs it to stay live while it holds the lock
-//!    (registering with it, joining its parent) first
-//!    sets its [`ENGAGED`] bit, by a read-modify-write of the state under
-//!    the lock; a node without the bit has nothing to take, and a
+//!    (registering with it, joining its parent) first sets its
+//!    [`ENGAGED`] bit, by a read-modify-write of the state under the
+//!    lock; a node without the bit has nothing to take, and a
 //!    cancellation without a cause ends it by a compare-and-swap from
 //!    exactly live, without the lock. The two operations on one atomic are
 //!    ordered: one of them sees the other, so a registration either
@@ -95,8 +95,8 @@
 //!    something registers with it: a waiter, an after-func, a merge, or an
 //!    attached child of its own (a deadline is not one: its timer holds the
 //!    node weakly, and when it fires, the node's `cancel` looks at the
-//!    ancestors first, like a check). Attaching goes
-//!    top-down, each unattached ancestor first, so an attached node's
+//!    ancestors first, like a check). Attaching goes top-down, each
+//!    unattached ancestor first, so an attached node's
 //!    parent is attached too, and a node with registrations is attached,
 //!    done, or a root (whose slot is [`ROOT`]). An attached node hears of
 //!    its ancestors' cancellation by the walk, as before; an unattached
@@ -137,10 +137,10 @@ const DEADLINE_EXCEEDED: u8 = 2;
 /// Set on a done node once every descendant is done too.
 const PROPAGATED: u8 = 4;
 /// Set on a live node, under its lock, before anything is registered with
-/// it or it joins its parent: from then on only a
-/// cancellation under its lock may end it (invariant 1). A node without it
-/// has nothing for a cancellation to take, which may then end it by one
-/// compare-and-swap, without the lock.
+/// it or it joins its parent: from then on only a cancellation under its
+/// lock may end it (invariant 1). A node without it has nothing for a
+/// cancellation to take, which may then end it by one compare-and-swap,
+/// without the lock.
 const ENGAGED: u8 = 8;
 /// Set on a done node, in the same write that makes it done, when its
 /// cancellation has an explicit cause (in [`Shared`]): a done node without
@@ -161,9 +161,9 @@ const ROOT: u32 = u32::MAX - 1;
 const HAS_DEADLINE: u8 = 1;
 /// In a node's `flags`: its [`Shared`] holds a registration, what its
 /// cancellation must take. Written under the node's lock whenever its
-/// registry changes, and read under it by `finish`, which so leaves
-/// the box of a node that holds neither (a child waited on once, whose
-/// registry is all vacant slots) untouched.
+/// registry changes, and read under it by `finish`, which so leaves the
+/// box of a node that holds none (a child waited on once, whose registry
+/// is all vacant slots) untouched.
 const HOLDS: u8 = 2;
 
 /// How many unattached ancestors a check walks before it attaches the
@@ -364,10 +364,9 @@ impl CancelNode {
     }
 
     /// Under the node's lock, before registering with it or joining its
-    /// parent: marks it [`ENGAGED`] if it is live, and
-    /// returns why it is done otherwise. Once engaged, nothing but a
-    /// cancellation under this lock can end it, so it stays live until the
-    /// lock is released.
+    /// parent: marks it [`ENGAGED`] if it is live, and returns why it is
+    /// done otherwise. Once engaged, nothing but a cancellation under this
+    /// lock can end it, so it stays live until the lock is released.
     fn engage(&self) -> Option<Error> {
         let state = self.state.load(Ordering::Relaxed);
         if state & ENGAGED != 0 || is_done(state) {

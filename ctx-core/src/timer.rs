@@ -49,7 +49,7 @@
 
 use std::cell::RefCell;
 use std::cmp::{Ordering as Order, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,13 +89,13 @@ struct Shard {
 
 #[derive(Default)]
 struct Armed {
-    /// One entry per deadline armed here and not yet due or swept out,
-    /// earliest first.
+    /// One entry per deadline armed here and not yet due, pruned or swept
+    /// out, earliest first.
     heap: BinaryHeap<Reverse<Due>>,
     /// The arming order of the next deadline.
     next_seq: u64,
     /// The heap length at which the next arming sweeps out the entries of
-    /// dropped contexts: twice what the last sweep kept.
+    /// dropped contexts: twice what the last sweep kept or pruning left.
     sweep_at: usize,
     /// When the driver wakes next on its own (`None`: only when notified).
     /// A deadline earlier than this notifies it; any other does not, so a
@@ -162,9 +162,9 @@ impl Shard {
 
 impl Armed {
     /// Adds a deadline; returns whether the driver must be notified to
-    /// wake earlier, and the causes of the entries a sweep took out, for
-    /// the caller to drop once the lock is released (a cause may be the
-    /// last owner of a user's error).
+    /// wake earlier, and the causes of the entries pruning or a sweep took
+    /// out, for the caller to drop once the lock is released (a cause may
+    /// be the last owner of a user's error).
     fn arm(
         &mut self,
         at: Instant,
@@ -193,20 +193,17 @@ impl Armed {
     /// Takes out the entries of dropped contexts at the top of the heap,
     /// returning their causes. With deadlines armed in the order they fall
     /// (a fixed timeout per request), the earliest entries are the oldest
-    /// contexts', usually gone by the next arming: each is freed then, one
-    /// or two at a time, rather than in a sweep's batch, which would
-    /// overflow the allocator's per-thread cache.
+    /// contexts', usually gone by the next arming: each is freed then, a
+    /// few at a time, while its memory is still warm, rather than with a
+    /// sweep's batch.
     fn prune(&mut self) -> Vec<Cause> {
         let mut pruned = Vec::new();
         let before = self.heap.len();
-        while self
-            .heap
-            .peek()
-            .is_some_and(|Reverse(first)| first.is_dead())
-        {
-            if let Some(Reverse(dead)) = self.heap.pop() {
-                pruned.extend(dead.cause);
+        while let Some(first) = self.heap.peek_mut() {
+            if !first.0.is_dead() {
+                break;
             }
+            pruned.extend(PeekMut::pop(first).0.cause);
         }
         if self.heap.len() < before {
             // Counted from what is left, as a sweep counts from what it
@@ -250,16 +247,13 @@ impl Armed {
     fn take_due(&mut self, now: Instant) -> (Vec<Due>, Option<Instant>) {
         let mut due = Vec::new();
         self.driver_wakes_at = loop {
-            let Some(Reverse(first)) = self.heap.peek() else {
+            let Some(first) = self.heap.peek_mut() else {
                 break None;
             };
-            if first.at > now {
-                break Some(first.at);
+            if first.0.at > now {
+                break Some(first.0.at);
             }
-            let Some(Reverse(first)) = self.heap.pop() else {
-                unreachable!("peeked");
-            };
-            due.push(first);
+            due.push(PeekMut::pop(first).0);
         };
         (due, self.driver_wakes_at)
     }
