@@ -1,8 +1,8 @@
 //! No lostcancel: a child's place in its parent is reclaimed when the
-//! child ends, and its timer's soon after, so a long-lived parent that sees millions
-//! of short-lived children keeps nothing of them. Memory is measured with a
-//! global allocator that counts each thread's own live bytes, so the test
-//! harness's other threads do not blur the measurement.
+//! child ends, and its timer's soon after, so a long-lived parent that
+//! sees millions of short-lived children keeps nothing of them. Memory is
+//! measured with a global allocator that counts each thread's own live
+//! bytes, so the test harness's other threads do not blur the measurement.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -122,8 +122,8 @@ fn children_dropped_together_are_all_reclaimed() {
 /// hundred thousand.
 #[tokio::test(start_paused = true)]
 async fn abandoned_deadline_children_leave_a_bounded_remainder() {
-    /// Room for the entries of one sweep's worth of dropped contexts (64
-    /// of them, each keeping its node's allocation until swept).
+    /// Room for a sweep's worth of dropped contexts' entries (64 of them,
+    /// each keeping its node's allocation until pruned or swept).
     const REMAINDER: isize = 16 * 1024;
     let (parent, _cancel) = Context::background().with_cancel();
     // This thread's deadline shard, once.
