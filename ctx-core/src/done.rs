@@ -39,13 +39,18 @@ impl Waiter {
             return Poll::Pending;
         };
         if let Some(err) = node.err() {
-            // Cancellation took its slot: nothing to park or free, and
-            // parking it would free the thread's previous one under that
-            // one's lock, for the many tasks a cancellation wakes at once.
-            self.registered = None;
-            return Poll::Ready(err);
+            return self.finished(err);
         }
         self.wait(node, cx)
+    }
+
+    /// Completes with `err`, the node being done. Cancellation took the
+    /// registration's slot: nothing to park or free, and parking it would
+    /// free the thread's previous one under that one's lock, for each of
+    /// the many tasks a cancellation wakes at once.
+    fn finished(&mut self, err: Error) -> Poll<Error> {
+        self.registered = None;
+        Poll::Ready(err)
     }
 
     /// Waits with the registration parked on this thread if it is
@@ -84,7 +89,7 @@ impl Waiter {
         };
         match result {
             Ok(()) => Poll::Pending,
-            Err(err) => Poll::Ready(err),
+            Err(err) => self.finished(err),
         }
     }
 
