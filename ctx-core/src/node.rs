@@ -96,11 +96,11 @@
 //!    attached child of its own (a deadline is not one: its timer holds the
 //!    node weakly, and when it fires, the node's `cancel` looks at the
 //!    ancestors first, like a check). Attaching goes top-down, each
-//!    unattached ancestor first, so an attached node's
-//!    parent is attached too, and a node with registrations is attached,
-//!    done, or a root (whose slot is [`ROOT`]). An attached node hears of
-//!    its ancestors' cancellation by the walk, as before; an unattached
-//!    one has nothing to hear it with, so it looks: a check (`err`) of a
+//!    unattached ancestor first, so an attached node's parent is attached
+//!    too, and a node with registrations is attached, done, or a root
+//!    (whose slot is [`ROOT`]). An attached node hears of its ancestors'
+//!    cancellation by the walk, as before; an unattached one has nothing
+//!    to hear it with, so it looks: a check (`err`) of a
 //!    live unattached node reads its unattached ancestors' states, and if
 //!    one is done, makes the nodes below it done top-down, each with its
 //!    parent's error and cause under its own lock, exactly as the walk
@@ -407,14 +407,12 @@ impl CancelNode {
 
     /// Makes a brand-new `child` done with this node's error and cause if
     /// this node is done (its cause was stored under its lock with its
-    /// state); whether it was. Nothing is registered with the child yet,
-    /// so `finish` marks its subtree done with it.
-    fn pass_on_done(&self, child: &CancelNode) -> bool {
-        let Some(err) = self.err() else {
-            return false;
-        };
-        child.finish(err, self.explicit_cause());
-        true
+    /// state). Nothing is registered with the child yet, so `finish` marks
+    /// its subtree done with it.
+    fn pass_on_done(&self, child: &CancelNode) {
+        if let Some(err) = self.err() {
+            child.finish(err, self.explicit_cause());
+        }
     }
 
     /// Why this node is done, or `None` while it is live. Lock-free unless
