@@ -41,7 +41,7 @@ static ALLOC: AllocProfiler = AllocProfiler::system();
 mod task_waker;
 mod waited_on;
 
-use waited_on::waited_on_once;
+use waited_on::{done_turn, waited_on_once};
 
 fn main() {
     divan::main();
@@ -127,18 +127,7 @@ mod IsCancelledContended {
     }
 }
 
-/// One turn of a `select!` loop's `done()` branch, in `waker`'s task: the
-/// future made, polled once (pending) and dropped.
-#[inline]
-fn done_turn(ctx: &Context<'_>, waker: &std::task::Waker) {
-    use std::future::Future;
-    let mut cx = std::task::Context::from_waker(waker);
-    assert!(std::pin::pin!(black_box(ctx).done())
-        .poll(&mut cx)
-        .is_pending());
-}
-
-/// The same turn on tokio-util's `cancelled()`.
+/// [`done_turn`]'s turn on tokio-util's `cancelled()`.
 #[inline]
 fn cancelled_turn(token: &CancellationToken, waker: &std::task::Waker) {
     use std::future::Future;
