@@ -34,13 +34,13 @@ struct Fixture {
     waker: Waker,
 }
 
-/// `with_cancel` on Background, then the handle and the context dropped
-/// (CancelTree depth=1 Root=Background).
+/// `with_cancel` on Background, then the context and the handle dropped,
+/// in CancelTree's order (depth=1 Root=Background).
 #[inline(never)]
 fn child_of_background(f: &Fixture) {
     let (child, cancel) = f.background.with_cancel();
+    drop(black_box(child));
     drop(cancel);
-    black_box(child);
 }
 
 /// The same under a live parent: joins and leaves its registry

@@ -64,7 +64,8 @@
 //!   or two, without locks; a child registers with its parent only once
 //!   something waits on it, so making and cancelling the contexts nothing waits
 //!   on never touches their parent, and cancelling one (without a cause) takes
-//!   no lock; a deadline adds no allocation, only a push onto the arming
+//!   no lock (a handle dropped after every clone of its context, with nothing
+//!   registered, frees it without cancelling what nobody can see); a deadline adds no allocation, only a push onto the arming
 //!   thread's heap of deadlines, which its cancellation leaves alone; a
 //!   `select!` loop that makes a new [`done`](Context::done) every turn
 //!   registers its task's waker once, not every turn;

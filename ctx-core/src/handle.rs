@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::error::{into_cause, Error};
+use crate::error::{into_cause, Cause, Error};
 use crate::node::CancelNode;
 use crate::sync::Arc;
 
@@ -28,12 +28,14 @@ use crate::sync::Arc;
 #[must_use = "dropping a CancelHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
 #[doc(alias = "CancelFunc")]
 pub struct CancelHandle {
-    node: Arc<CancelNode>,
+    /// `None` only while the handle is dropped, which takes the node to
+    /// release it.
+    node: Option<Arc<CancelNode>>,
 }
 
 impl CancelHandle {
     pub(crate) fn new(node: Arc<CancelNode>) -> Self {
-        CancelHandle { node }
+        CancelHandle { node: Some(node) }
     }
 
     /// Cancels the context, and every context derived from it, with
@@ -46,20 +48,28 @@ impl CancelHandle {
     /// assert_eq!(ctx.err(), Some(ctx::Error::Canceled));
     /// ```
     pub fn cancel(&self) {
-        self.node.cancel(Error::Canceled, None);
+        self.cancel_with(None);
+    }
+
+    fn cancel_with(&self, cause: Option<Cause>) {
+        if let Some(node) = &self.node {
+            node.cancel(Error::Canceled, cause);
+        }
     }
 }
 
 impl Drop for CancelHandle {
     fn drop(&mut self) {
-        self.cancel();
+        if let Some(node) = self.node.take() {
+            CancelNode::cancel_dropped(node);
+        }
     }
 }
 
 impl fmt::Debug for CancelHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelHandle")
-            .field("err", &self.node.err())
+            .field("err", &self.node.as_ref().and_then(|node| node.err()))
             .finish()
     }
 }
@@ -98,9 +108,7 @@ impl CancelCauseHandle {
     /// assert_eq!(ctx.cause().unwrap().to_string(), "first");
     /// ```
     pub fn cancel(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) {
-        self.handle
-            .node
-            .cancel(Error::Canceled, Some(into_cause(cause)));
+        self.handle.cancel_with(Some(into_cause(cause)));
     }
 }
 

@@ -128,7 +128,7 @@ use tokio::time::Instant;
 use crate::after_func::{self, AfterFunc};
 use crate::deadline::PackedDeadline;
 use crate::error::{Cause, Error};
-use crate::sync::{lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
+use crate::sync::{exclusive, lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
 use crate::Context;
 
 const LIVE: u8 = 0;
@@ -619,6 +619,45 @@ impl CancelNode {
             return;
         }
         self.cancel_subtree(err, cause);
+    }
+
+    /// What dropping its handle does to `node`: cancels it with
+    /// [`Error::Canceled`], unless the handle was its last owner and
+    /// nothing is registered with it. Such a node has nobody left to tell:
+    /// no context, waiter, after-func or child holds it, and what still
+    /// holds it weakly (its parent's registry, its timer) would only cancel
+    /// it. It is freed as it is, which spares the common end of a context
+    /// handed to the work it was made for (the context goes first, its
+    /// handle last) the cancellation's read-modify-write.
+    pub(crate) fn cancel_dropped(node: Arc<CancelNode>) {
+        // Only a node that looks unshared pays for `try_unwrap`, whose
+        // failure would cost a read-modify-write of the count for nothing.
+        let node = if Arc::strong_count(&node) == 1 {
+            match Arc::try_unwrap(node) {
+                // The unwrap's acquire makes every registration of the
+                // owners dropped before visible here; dropping the node
+                // leaves its parent's registry.
+                Ok(mut node) => {
+                    if node.holds_registrations() {
+                        node.cancel(Error::Canceled, None);
+                    }
+                    return;
+                }
+                // Upgraded meanwhile by one of its weak holders.
+                Err(node) => node,
+            }
+        } else {
+            node
+        };
+        node.cancel(Error::Canceled, None);
+    }
+
+    /// Whether anything is registered with this node, which nothing else
+    /// can reach.
+    fn holds_registrations(&mut self) -> bool {
+        exclusive(&mut self.shared)
+            .as_ref()
+            .is_some_and(|shared| shared.registry.occupied != 0)
     }
 
     /// Cancels this node and its subtree with `err` and `cause`, whatever

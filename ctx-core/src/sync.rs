@@ -35,6 +35,21 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The data of a mutex nothing else can reach any more, without locking
+/// it.
+#[cfg(not(ctx_loom))]
+pub(crate) fn exclusive<T>(mutex: &mut Mutex<T>) -> &mut T {
+    mutex.get_mut()
+}
+
+/// The data of a mutex nothing else can reach any more (loom's).
+#[cfg(ctx_loom)]
+pub(crate) fn exclusive<T>(mutex: &mut Mutex<T>) -> &mut T {
+    mutex
+        .get_mut()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Gives the thread's turn away while waiting for another thread's
 /// progress (loom must see the wait to explore past it).
 pub(crate) fn yield_now() {

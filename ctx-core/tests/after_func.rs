@@ -123,6 +123,18 @@ fn after_func_runs_exactly_once_after_cancel() {
     );
 }
 
+/// A cancel handle that outlives its context and the after-func's handle
+/// still cancels: the function registered is who is left to tell.
+#[test]
+fn after_func_runs_when_the_cancel_handle_goes_last() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (f, runs) = reporting();
+    drop(ctx.after_func(f));
+    drop(ctx);
+    drop(cancel);
+    assert_ran_once(&runs);
+}
+
 #[test]
 fn after_func_on_a_done_context_runs_at_once() {
     let (ctx, cancel) = Context::background().with_cancel();

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`cancel_vs_attach`] | `with_cancel` on a parent being canceled (invariant 2: a child is registered or born done, never missed) |
 //! | [`cancel_vs_child_drop`] | a child's cancel-and-drop (leaving its parent) against the parent's cancel (invariants 3, 5) |
+//! | [`parent_cancel_vs_child_freed_by_its_handle`] | the same with the child's context dropped first: its handle, the last owner, frees it uncancelled, leaving the parent as the parent's walk may upgrade it |
 //! | [`attach_vs_detach`] | two children of a live parent, one attaching while the other leaves: the registry's free list and slot reuse |
 //! | [`slot_reuse_vs_late_drop`] | a canceled child's slot reused by a new child while the old child's last reference drops elsewhere |
 //! | [`concurrent_cancels`] | two cancels of one node with different causes (invariant 1: first cause sticks) |
@@ -21,6 +22,7 @@
 //! | [`parked_takeover_vs_cancel`] | another task's `done()` taking over a parked registration (waker replaced in place) while canceled: the new waker is the one woken |
 //! | [`parked_release_vs_cancel`] | a parked registration freed (the thread parks one on another context) while its context is canceled: the slot is freed once |
 //! | [`after_func_vs_cancel`] | `after_func` registering while the context is canceled: runs exactly once |
+//! | [`after_func_vs_handle_dropped_last`] | `after_func` registered from a context dropped meanwhile, while the cancel handle outlives every context: runs exactly once |
 //! | [`after_func_stop_vs_cancel`] | `AfterFuncHandle::stop` against cancel: `stop() == true` XOR the function ran |
 //! | [`run_pending_vs_cancel`] | `run()` of a never-ready future against cancel: always completes with the error |
 //! | [`run_ready_vs_cancel`] | `run()` of a future completed by a third thread against cancel: completes either way, consistently |
@@ -134,7 +136,28 @@ fn cancel_vs_attach() {
 /// parent's cancel still reaches what was not dropped.
 #[test]
 fn cancel_vs_child_drop() {
-    model(|| {
+    child_drop_vs_parent_cancel(DropOrder::HandleFirst);
+}
+
+/// The same with the child's context dropped before its handle: the handle,
+/// its last owner, frees it without cancelling it (nothing is registered
+/// with it), so the node leaves its parent as it is dropped, while the
+/// parent's walk may be upgrading it to cancel it.
+#[test]
+fn parent_cancel_vs_child_freed_by_its_handle() {
+    child_drop_vs_parent_cancel(DropOrder::ContextFirst);
+}
+
+/// Which of a child's context and handle goes first.
+#[derive(Clone, Copy)]
+enum DropOrder {
+    HandleFirst,
+    ContextFirst,
+}
+
+/// One execution of a parent's cancel racing the drop of an attached child.
+fn child_drop_vs_parent_cancel(order: DropOrder) {
+    model(move || {
         let (parent, cancel) = Context::background().with_cancel();
         let (leaving, leaving_handle) = parent.with_cancel();
         let (staying, _staying_handle) = parent.with_cancel();
@@ -143,9 +166,9 @@ fn cancel_vs_child_drop() {
         assert_eq!(parent.debug_registrations(), 2);
 
         let canceller = thread::spawn(move || cancel.cancel());
-        let dropper = thread::spawn(move || {
-            drop(leaving);
-            drop(leaving_handle);
+        let dropper = thread::spawn(move || match order {
+            DropOrder::HandleFirst => drop((leaving_handle, leaving)),
+            DropOrder::ContextFirst => drop((leaving, leaving_handle)),
         });
         canceller.join().unwrap();
         dropper.join().unwrap();
@@ -565,6 +588,34 @@ fn after_func_vs_cancel() {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert!(!handle.stop(), "the function ran: stop prevented nothing");
         assert_eq!(ctx.debug_registrations(), 0);
+    });
+}
+
+/// An after-func registered from another thread, which then lets go of
+/// the context and of the after-func's handle, while the cancel handle is
+/// dropped after the last other context: whether the cancel handle finds
+/// the registrar's context still held (and cancels) or finds itself the
+/// last owner (and cancels only because something is registered), the
+/// function runs exactly once.
+#[test]
+fn after_func_vs_handle_dropped_last() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let runs = Arc::new(AtomicUsize::new(0));
+
+        let registrar = {
+            let (ctx, runs) = (ctx.clone(), runs.clone());
+            thread::spawn(move || {
+                drop(ctx.after_func(move || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                }));
+            })
+        };
+        let dropper = thread::spawn(move || drop((ctx, cancel)));
+        registrar.join().unwrap();
+        dropper.join().unwrap();
+
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     });
 }
 
