@@ -311,8 +311,8 @@ pub(crate) struct Refused {
 
 impl CancelNode {
     /// Creates a node derived from `parent`, with its own `deadline` if
-    /// any, registered with `parent`'s scope, or born done if that scope
-    /// already is.
+    /// any: not registered with `parent`'s scope (invariant 9), and born
+    /// done if that scope already is.
     pub(crate) fn new(parent: &Context<'_>, deadline: Option<Instant>) -> Arc<Self> {
         let packed = deadline.and_then(PackedDeadline::pack);
         let shared = deadline.filter(|_| packed.is_none()).map(|deadline| {
@@ -409,8 +409,15 @@ impl CancelNode {
     /// this node is done (its cause was stored under its lock with its
     /// state). Nothing is registered with the child yet, so `finish` marks
     /// its subtree done with it.
+    ///
+    /// Reads this node's own state, not its unattached ancestors': a child
+    /// whose grandparent is done finds it when something first looks at it
+    /// (invariant 9), as its parent would. Looking here would make every
+    /// context of a chain deeper than [`WALK_LIMIT`] attach as it is built
+    /// (each birth's walk attaching the ancestor at its limit), which a
+    /// chain that nothing checks or waits on never needs.
     fn pass_on_done(&self, child: &CancelNode) {
-        if let Some(err) = self.err() {
+        if let Some(err) = decode(self.state.load(Ordering::Acquire)) {
             child.finish(err, self.explicit_cause());
         }
     }

@@ -7,7 +7,7 @@
 //!
 //! | model | race |
 //! |---|---|
-//! | [`cancel_vs_attach`] | `with_cancel` on a parent being canceled (invariant 2: a child is registered or born done, never missed) |
+//! | [`cancel_vs_attach`] | `with_cancel` on a parent being canceled (invariants 2, 9: a child is born done or done when looked at, never missed) |
 //! | [`cancel_vs_child_drop`] | a child's cancel-and-drop (leaving its parent) against the parent's cancel (invariants 3, 5) |
 //! | [`parent_cancel_vs_child_freed_by_its_handle`] | the same with the child's context dropped first: its handle, the last owner, frees it uncancelled, leaving the parent as the parent's walk may upgrade it |
 //! | [`attach_vs_detach`] | two children of a live parent, one attaching while the other leaves: the registry's free list and slot reuse |
@@ -99,9 +99,9 @@ fn cause_text(ctx: &Context<'_>) -> Option<String> {
 }
 
 /// `with_cancel` (and a grandchild below it) on a parent canceled
-/// concurrently: whichever way the race goes (registered then reached by
-/// the cancel, or born done), the child ends canceled with the parent's
-/// cause, and the parent keeps no registration.
+/// concurrently: whichever way the race goes (made first and done from the
+/// parent when looked at, or born done), the child ends canceled with the
+/// parent's cause, and the parent keeps no registration.
 #[test]
 fn cancel_vs_attach() {
     model(|| {

@@ -118,23 +118,32 @@ fn a_child_registers_with_its_parent_once_waited_on() {
     }
 }
 
-/// Checks on a long chain of contexts nothing waits on attach part of it,
-/// so that each check walks a few ancestors, not the whole chain.
+/// A long chain of contexts nothing waits on is built without touching any
+/// parent's registry; the first check at its end attaches all but its last
+/// few links, so that each check walks a few ancestors, not the whole
+/// chain; the root's cancel reaches every link.
 #[test]
-fn checks_on_a_deep_chain_attach_it() {
+fn a_deep_chain_attaches_on_its_first_check() {
     let (root, cancel) = Context::background().with_cancel();
     let mut chain = vec![root.with_cancel()];
     for _ in 1..100 {
         let next = chain.last().unwrap().0.with_cancel();
         chain.push(next);
     }
-    let attached = chain
-        .iter()
-        .filter(|(ctx, _)| ctx.debug_registrations() > 0)
-        .count();
+    let attached = |chain: &[(Context<'_>, _)]| {
+        chain
+            .iter()
+            .filter(|(ctx, _)| ctx.debug_registrations() > 0)
+            .count()
+    };
+    assert_eq!(attached(&chain), 0, "building the chain attaches nothing");
+    assert_eq!(root.debug_registrations(), 0);
+
+    assert_eq!(chain.last().unwrap().0.err(), None);
     assert!(
-        attached >= 80,
-        "creating each child checks its parent: {attached} of 100 attached"
+        attached(&chain) >= 80,
+        "the first check attaches the chain above its walk: {} of 100 attached",
+        attached(&chain)
     );
     assert!(chain
         .iter()
@@ -145,6 +154,23 @@ fn checks_on_a_deep_chain_attach_it() {
     assert!(chain
         .iter()
         .all(|(ctx, _)| ctx.err() == Some(Error::Canceled)));
+}
+
+/// A child of a context whose ancestor is done, made before anything
+/// looked at that context, is done from the ancestor when looked at: with
+/// the ancestor's error and cause, like every context between them.
+#[test]
+fn a_child_of_an_unchecked_context_under_a_done_ancestor_is_done() {
+    let (root, cancel) = Context::background().with_cancel_cause();
+    let (middle, _m) = root.with_cancel();
+    cancel.cancel("root gone");
+    let (child, _c) = middle.with_cancel();
+    let (grandchild, _g) = child.with_cancel();
+    assert_eq!(grandchild.err(), Some(Error::Canceled));
+    for ctx in [&middle, &child, &grandchild] {
+        assert_eq!(ctx.err(), Some(Error::Canceled), "{ctx}");
+        assert_eq!(cause_text(ctx).as_deref(), Some("root gone"), "{ctx}");
+    }
 }
 
 #[test]
