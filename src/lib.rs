@@ -65,12 +65,13 @@
 //!   something waits on it, so making and cancelling the contexts nothing waits
 //!   on never touches their parent, and cancelling one (without a cause) takes
 //!   no lock (a handle dropped after every clone of its context, with nothing
-//!   registered, frees it without cancelling what nobody can see); a deadline adds no allocation, only a push onto the arming
-//!   thread's heap of deadlines, which its cancellation leaves alone; a
-//!   `select!` loop that makes a new [`done`](Context::done) every turn
-//!   registers its task's waker once, not every turn;
-//!   [`value`](Context::value) is a binary search of one table, at any depth;
-//!   [`Context::background`] and [`Context::todo`] allocate nothing.
+//!   registered, frees it without cancelling what nobody can see); a deadline
+//!   adds no allocation, only a push onto the arming thread's heap of
+//!   deadlines, which its cancellation leaves alone; a `select!` loop that
+//!   makes a new [`done`](Context::done) every turn registers its task's waker
+//!   once, not every turn; [`value`](Context::value) is a binary search of one
+//!   table, at any depth; [`Context::background`] and [`Context::todo`]
+//!   allocate nothing.
 //!
 //! # A context cannot outlive the call
 //!
