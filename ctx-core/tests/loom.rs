@@ -60,7 +60,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use ctx_core::{Context, Error};
+use ctx_core::{AfterFuncHandle, Context, Error};
 use loom::future::{block_on, AtomicWaker};
 use loom::sync::atomic::AtomicBool;
 use loom::thread;
@@ -96,6 +96,14 @@ fn attach(ctx: &Context<'_>) {
 
 fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
+}
+
+/// Registers an after-func on `ctx` that counts its runs in `runs`.
+fn counting_after_func(ctx: &Context<'_>, runs: &Arc<AtomicUsize>) -> AfterFuncHandle {
+    let runs = runs.clone();
+    ctx.after_func(move || {
+        runs.fetch_add(1, Ordering::SeqCst);
+    })
 }
 
 /// `with_cancel` (and a grandchild below it) on a parent canceled
@@ -576,11 +584,7 @@ fn after_func_vs_cancel() {
         let canceller = thread::spawn(move || cancel.cancel());
         let registrar = {
             let (ctx, runs) = (ctx.clone(), runs.clone());
-            thread::spawn(move || {
-                ctx.after_func(move || {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                })
-            })
+            thread::spawn(move || counting_after_func(&ctx, &runs))
         };
         canceller.join().unwrap();
         let handle = registrar.join().unwrap();
@@ -605,11 +609,7 @@ fn after_func_vs_handle_dropped_last() {
 
         let registrar = {
             let (ctx, runs) = (ctx.clone(), runs.clone());
-            thread::spawn(move || {
-                drop(ctx.after_func(move || {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                }));
-            })
+            thread::spawn(move || drop(counting_after_func(&ctx, &runs)))
         };
         let dropper = thread::spawn(move || drop((ctx, cancel)));
         registrar.join().unwrap();
@@ -627,12 +627,7 @@ fn after_func_stop_vs_cancel() {
     model(|| {
         let (ctx, cancel) = Context::background().with_cancel();
         let runs = Arc::new(AtomicUsize::new(0));
-        let handle = {
-            let runs = runs.clone();
-            ctx.after_func(move || {
-                runs.fetch_add(1, Ordering::SeqCst);
-            })
-        };
+        let handle = counting_after_func(&ctx, &runs);
 
         let canceller = thread::spawn(move || cancel.cancel());
         let stopper = thread::spawn(move || handle.stop());
