@@ -15,8 +15,8 @@
 //!
 //! A node's state (live, or why it is done) is an atomic read without the
 //! mutex, which is what keeps `err()` and `is_done()` free of locks, and
-//! written under it, except for ending a node nothing was ever registered
-//! with, which is one compare-and-swap (invariant 1).
+//! written under it, except for ending a node with nothing registered,
+//! which is one compare-and-swap (invariant 1).
 //!
 //! # Invariants
 //!
@@ -24,7 +24,7 @@
 //!    happens under the node's lock, in the same critical section that
 //!    empties its registry. So, under the lock, "live" means "every
 //!    registration made so far is still in the registry, and will be
-//!    handed to the canceller". The one exception is a node never
+//!    handed to the canceller". The one exception is a node not
 //!    *engaged*: whatever needs it to stay live while it holds the lock
 //!    (registering with it, joining its parent) first sets its
 //!    [`ENGAGED`] bit, by a read-modify-write of the state under the
@@ -33,7 +33,11 @@
 //!    exactly live, without the lock. The two operations on one atomic are
 //!    ordered: one of them sees the other, so a registration either
 //!    engages the node first (and its cancellation takes the lock) or
-//!    finds it done.
+//!    finds it done. The critical section that empties a node's registry
+//!    clears the bit as its last step, by a read-modify-write too: with
+//!    nothing to take, the node may end without its lock again, and a
+//!    cancellation that does sees everything written under the lock
+//!    before (its slot in its parent, above all, which it must leave).
 //! 2. Registration happens under the lock and only on a live node; a done
 //!    node refuses it and the caller acts on the done state instead (a child
 //!    is born done with its parent's error and cause, an after-func is
@@ -138,9 +142,9 @@ const DEADLINE_EXCEEDED: u8 = 2;
 const PROPAGATED: u8 = 4;
 /// Set on a live node, under its lock, before anything is registered with
 /// it or it joins its parent: from then on only a cancellation under its
-/// lock may end it (invariant 1). A node without it has nothing for a
-/// cancellation to take, which may then end it by one compare-and-swap,
-/// without the lock.
+/// lock may end it (invariant 1), until its registry is emptied, which
+/// clears it. A node without it has nothing for a cancellation to take,
+/// which may then end it by one compare-and-swap, without the lock.
 const ENGAGED: u8 = 8;
 /// Set on a done node, in the same write that makes it done, when its
 /// cancellation has an explicit cause (in [`Shared`]): a done node without
@@ -378,13 +382,23 @@ impl CancelNode {
     }
 
     /// Records whether `shared` holds anything a cancellation must take
-    /// ([`HOLDS`]). Under the node's lock, after every change to its
-    /// registry.
+    /// ([`HOLDS`]), and disengages the node once it holds nothing. Under
+    /// the node's lock, after every change to its registry.
     fn note_holdings(&self, shared: &Shared) {
         let holds = shared.registry.occupied != 0;
         let flags = self.flags.load(Ordering::Relaxed) & HAS_DEADLINE;
         self.flags
             .store(if holds { flags | HOLDS } else { flags }, Ordering::Relaxed);
+        if !holds {
+            // Nothing left to take: a cancellation may end the node
+            // without its lock again (invariant 1), as a request's
+            // children that were waited on once end when their parent is
+            // cancelled. A read-modify-write, so a lock-free cancellation
+            // that reads its result also sees what was written under the
+            // lock before it (the slot of the node's join, which that
+            // cancellation must leave).
+            self.state.fetch_and(!ENGAGED, Ordering::Release);
+        }
     }
 
     /// Adds `entry` to the registry of this live node, whose lock `shared`
@@ -753,8 +767,8 @@ impl CancelNode {
         finish
     }
 
-    /// Ends a node nothing was ever registered with (not [`ENGAGED`]) by
-    /// one compare-and-swap, without its lock: it has nothing to take, and
+    /// Ends a node with nothing registered (not [`ENGAGED`]) by one
+    /// compare-and-swap, without its lock: it has nothing to take, and
     /// its state records whether there is a `cause`, which the caller keeps
     /// under the lock. `None` if it is engaged: only [`finish`](Self::finish)
     /// under its lock may end it.

@@ -15,6 +15,8 @@
 //! | [`concurrent_cancels`] | two cancels of one node with different causes (invariant 1: first cause sticks) |
 //! | [`parent_cancel_vs_child_cancel`] | a parent's cancel descending into a child that is being canceled by its own handle |
 //! | [`lock_free_cancel_vs_join`] | a child nothing was registered with, ended by its handle without its lock, while a waiter joins it to its parent under both locks (invariant 5: no entry left behind) |
+//! | [`disengaged_child_cancel_vs_waiter`] | an attached child whose registry emptied, ended again without its lock by its handle, while a waiter engages it anew (invariant 1: the registration is woken or refused; the child leaves its parent) |
+//! | [`disengage_vs_cancel`] | a child attached, waited on and disengaged on one thread while its handle cancels it on another: canceled, and no entry left in the parent |
 //! | [`done_vs_cancel`] | a `done()` future registering its waker while the context is canceled (lost wake-up) |
 //! | [`done_rewake_vs_cancel`] | a `done()` future re-polled from another task (waker replaced in place) while canceled |
 //! | [`done_drop_vs_cancel`] | a pending `done()` future dropped (its registration parked with the dropping thread, freed when that thread exits) while canceled |
@@ -442,6 +444,55 @@ fn lock_free_cancel_vs_join() {
         canceller.join().unwrap();
         assert_eq!(parent.debug_registrations(), 0, "the child left no entry");
         assert_eq!(parent.err(), None);
+    });
+}
+
+/// A child waited on once and then not any more: attached to its parent,
+/// its registry emptied (the thread parked another registration, which
+/// freed its one), so its handle ends it again by one compare-and-swap,
+/// while another thread registers a new waiter on it, which engages it
+/// again: either the waiter engages it first, and the cancel takes its
+/// lock and wakes it, or the cancel does, and the waiter finds it done.
+/// The waiter completes, and the child leaves its parent either way (its
+/// slot, written before it was disengaged, is seen by the lock-free end).
+#[test]
+fn disengaged_child_cancel_vs_waiter() {
+    model(|| {
+        let (parent, _cancel) = Context::background().with_cancel();
+        let (child, child_handle) = parent.with_cancel();
+        let (other, _other_handle) = parent.with_cancel();
+        attach(&child);
+        attach(&other);
+        assert_eq!(child.debug_registrations(), 0, "the child holds nothing");
+        assert_eq!(parent.debug_registrations(), 2);
+
+        let canceller = thread::spawn(move || child_handle.cancel());
+        assert_eq!(block_on(child.done()), Error::Canceled);
+        canceller.join().unwrap();
+        assert_eq!(parent.debug_registrations(), 1, "the child left its entry");
+        assert_eq!(child.debug_registrations(), 0);
+    });
+}
+
+/// A child attached, waited on and disengaged (its registry emptied) by
+/// one thread while its handle cancels it on another: whichever state the
+/// cancel finds (live and never engaged, engaged, or disengaged again), the
+/// child ends canceled and keeps no entry in its parent. A cancel that
+/// ends it without its lock after it was disengaged must see the slot its
+/// join wrote: the disengaging read-modify-write publishes it.
+#[test]
+fn disengage_vs_cancel() {
+    model(|| {
+        let (parent, _cancel) = Context::background().with_cancel();
+        let (child, child_handle) = parent.with_cancel();
+        let (other, _other_handle) = parent.with_cancel();
+        let canceller = thread::spawn(move || child_handle.cancel());
+        // Pending, or ready if the cancel came first.
+        let _ = select_turn(&child, &mut TaskContext::from_waker(Waker::noop()));
+        attach(&other);
+        canceller.join().unwrap();
+        assert_eq!(child.err(), Some(Error::Canceled));
+        assert_eq!(parent.debug_registrations(), 1, "only the other child");
     });
 }
 
