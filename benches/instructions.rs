@@ -43,8 +43,9 @@ fn child_of_background(f: &Fixture) {
     drop(cancel);
 }
 
-/// The same under a live parent: joins and leaves its registry
-/// (ChildChurn/ctx).
+/// `with_cancel` under a live parent, then the handle and the context
+/// dropped (ChildChurn/ctx): nothing waits on the child, so it never
+/// touches its parent's registry.
 #[inline(never)]
 fn child_of_live_parent(f: &Fixture) {
     let (child, cancel) = f.live.with_cancel();

@@ -124,7 +124,7 @@ fn after_func_runs_exactly_once_after_cancel() {
 }
 
 /// A cancel handle that outlives its context and the after-func's handle
-/// still cancels: the function registered is who is left to tell.
+/// still cancels: the registered function is the one left to hear it.
 #[test]
 fn after_func_runs_when_the_cancel_handle_goes_last() {
     let (ctx, cancel) = Context::background().with_cancel();
