@@ -41,6 +41,16 @@ fn cause_text(ctx: &Context<'_>) -> Option<String> {
     ctx.cause().map(|cause| cause.to_string())
 }
 
+/// Asserts that exactly `due` after-funcs ran, waiting (bounded) for the
+/// last ones: they run on other threads.
+fn assert_after_funcs_ran(ran: &AtomicUsize, due: usize) {
+    let bound = std::time::Instant::now() + BOUND;
+    while ran.load(Ordering::SeqCst) < due && std::time::Instant::now() < bound {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), due);
+}
+
 fn multi_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -492,13 +502,7 @@ fn child_churn_under_one_parent() {
         0,
         "a churned child stayed registered"
     );
-    // The after-funcs run on other threads: wait (bounded) for the last.
-    let due = after_funcs_due.load(Ordering::SeqCst);
-    let bound = std::time::Instant::now() + BOUND;
-    while after_funcs_ran.load(Ordering::SeqCst) < due && std::time::Instant::now() < bound {
-        thread::sleep(Duration::from_millis(1));
-    }
-    assert_eq!(after_funcs_ran.load(Ordering::SeqCst), due);
+    assert_after_funcs_ran(&after_funcs_ran, after_funcs_due.load(Ordering::SeqCst));
     drop(cancel_parent);
     assert_eq!(parent.err(), Some(Error::Canceled));
 }
@@ -551,6 +555,62 @@ fn child_churn_vs_parent_cancel() {
         }
         assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
         assert_eq!(parent.debug_registrations(), 0);
+    }
+}
+
+/// Children whose context goes before their handle, some waited on once
+/// (attached to the parent), some with an after-func whose handle is
+/// dropped, churned while their parent is cancelled: a handle that finds
+/// itself its child's last owner frees the child uncancelled unless
+/// something is registered with it, racing the parent's walk, which may be
+/// upgrading that child to cancel it. Every after-func runs exactly once
+/// (by the walk or by its child's handle), and the parent keeps no entry.
+#[test]
+fn children_freed_by_their_handles_vs_parent_cancel() {
+    const CHURNERS: u64 = 4;
+    const ROUNDS: usize = 1_000;
+    // After-funcs go to its blocking pool rather than threads of their own.
+    let runtime = multi_thread_runtime();
+    for round in 0..30_u64 {
+        let (parent, cancel_parent) = Context::background().with_cancel();
+        let start = Arc::new(Barrier::new(CHURNERS as usize + 1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let due = Arc::new(AtomicUsize::new(0));
+        let churners: Vec<_> = (0..CHURNERS)
+            .map(|seed| {
+                let (parent, start) = (parent.clone(), start.clone());
+                let (ran, due) = (ran.clone(), due.clone());
+                let runtime = runtime.handle().clone();
+                thread::spawn(move || {
+                    let _entered = runtime.enter();
+                    let mut rng = Rng::with_seed(seed ^ round);
+                    start.wait();
+                    for _ in 0..ROUNDS {
+                        let (child, cancel) = parent.with_cancel();
+                        if rng.bool() {
+                            let waiting = std::pin::pin!(child.done());
+                            let _ = waiting.poll(&mut TaskContext::from_waker(Waker::noop()));
+                        }
+                        if rng.bool() {
+                            let ran = ran.clone();
+                            drop(child.after_func(move || {
+                                ran.fetch_add(1, Ordering::SeqCst);
+                            }));
+                            due.fetch_add(1, Ordering::SeqCst);
+                        }
+                        drop(child);
+                        drop(cancel);
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        cancel_parent.cancel();
+        for t in churners {
+            t.join().unwrap();
+        }
+        assert_eq!(parent.debug_registrations(), 0);
+        assert_after_funcs_ran(&ran, due.load(Ordering::SeqCst));
     }
 }
 
