@@ -906,9 +906,9 @@ enum Step {
 /// into children with an explicit stack (no recursion, no lock held).
 ///
 /// Waking, starting after-funcs (under loom, running them) and dropping the
-/// last reference to a node can all run user code, which may cancel a context of this very subtree and so
-/// wait for its propagation: they are deferred until every node here is
-/// marked propagated. (`Arc::into_inner` tells, atomically, whether the
+/// last reference to a node can all run user code, which may cancel a
+/// context of this very subtree and so wait for its propagation: they are
+/// deferred until every node here is marked propagated. (`Arc::into_inner` tells, atomically, whether the
 /// walk's reference was the last; any other is released on the spot.)
 ///
 /// Returns the merged contexts reached through their second parent, for

@@ -8,9 +8,10 @@
 //! own shard, so two threads making deadline contexts at once share no
 //! lock (only the reference count of the runtime's handle, which
 //! `Handle::try_current` clones: tokio has no other way to tell which
-//! runtime is current). Each shard has a driver task that sleeps on tokio's timer until the shard's
-//! earliest deadline (so `tokio::time::pause()` drives it like any sleep),
-//! cancels what is due, and sleeps again.
+//! runtime is current). Each shard has a driver task that sleeps on
+//! tokio's timer until the shard's earliest deadline (so
+//! `tokio::time::pause()` drives it like any sleep), cancels what is due,
+//! and sleeps again.
 //!
 //! A shard is a binary heap of `(instant, arming order)` entries, each
 //! holding its context's node weakly. Nothing disarms an entry: a context
