@@ -78,6 +78,13 @@ pub fn clone_context<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Context<'a> {
     ctx.as_context().clone()
 }
 
+/// Takes a clone of the context `ctx` names into `slot`: the races of a
+/// body that moves its context, after the body assigns the context's name.
+#[inline(always)]
+pub fn reclone<'a, C: AsContext<'a> + ?Sized>(slot: &mut Context<'a>, ctx: &C) {
+    *slot = ctx.as_context().clone();
+}
+
 /// Raised while an `#[uncancelable]` statement runs, so the whole-body race
 /// lets it finish.
 ///

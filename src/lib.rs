@@ -94,7 +94,7 @@
 //!   |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
 //!   |     |
 //!   |     `ctx` escapes the function body here
-//!   |     argument requires that `'request` must outlive `'static`
+//!   |     argument requires that `'request_use_without_cancel_to_outlive_it` must outlive `'static`
 //! ```
 //!
 //! That is the lost-publish bug of Go services, caught before it runs. The
@@ -375,6 +375,8 @@
 pub use ctx_core::*;
 
 mod checked;
+#[cfg(feature = "axum")]
+mod debug_handler;
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
@@ -385,9 +387,13 @@ pub use ctx_macros::{ctx_fn, detached};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::checked::{
-        check, checkpoint, clone_context, context_param, detach_arg, guard, AsContext,
+        check, checkpoint, clone_context, context_param, detach_arg, guard, reclone, AsContext,
         ContextParam, ContextUnderAnotherName, NotAContext, Probe, Shield,
     };
+    /// The context parameter of a `#[ctx_fn]` handler under
+    /// `#[axum::debug_handler]`.
+    #[cfg(feature = "axum")]
+    pub use crate::debug_handler::DebugHandlerContext;
     /// Spawns detached work; with `tracing`, in the caller's current span.
     pub use ctx_core::__detach as detach;
     pub use ctx_core::{Context, Detached};

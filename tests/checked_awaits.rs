@@ -1,6 +1,8 @@
 //! Every form of `.await` in a `#[ctx_fn]` body is a cancellation point:
 //! plain, inside `select!`, `join!`, `try_join!` and other macros' arguments,
-//! after a shadowing derivation, and in a loop of always-ready awaits.
+//! after any rebinding of `ctx` (`let`, a `match` arm, `if let`, `while let`,
+//! `for`, assignment) in every body shape, and in a loop of always-ready
+//! awaits.
 //! Each test runs on tokio's paused clock, so "ends at 100 ms" is exact.
 
 use std::future::ready;
@@ -209,4 +211,130 @@ async fn an_uncancelable_select_finishes_and_the_next_one_is_checked() {
     let outcome = under_budget(|ctx| async { shielded_in_select(ctx, &log).await }).await;
     assert_eq!(outcome, (Err(Error::DeadlineExceeded), BUDGET * 2));
     assert_eq!(*log.lock().unwrap(), ["flushed"]);
+}
+
+/// Runs `f` on a context without a deadline, whose body rebinds `ctx` to a
+/// child with a 100 ms budget before a slow await: it must end with the
+/// child's deadline, at 100 ms.
+async fn stops_at_the_childs_deadline<F, Fut>(f: F)
+where
+    F: FnOnce(Context<'static>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let start = Instant::now();
+    assert_eq!(f(Context::background()).await, Err(Error::DeadlineExceeded));
+    assert_eq!(start.elapsed(), BUDGET);
+}
+
+/// For each way of rebinding `ctx`, a module with the body in the four
+/// shapes the macro expands differently: plain, calling a macro (raced as
+/// a whole by a guard), moving its context (a closure that captures it:
+/// the awaits race clones), and both; and a test that each stops at the
+/// deadline of the child `ctx` was rebound to.
+macro_rules! rebinding {
+    ($($form:ident: |$ctx:ident| { $($body:tt)* })*) => {$(
+        mod $form {
+            use super::*;
+
+            #[ctx_fn]
+            #[allow(unused_mut)]
+            async fn plain(mut $ctx: Context) -> Result<(), Error> {
+                $($body)*
+                Ok(())
+            }
+
+            #[ctx_fn]
+            #[allow(unused_mut)]
+            async fn calling_a_macro(mut $ctx: Context) -> Result<(), Error> {
+                assert!(!$ctx.is_done());
+                $($body)*
+                Ok(())
+            }
+
+            #[ctx_fn]
+            #[allow(unused_mut)]
+            async fn moving(mut $ctx: Context) -> Result<(), Error> {
+                let peek = || $ctx.is_done();
+                let _ = peek();
+                $($body)*
+                Ok(())
+            }
+
+            #[ctx_fn]
+            #[allow(unused_mut)]
+            async fn moving_and_calling_a_macro(mut $ctx: Context) -> Result<(), Error> {
+                let peek = || $ctx.is_done();
+                assert!(!peek());
+                $($body)*
+                Ok(())
+            }
+
+            #[tokio::test(start_paused = true)]
+            async fn an_await_races_the_rebound_context_in_every_body_shape() {
+                stops_at_the_childs_deadline(plain).await;
+                stops_at_the_childs_deadline(calling_a_macro).await;
+                stops_at_the_childs_deadline(moving).await;
+                stops_at_the_childs_deadline(moving_and_calling_a_macro).await;
+            }
+        }
+    )*};
+}
+
+rebinding! {
+    let_in_a_match_arm: |ctx| {
+        match ctx.deadline() {
+            Some(_) => unreachable!(),
+            None => {
+                let (ctx, _cancel) = ctx.with_timeout(BUDGET);
+                sleep(SLOW).await;
+                let _ = ctx.err();
+            }
+        }
+    }
+    match_arm_pattern: |ctx| {
+        match Some(ctx.with_timeout(BUDGET)) {
+            Some((ctx, _cancel)) => {
+                sleep(SLOW).await;
+                let _ = ctx.err();
+            }
+            None => unreachable!(),
+        }
+    }
+    match_arm_pattern_without_a_block: |ctx| {
+        match Some(ctx.with_timeout(BUDGET)) {
+            Some((ctx, _cancel)) if !ctx.is_done() => sleep(SLOW).await,
+            _ => unreachable!(),
+        }
+    }
+    if_let: |ctx| {
+        if let Some((ctx, _cancel)) = Some(ctx.with_timeout(BUDGET)) {
+            sleep(SLOW).await;
+            let _ = ctx.err();
+        }
+    }
+    while_let: |ctx| {
+        let mut once = Some(ctx.with_timeout(BUDGET));
+        while let Some((ctx, _cancel)) = once.take() {
+            sleep(SLOW).await;
+            let _ = ctx.err();
+        }
+    }
+    for_loop: |ctx| {
+        for (ctx, _cancel) in [ctx.with_timeout(BUDGET)] {
+            sleep(SLOW).await;
+            let _ = ctx.err();
+        }
+    }
+    assignment: |ctx| {
+        let (child, _cancel) = ctx.with_timeout(BUDGET);
+        ctx = child;
+        sleep(SLOW).await;
+    }
+    assignment_in_a_branch: |ctx| {
+        let (child, _cancel) = ctx.with_timeout(BUDGET);
+        if !child.is_done() {
+            ctx = child;
+        }
+        sleep(SLOW).await;
+    }
 }

@@ -94,24 +94,40 @@ pub(crate) struct AwaitRewriter<'a> {
     /// Whether the body is raced as a whole by a guard, so that an await
     /// only has to check the context before it polls.
     guarded: bool,
-    /// Whether a `let` of this block, or of an enclosing one, has shadowed
-    /// the context's name before the statement being rewritten.
+    /// Whether the context's name may mean another binding than the fn's
+    /// context where the rewriter stands: a `let` of this block or of an
+    /// enclosing one has shadowed it, or a `match` arm, `if let`,
+    /// `while let` or `for` pattern binds it; or the body assigns it.
     shadowed: bool,
+    /// With [`RaceTarget::Clone`]: whether the binding the context's name
+    /// has where the rewriter stands has its own clone, taken when it was
+    /// bound because a checked await stands in its scope. Assigning it
+    /// then takes the clone again.
+    tracked: bool,
+    /// Whether the body assigns the context's name, so that the clones of
+    /// [`RaceTarget::Clone`] are taken again in place (`let mut`).
+    assigns: bool,
 }
 
 impl<'a> AwaitRewriter<'a> {
+    /// `assigns`: whether the body assigns the context's name (see
+    /// [`assigns_context`]); then every await races the context in scope,
+    /// not only those after a shadowing binding.
     pub(crate) fn new(
         krate: &'a TokenStream,
         target: RaceTarget<'a>,
         guarded: bool,
         uncancelable_nested: bool,
+        assigns: bool,
     ) -> Self {
         AwaitRewriter {
             krate,
             target,
             shielded: uncancelable_nested,
             guarded,
-            shadowed: false,
+            shadowed: assigns,
+            tracked: true,
+            assigns,
         }
     }
 }
@@ -142,6 +158,7 @@ pub(crate) fn clone_ident() -> Ident {
 
 impl VisitMut for AwaitRewriter<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let ctx = self.target.name().clone();
         match expr {
             Expr::Closure(_) | Expr::Async(_) => {
                 Shielder.visit_expr_mut(expr);
@@ -152,23 +169,99 @@ impl VisitMut for AwaitRewriter<'_> {
                 *expr = Expr::Verbatim(self.check(&await_expr.base, span));
             }
             Expr::Macro(mac) => self.visit_macro_call(&mut mac.mac),
+            Expr::Match(expr_match) => {
+                self.visit_expr_mut(&mut expr_match.expr);
+                for arm in &mut expr_match.arms {
+                    let at = binding(&arm.pat, &ctx);
+                    let binds = at.is_some();
+                    let at = at.unwrap_or_else(|| arm.pat.span());
+                    let outside = self.enter(binds, || {
+                        matches!(&arm.pat, syn::Pat::Guard(pat) if expr_awaits(&pat.guard))
+                            || expr_awaits(&arm.body)
+                    });
+                    if let syn::Pat::Guard(pat) = &mut arm.pat {
+                        self.visit_expr_mut(&mut pat.guard);
+                        self.refresh_expr(binds, &mut pat.guard, at);
+                    }
+                    self.visit_expr_mut(&mut arm.body);
+                    self.refresh_expr(binds, &mut arm.body, at);
+                    (self.shadowed, self.tracked) = outside;
+                }
+            }
+            Expr::If(expr_if) => {
+                match &mut *expr_if.cond {
+                    Expr::Let(cond) if binds(&cond.pat, &ctx) => {
+                        self.visit_expr_mut(&mut cond.expr);
+                        let at = binding(&cond.pat, &ctx).unwrap_or_else(|| cond.pat.span());
+                        self.visit_bound_block(&mut expr_if.then_branch, at);
+                    }
+                    cond => {
+                        self.visit_expr_mut(cond);
+                        self.visit_block_mut(&mut expr_if.then_branch);
+                    }
+                }
+                if let Some((_, else_branch)) = &mut expr_if.else_branch {
+                    self.visit_expr_mut(else_branch);
+                }
+            }
+            Expr::While(expr_while) => match &mut *expr_while.cond {
+                Expr::Let(cond) if binds(&cond.pat, &ctx) => {
+                    self.visit_expr_mut(&mut cond.expr);
+                    let at = binding(&cond.pat, &ctx).unwrap_or_else(|| cond.pat.span());
+                    self.visit_bound_block(&mut expr_while.body, at);
+                }
+                cond => {
+                    self.visit_expr_mut(cond);
+                    self.visit_block_mut(&mut expr_while.body);
+                }
+            },
+            Expr::ForLoop(expr_for) => {
+                self.visit_expr_mut(&mut expr_for.expr);
+                if let Some(at) = binding(&expr_for.pat, &ctx) {
+                    self.visit_bound_block(&mut expr_for.body, at);
+                } else {
+                    self.visit_block_mut(&mut expr_for.body);
+                }
+            }
+            Expr::Assign(assign) if is_ctx(&assign.left, &ctx) => {
+                self.visit_expr_mut(&mut assign.right);
+                if matches!(self.target, RaceTarget::Clone(_)) && self.tracked {
+                    let assign = assign.clone();
+                    let at = Span::mixed_site().located_at(assign.span());
+                    let reclone = self.private("reclone", at);
+                    let clone = clone_ident();
+                    let ctx = located(&ctx, at);
+                    *expr = Expr::Verbatim(quote_spanned! {at=>
+                        { #assign; #reclone(&mut #clone, &#ctx); }
+                    });
+                }
+            }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
     }
 
     fn visit_block_mut(&mut self, block: &mut Block) {
-        let shadowed_outside = self.shadowed;
+        let outside = (self.shadowed, self.tracked);
         let ctx = self.target.name().clone();
-        shield_statements(block, |stmt| {
-            self.visit_stmt_mut(stmt);
-            if matches!(&*stmt, Stmt::Local(local) if binds(&local.pat, &ctx)) {
-                self.shadowed = true;
-            }
-        });
-        self.shadowed = shadowed_outside;
-        if let RaceTarget::Clone(ctx) = self.target {
-            rebind_after_shadowing(block, ctx, self.krate);
+        // Whether a checked await follows each statement in the block.
+        let mut awaits_after = vec![false; block.stmts.len()];
+        for index in (1..block.stmts.len()).rev() {
+            awaits_after[index - 1] = awaits_after[index] || stmt_awaits(&block.stmts[index]);
         }
+        shield_statements(block, |index, stmt| {
+            self.visit_stmt_mut(stmt);
+            let Stmt::Local(local) = &*stmt else {
+                return None;
+            };
+            if !binds(&local.pat, &ctx) {
+                return None;
+            }
+            self.shadowed = true;
+            self.tracked = awaits_after[index];
+            let at = Span::mixed_site().located_at(local.span());
+            self.refresh(at).map(|refresh| syn::parse_quote!(#refresh))
+        });
+        (self.shadowed, self.tracked) = outside;
     }
 
     fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
@@ -183,6 +276,76 @@ impl VisitMut for AwaitRewriter<'_> {
 }
 
 impl AwaitRewriter<'_> {
+    /// Enters the scope of a pattern that may bind the context's name;
+    /// `awaits` says whether a checked await stands in that scope. Returns
+    /// the state to restore when the scope ends.
+    fn enter(&mut self, binds: bool, awaits: impl FnOnce() -> bool) -> (bool, bool) {
+        let outside = (self.shadowed, self.tracked);
+        if binds {
+            self.shadowed = true;
+            self.tracked = awaits();
+        }
+        outside
+    }
+
+    /// A block in the scope of a pattern (`if let`, `while let`, `for`)
+    /// that binds the context's name, at `at`.
+    fn visit_bound_block(&mut self, block: &mut Block, at: Span) {
+        let outside = self.enter(true, || block.stmts.iter().any(stmt_awaits));
+        self.visit_block_mut(block);
+        if let Some(refresh) = self.refresh(Span::mixed_site().located_at(at)) {
+            block.stmts.insert(0, syn::parse_quote!(#refresh));
+        }
+        (self.shadowed, self.tracked) = outside;
+    }
+
+    /// `{ <refresh> expr }` where a pattern has bound the context's name.
+    fn refresh_expr(&self, binds: bool, expr: &mut Expr, at: Span) {
+        if !binds {
+            return;
+        }
+        if let Some(refresh) = self.refresh(Span::mixed_site().located_at(at)) {
+            *expr = Expr::Verbatim(quote_spanned!(at=> { #refresh #expr }));
+        }
+    }
+
+    /// With [`RaceTarget::Clone`], where a binding of the context's name
+    /// has a checked await in its scope: the statement that takes the
+    /// awaits' clone of it, at `at`.
+    fn refresh(&self, at: Span) -> Option<TokenStream> {
+        let RaceTarget::Clone(ctx) = self.target else {
+            return None;
+        };
+        if !self.tracked {
+            return None;
+        }
+        let clone = clone_ident();
+        let ctx = located(ctx, at);
+        let krate = self.krate;
+        let mutability = self.assigns.then(|| quote!(mut));
+        Some(quote_spanned! {at=>
+            #[allow(unused_mut)]
+            let #mutability #clone = #krate::__private::clone_context(&#ctx);
+        })
+    }
+
+    /// `#krate::__private::#name`, all at `span`.
+    fn private(&self, name: &str, span: Span) -> TokenStream {
+        let krate = self.krate;
+        let name = Ident::new(name, span);
+        respan(quote!(#krate::__private::#name), span)
+    }
+}
+
+/// `ctx` as the user's code sees it at `at`: it resolves to the nearest
+/// binding (a hygienic one stays hygienic).
+fn located(ctx: &Ident, at: Span) -> Ident {
+    let mut ctx = ctx.clone();
+    ctx.set_span(ctx.span().located_at(at));
+    ctx
+}
+
+impl AwaitRewriter<'_> {
     /// `base.await`, checked against the context.
     fn check(&self, base: &Expr, span: Span) -> TokenStream {
         let krate = self.krate;
@@ -191,21 +354,14 @@ impl AwaitRewriter<'_> {
             // The name as the user's code sees it at the await, so it
             // resolves to the nearest binding (a hygienic one stays
             // hygienic).
-            RaceTarget::InScope(ctx) => {
-                let mut ctx = ctx.clone();
-                ctx.set_span(ctx.span().located_at(span));
-                ctx
-            }
+            RaceTarget::InScope(ctx) => located(ctx, span),
             RaceTarget::Clone(_) => clone_ident(),
         };
         // Each call carries the `.await`'s own span, which is where a
         // `#[track_caller]` location (a cancellation point of
         // `ctx::testing`) is reported; a mixed-site one would be reported
         // at the attribute.
-        let private = |name: &str| {
-            let name = Ident::new(name, span);
-            respan(quote!(#krate::__private::#name), span)
-        };
+        let private = |name: &str| self.private(name, span);
         let raced = if self.guarded && !self.shadowed {
             // The guard races the pending awaits: check, then poll.
             let base = quote_spanned!(def=> (#base));
@@ -257,26 +413,31 @@ struct Shielder;
 
 impl VisitMut for Shielder {
     fn visit_block_mut(&mut self, block: &mut Block) {
-        shield_statements(block, |stmt| self.visit_stmt_mut(stmt));
+        shield_statements(block, |_, stmt| {
+            self.visit_stmt_mut(stmt);
+            None
+        });
     }
 
     fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
-/// Visits each statement of `block` with `visit`, except those marked
+/// Visits each statement of `block` with `visit` (given its index), which
+/// may return a statement to put after it, except those marked
 /// `#[uncancelable]`: their mark is removed, their awaits left plain, and
 /// the fn's shield is raised while they run, so its guard lets them finish.
-fn shield_statements(block: &mut Block, mut visit: impl FnMut(&mut Stmt)) {
+fn shield_statements(block: &mut Block, mut visit: impl FnMut(usize, &mut Stmt) -> Option<Stmt>) {
     let mut stmts = Vec::with_capacity(block.stmts.len());
-    for mut stmt in block.stmts.drain(..) {
+    for (index, mut stmt) in block.stmts.drain(..).enumerate() {
         let marked = stmt_attrs_mut(&mut stmt).is_some_and(|attrs| {
             let before = attrs.len();
             attrs.retain(|attr| !is_uncancelable(attr));
             attrs.len() != before
         });
         if !marked {
-            visit(&mut stmt);
+            let after = visit(index, &mut stmt);
             stmts.push(stmt);
+            stmts.extend(after);
             continue;
         }
         let span = Span::mixed_site().located_at(stmt.span());
@@ -351,48 +512,115 @@ pub(crate) fn moves_context(block: &Block, ctx: &Ident) -> bool {
         }
         fn visit_item(&mut self, _: &'ast Item) {}
     }
-    fn is_ctx(expr: &Expr, ctx: &Ident) -> bool {
-        matches!(expr, Expr::Path(path) if path.path.is_ident(ctx))
-    }
     let mut finder = Moves { ctx, found: false };
     finder.visit_block(block);
     finder.found
 }
 
-/// After each `let` of `block` that binds the name `ctx` (a shadowing
-/// derivation), takes the hygienic clone the awaits race again.
-fn rebind_after_shadowing(block: &mut Block, ctx: &Ident, krate: &TokenStream) {
-    let mut stmts = Vec::with_capacity(block.stmts.len());
-    for stmt in block.stmts.drain(..) {
-        let shadows = matches!(&stmt, Stmt::Local(local) if binds(&local.pat, ctx));
-        // At the shadowing `let`: where a non-context binding is reported.
-        let at = Span::mixed_site().located_at(stmt.span());
-        stmts.push(stmt);
-        if shadows {
-            let clone = clone_ident();
-            let mut ctx = ctx.clone();
-            ctx.set_span(ctx.span().located_at(at));
-            stmts.push(syn::parse_quote_spanned! {at=>
-                let #clone = #krate::__private::clone_context(&#ctx);
-            });
+/// Whether an expression is the name `ctx`.
+fn is_ctx(expr: &Expr, ctx: &Ident) -> bool {
+    matches!(expr, Expr::Path(path) if path.path.is_ident(ctx))
+}
+
+/// Whether the fn's own body assigns the name `ctx` (`ctx = child;`):
+/// outside closures, async blocks and items, which are other futures and
+/// fns, and inside macro calls by their tokens (`ctx =`).
+pub(crate) fn assigns_context(block: &Block, ctx: &Ident) -> bool {
+    struct Assigns<'a> {
+        ctx: &'a Ident,
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Assigns<'_> {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Closure(_) | Expr::Async(_) => {}
+                Expr::Assign(assign) if is_ctx(&assign.left, self.ctx) => self.found = true,
+                _ => visit::visit_expr(self, expr),
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast Macro) {
+            self.found |= assigns_in_tokens(&mac.tokens, self.ctx);
+        }
+        fn visit_item(&mut self, _: &'ast Item) {}
+    }
+    let mut finder = Assigns { ctx, found: false };
+    finder.visit_block(block);
+    finder.found
+}
+
+/// Whether `tokens` hold `ctx =` (not `ctx ==`), at any depth.
+fn assigns_in_tokens(tokens: &TokenStream, ctx: &Ident) -> bool {
+    let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    tokens.iter().enumerate().any(|(index, token)| match token {
+        TokenTree::Ident(ident) if ident == ctx => matches!(
+            (tokens.get(index + 1), tokens.get(index + 2)),
+            (Some(TokenTree::Punct(eq)), next)
+                if eq.as_char() == '=' && eq.spacing() == proc_macro2::Spacing::Alone
+                    && !matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '=')
+        ),
+        TokenTree::Group(group) => assigns_in_tokens(&group.stream(), ctx),
+        _ => false,
+    })
+}
+
+/// Finds a `.await` the rewriter checks: outside closures, async blocks
+/// and items, and in the arguments of a macro call that parse as
+/// expressions.
+struct CheckedAwait(bool);
+
+impl<'ast> Visit<'ast> for CheckedAwait {
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) => {}
+            Expr::Await(_) => self.0 = true,
+            _ => visit::visit_expr(self, expr),
         }
     }
-    block.stmts = stmts;
+    fn visit_macro(&mut self, mac: &'ast Macro) {
+        if !mentions(&mac.tokens, "await") {
+            return;
+        }
+        let parser = Punctuated::<Expr, Token![,]>::parse_terminated;
+        if let Ok(args) = parser.parse2(mac.tokens.clone()) {
+            args.iter().for_each(|arg| self.visit_expr(arg));
+        }
+    }
+    fn visit_item(&mut self, _: &'ast Item) {}
+}
+
+fn stmt_awaits(stmt: &Stmt) -> bool {
+    let mut finder = CheckedAwait(false);
+    finder.visit_stmt(stmt);
+    finder.0
+}
+
+fn expr_awaits(expr: &Expr) -> bool {
+    let mut finder = CheckedAwait(false);
+    finder.visit_expr(expr);
+    finder.0
 }
 
 /// Whether a pattern binds the name `ctx`.
 fn binds(pat: &syn::Pat, ctx: &Ident) -> bool {
-    struct Binds<'a> {
+    binding(pat, ctx).is_some()
+}
+
+/// Where a pattern binds the name `ctx`, if it does: where a binding that
+/// is not a context is reported.
+fn binding(pat: &syn::Pat, ctx: &Ident) -> Option<Span> {
+    struct Binding<'a> {
         ctx: &'a Ident,
-        found: bool,
+        found: Option<Span>,
     }
-    impl<'ast> Visit<'ast> for Binds<'_> {
+    impl<'ast> Visit<'ast> for Binding<'_> {
         fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-            self.found |= pat.ident == *self.ctx;
+            if pat.ident == *self.ctx {
+                self.found.get_or_insert(pat.ident.span());
+            }
             visit::visit_pat_ident(self, pat);
         }
     }
-    let mut finder = Binds { ctx, found: false };
+    let mut finder = Binding { ctx, found: None };
     finder.visit_pat(pat);
     finder.found
 }

@@ -9,11 +9,13 @@ use syn::{AttrStyle, Attribute, FnArg, ItemFn, Pat, ReturnType, Signature, Type}
 
 use crate::attr::{CtxFnArgs, DetachedArgs};
 use crate::awaits::{
-    calls_macro, clone_ident, mentions, moves_context, uncancelable_nested, AwaitRewriter,
-    RaceTarget,
+    assigns_context, calls_macro, clone_ident, mentions, moves_context, uncancelable_nested,
+    AwaitRewriter, RaceTarget,
 };
+use crate::debug_handler::{into_extractor, is_debug_handler, lend_from_extractor};
 use crate::roots::RootFinder;
 use crate::signature::{as_written, context_param, is_context, CtxParam};
+use crate::static_scope::static_scope;
 
 pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
     let mut func = match parse_fn(item.clone(), "ctx_fn") {
@@ -32,15 +34,32 @@ pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
             return with_errors(as_written(func, krate), errors);
         }
     };
-    let debug_handler = func.attrs.iter().position(is_debug_handler);
-    if let (Some(at), true) = (debug_handler, ctx.named_scope) {
-        let err = debug_handler_error(func.attrs.remove(at));
+    let mut ctx = ctx;
+    let static_scope = static_scope(&written, krate);
+    // A handler `#[axum::debug_handler]` checks takes no generics: the
+    // context comes from a `'static` extractor, lent to the body.
+    let debug_handler = ctx.named_scope && func.attrs.iter().any(is_debug_handler);
+    let lent = match debug_handler {
+        true => lend_from_extractor(&func.sig, &written, &mut ctx, krate).err(),
+        false => None,
+    };
+    if !static_scope.is_empty() || lent.is_some() {
+        if lent.is_some() {
+            // It would check the parameter as written, failing again.
+            func.attrs.retain(|attr| !is_debug_handler(attr));
+        }
         func.sig = written;
-        return with_errors(as_written(func, krate), vec![err]);
+        return with_errors(
+            as_written(func, krate),
+            static_scope.into_iter().chain(lent).collect(),
+        );
     }
     let (inner, outer) = split_inner(func.attrs);
     let checks = &ctx.checks;
     let (body, errors) = checked_body(krate, &mut func.sig, &ctx, &inner, checks, func.block);
+    if debug_handler {
+        into_extractor(&mut func.sig, &ctx, krate);
+    }
     let vis = &func.vis;
     let sig = &func.sig;
     let expanded = quote! {
@@ -176,26 +195,6 @@ fn unsupported(sig: &Signature) -> Option<syn::Error> {
     None
 }
 
-/// `#[axum::debug_handler]` (or `#[axum_macros::debug_handler]`).
-fn is_debug_handler(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == "debug_handler")
-}
-
-/// `#[axum::debug_handler]` below `#[ctx_fn]` sees the `'request` scope
-/// the macro declared and rejects it ("doesn't support generic functions",
-/// then an undeclared `'request`): this says what works instead, and the
-/// fn is emitted without it.
-fn debug_handler_error(attr: Attribute) -> syn::Error {
-    syn::Error::new_spanned(
-        attr,
-        "`#[axum::debug_handler]` takes no generic fn, and `#[ctx_fn]` declares the context's scope `'request`: \
-         write the parameter as `ctx: Context<'static>` (the type axum's extractor gives a handler), or remove `#[axum::debug_handler]`",
-    )
-}
-
 /// `-> Pin<Box<dyn Future<Output = ...> + ...>>`, what `#[async_trait]`
 /// makes of an `async fn`.
 fn returns_boxed_future(sig: &Signature) -> bool {
@@ -234,6 +233,7 @@ fn checked_body(
     roots.visit_block(&block);
 
     let moves = !ctx.by_ref && moves_context(&block, ident);
+    let assigns = assigns_context(&block, ident);
     let target = if moves {
         RaceTarget::Clone(ident)
     } else {
@@ -245,9 +245,11 @@ fn checked_body(
     // other races each await on its own, and pays only the entry check per call.
     let nested = uncancelable_nested(&block);
     let guarded = sig.asyncness.is_some() && (nested || calls_macro(&block));
-    let mut rewriter = AwaitRewriter::new(krate, target, guarded, nested);
+    let mut rewriter = AwaitRewriter::new(krate, target, guarded, nested, assigns);
     rewriter.visit_block_mut(&mut block);
-
+    // The guard watches a clone of the fn's context when the body moves
+    // the context or assigns its name, which a borrow would forbid.
+    let watch_clone = moves || (assigns && guarded);
     let def = Span::mixed_site();
     // Bound once, at the return type: a wrong return type is one error,
     // there, whatever the number of awaits.
@@ -256,9 +258,24 @@ fn checked_body(
     let bail = quote_spanned! {at_return=>
         let __bail = #bail_path;
     };
-    let clone = moves.then(|| {
+    let clone = watch_clone.then(|| {
         let clone = clone_ident();
-        quote_spanned! {def=> let #clone = #krate::__private::clone_context(&#ident); }
+        // Taken again in place where the body assigns the context's name,
+        // unless the guard borrows it (then the body takes its own).
+        let mutability = (moves && assigns && !guarded).then(|| quote!(mut));
+        quote_spanned! {def=>
+            #[allow(unused_mut)]
+            let #mutability #clone = #krate::__private::clone_context(&#ident);
+        }
+    });
+    // The body's own clone, which it takes again where it assigns the
+    // context's name, while the guard borrows the fn's.
+    let own_clone = (guarded && moves && assigns).then(|| {
+        let clone = clone_ident();
+        quote_spanned! {def=>
+            #[allow(unused_mut)]
+            let mut #clone = #krate::__private::clone_context(&#clone);
+        }
     });
     // Never raised without `#[uncancelable]`, where it costs one store.
     let shield = quote_spanned! {def=>
@@ -270,13 +287,17 @@ fn checked_body(
     // (and awaits hidden in macros, `select!`, `join!`, are raced too). It
     // borrows the context the awaits check: no clone.
     let body = if guarded {
-        let watched = if moves { clone_ident() } else { ident.clone() };
+        let watched = if watch_clone {
+            clone_ident()
+        } else {
+            ident.clone()
+        };
         let owned = own_params(sig);
         quote_spanned! {def=>
             match #krate::__private::guard(
                 #krate::__private::AsContext::as_context(&#watched),
                 __shield,
-                async { #owned #block },
+                async { #owned #own_clone #block },
             ).await {
                 ::core::result::Result::Ok(__output) => __output,
                 ::core::result::Result::Err(__err) => __bail(__err),
@@ -294,9 +315,11 @@ fn checked_body(
             }
         }
     });
+    let prelude = &ctx.prelude;
     let body = quote_spanned! {def=>
         {
             #(#inner)*
+            #prelude
             #bail
             #entry
             #checks

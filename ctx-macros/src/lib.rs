@@ -4,9 +4,11 @@
 
 mod attr;
 mod awaits;
+mod debug_handler;
 mod expand;
 mod roots;
 mod signature;
+mod static_scope;
 
 use proc_macro::TokenStream;
 
@@ -29,10 +31,43 @@ use proc_macro::TokenStream;
 /// error at that parameter. A fn without one gets `ctx: Context` inserted
 /// first: its callers pass a context, and rustdoc shows it.
 ///
-/// An unnamed scope (`ctx: Context`) is named `'request`, so the compiler
-/// can say which scope a misuse breaks (see below). Under
-/// `#[axum::debug_handler]`, which takes no generic fn, write the
-/// extractor's type, `ctx: Context<'static>`, in either order.
+/// An unnamed scope (`ctx: Context`, `Context<'_>`) is named
+/// `'request_use_without_cancel_to_outlive_it`, so that the compiler's
+/// message about a context escaping the call reads as the fix (see below).
+/// The name cannot clash with a lifetime of an enclosing `impl`
+/// (`impl<'request> Session<'request>` is fine), and the macro picks
+/// another if the fn declares it.
+///
+/// # The scope is never `'static`
+///
+/// A `#[ctx_fn]` fn uses the request's context for the call, never past
+/// it, so its context parameter's scope cannot be `'static`: writing
+/// `Context<'static>` (or `ctx::Context<'static>`, `&'static Context`,
+/// `&Context<'static>`), or a bound that forces the scope to be `'static`
+/// (`<'a: 'static>`, `where 'a: 'static`, `where Context<'a>: 'static`,
+/// or `'a: 'b, 'b: 'static`), is a compile error at the `'static`:
+///
+/// ```text
+/// error: remove `'static` (write `ctx: Context`): a `#[ctx_fn]` fn uses its context
+///        for the call, never past it; for work that must outlive the request, pass
+///        `ctx.without_cancel()` or call a `#[detached]` fn
+/// ```
+///
+/// Write `ctx: Context`; hand work that must outlive the request
+/// `ctx.without_cancel()`, or make it a `#[detached]` fn (whose own
+/// context may be `'static`). A bound on an enclosing `impl`
+/// (`impl<'a: 'static>`) is outside the macro's sight; there the run time
+/// reports a context used after its request was answered.
+///
+/// # `#[axum::debug_handler]`
+///
+/// Put `#[ctx_fn]` above `#[axum::debug_handler]` and write the context as
+/// anywhere else (`ctx: Context`, or none). `debug_handler` takes no
+/// generic fn, so the parameter becomes a `'static` extractor the body
+/// borrows the context from: it still cannot escape the call, and an
+/// escape reads "`request_use_without_cancel_to_outlive_it` does not live
+/// long enough". Below `#[axum::debug_handler]`, `#[ctx_fn]` runs too late:
+/// `debug_handler` reports "missing lifetime specifier" at `Context`.
 ///
 /// # Checked awaits
 ///
@@ -80,7 +115,8 @@ use proc_macro::TokenStream;
 ///   clone, a child or anything holding one into `tokio::spawn`, a thread,
 ///   an `after_func` or a `static` is rejected by the type system, whatever
 ///   the spawner is called (`` `ctx` escapes the function body here ...
-///   argument requires that `'request` must outlive `'static` ``). Use
+///   argument requires that `'request_use_without_cancel_to_outlive_it`
+///   must outlive `'static` ``). Use
 ///   `ctx.without_cancel()` or a `#[detached]` fn for work that must outlive
 ///   the call, `ctx.spawn(..)` for work that should end with it.
 /// - `Context::background()` and `Context::todo()` in the body (closures
@@ -127,7 +163,10 @@ use proc_macro::TokenStream;
 /// cannot see them):
 ///
 /// ```ignore
-/// async fn fetch<'request>(ctx: Context<'request>, key: u32) -> Result<u32, Error> {
+/// async fn fetch<'request_use_without_cancel_to_outlive_it>(
+///     ctx: Context<'request_use_without_cancel_to_outlive_it>,
+///     key: u32,
+/// ) -> Result<u32, Error> {
 ///     // Checks the return type, once, at the return type.
 ///     let __bail = ::ctx::__private::bail;
 ///     if let Some(__err) = ::ctx::__private::Context::err(&ctx) {
@@ -234,7 +273,7 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[track_caller]
-/// fn publish<'request>(ctx: Context<'request>, message: String) -> ::ctx::__private::Detached<Result<String, Error>> {
+/// fn publish<'request_use_without_cancel_to_outlive_it>(ctx: Context<'request_use_without_cancel_to_outlive_it>, message: String) -> ::ctx::__private::Detached<Result<String, Error>> {
 ///     ::ctx::__private::detach::<Result<String, Error>, _, _>(
 ///         "publish",
 ///         &ctx,

@@ -13,14 +13,19 @@ use syn::{
 use crate::awaits::strip_uncancelable;
 use crate::expand::respan;
 
-/// The scope `#[ctx_fn]` gives an unnamed context, so the compiler's
-/// messages about escaping it say "`'request` must outlive `'static`".
-const SCOPE: &str = "request";
+/// The scope `#[ctx_fn]` gives an unnamed context, so that the compiler's
+/// messages about a context escaping it read as the fix: "argument
+/// requires that `'request_use_without_cancel_to_outlive_it` must outlive
+/// `'static`". Long on purpose: a name nobody writes cannot clash with a
+/// lifetime of an enclosing `impl`, which the macro cannot see.
+pub(crate) const SCOPE: &str = "request_use_without_cancel_to_outlive_it";
 
 /// The context parameter as the body knows it.
 pub(crate) struct CtxParam {
     /// The name the body knows the context by; a hygienic one for `_`.
     pub(crate) ident: Ident,
+    /// The parameter's position in the signature.
+    pub(crate) index: usize,
     /// The parameter's pattern as written (`ctx`, `mut ctx`).
     pub(crate) pat: Box<Pat>,
     /// The compile-time checks of the parameters (see [`checks`]).
@@ -28,13 +33,16 @@ pub(crate) struct CtxParam {
     /// Whether the parameter is a reference (`&Context`), which moving
     /// only copies.
     pub(crate) by_ref: bool,
-    /// Whether the macro named the context's scope (declaring `'request`).
+    /// Whether the macro named the context's scope (declaring [`SCOPE`]).
     pub(crate) named_scope: bool,
+    /// Statements that bind the context's name, first in the body: empty
+    /// when the parameter binds it.
+    pub(crate) prelude: TokenStream,
 }
 
 /// Finds the context parameter, which must come first (after `self`), and
 /// names its scope. When there is none and `insert` is set,
-/// `ctx: Context<'request>` is inserted first.
+/// `ctx: Context<'scope>` is inserted first.
 pub(crate) fn context_param(
     sig: &mut Signature,
     krate: &TokenStream,
@@ -66,10 +74,11 @@ pub(crate) fn context_param(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let scope = fresh_scope(sig);
     let (index, inserted) = match found {
         Some(index) => (index, false),
         None if insert => {
-            let scope = scope_lifetime(Span::call_site());
+            let scope = Lifetime::new(&scope, Span::call_site());
             let inserted: FnArg = syn::parse_quote!(ctx: #krate::__private::Context<#scope>);
             sig.inputs.insert(first, inserted);
             (first, true)
@@ -88,12 +97,12 @@ pub(crate) fn context_param(
         };
         let written = (!inserted).then(|| (*typed.ty).clone());
         (
-            name_scope(&mut typed.ty, Some(krate), SCOPE) || inserted,
+            name_scope(&mut typed.ty, Some(krate), &scope[1..]) || inserted,
             written,
         )
     };
-    if named && !declares(sig, SCOPE) {
-        let scope = LifetimeParam::new(scope_lifetime(Span::call_site()));
+    if named {
+        let scope = LifetimeParam::new(Lifetime::new(&scope, Span::call_site()));
         sig.generics.params.insert(0, GenericParam::Lifetime(scope));
     }
     let FnArg::Typed(typed) = &mut sig.inputs[index] else {
@@ -123,10 +132,12 @@ pub(crate) fn context_param(
     let checks = checks(sig, krate, index, written.as_ref());
     Ok(CtxParam {
         ident,
+        index,
         pat,
         checks,
         by_ref,
         named_scope: named,
+        prelude: TokenStream::new(),
     })
 }
 
@@ -236,14 +247,21 @@ pub(crate) fn as_written(mut func: ItemFn, krate: &TokenStream) -> TokenStream {
     func.into_token_stream()
 }
 
-fn scope_lifetime(span: Span) -> Lifetime {
-    Lifetime::new(&format!("'{SCOPE}"), span)
-}
-
-fn declares(sig: &Signature, lifetime: &str) -> bool {
-    sig.generics
-        .lifetimes()
-        .any(|param| param.lifetime.ident == lifetime)
+/// `'` and [`SCOPE`], or, if the fn already declares that lifetime,
+/// `SCOPE` and the first number that makes it new.
+fn fresh_scope(sig: &Signature) -> String {
+    let declared = |name: &str| {
+        sig.generics
+            .lifetimes()
+            .any(|param| param.lifetime.ident == name)
+    };
+    let mut name = SCOPE.to_owned();
+    let mut n = 1;
+    while declared(&name) {
+        n += 1;
+        name = format!("{SCOPE}{n}");
+    }
+    format!("'{name}")
 }
 
 /// Compile-time checks that make the guess by name sound: the parameter

@@ -1,7 +1,7 @@
-//! `#[ctx_fn]` on axum handlers checked by `#[axum::debug_handler]`, in
-//! either order, served over a real socket. `debug_handler` takes no
-//! generic fn, so the context is written as the extractor's
-//! `Context<'static>` (an elided one is `ctx_fn_debug_handler_elided_scope`).
+//! `#[ctx_fn]` above `#[axum::debug_handler]` on axum handlers, served over
+//! a real socket, with the context written as in any `#[ctx_fn]` (never
+//! `'static`): by name, `mut`, unnamed, or left out and inserted. The
+//! other order is `ctx_fn_below_debug_handler` (compile-fail).
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,18 +25,34 @@ impl IntoResponse for AppError {
     }
 }
 
-#[axum::debug_handler]
 #[ctx_fn]
-async fn above(ctx: Context<'static>) -> Result<String, AppError> {
+#[axum::debug_handler]
+async fn named(ctx: Context) -> Result<String, AppError> {
     tokio::task::yield_now().await;
-    Ok(format!("above, done: {}", ctx.is_done()))
+    Ok(format!("named, done: {}", ctx.is_done()))
 }
 
 #[ctx_fn]
 #[axum::debug_handler]
-async fn below(ctx: Context<'static>) -> Result<String, AppError> {
+async fn rebound(mut ctx: Context) -> Result<String, AppError> {
+    let (child, _cancel) = ctx.with_timeout(std::time::Duration::from_secs(5));
+    ctx = child;
     tokio::task::yield_now().await;
-    Ok(format!("below, done: {}", ctx.is_done()))
+    Ok(format!("rebound, deadline: {}", ctx.deadline().is_some()))
+}
+
+#[ctx_fn]
+#[axum::debug_handler]
+async fn unnamed(_: Context) -> Result<String, AppError> {
+    tokio::task::yield_now().await;
+    Ok("unnamed".to_owned())
+}
+
+#[ctx_fn]
+#[axum::debug_handler]
+async fn inserted() -> Result<String, AppError> {
+    tokio::task::yield_now().await;
+    Ok(format!("inserted, done: {}", ctx.is_done()))
 }
 
 async fn get_body(addr: std::net::SocketAddr, path: &str) -> String {
@@ -53,8 +69,10 @@ async fn get_body(addr: std::net::SocketAddr, path: &str) -> String {
 async fn main() {
     let (root, shutdown) = Context::background().with_cancel();
     let app = Router::new()
-        .route("/above", get(above))
-        .route("/below", get(below))
+        .route("/named", get(named))
+        .route("/rebound", get(rebound))
+        .route("/unnamed", get(unnamed))
+        .route("/inserted", get(inserted))
         .layer(ContextLayer::new(root.clone()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -66,8 +84,10 @@ async fn main() {
             .await
     });
 
-    assert_eq!(get_body(addr, "/above").await, "above, done: false");
-    assert_eq!(get_body(addr, "/below").await, "below, done: false");
+    assert_eq!(get_body(addr, "/named").await, "named, done: false");
+    assert_eq!(get_body(addr, "/rebound").await, "rebound, deadline: true");
+    assert_eq!(get_body(addr, "/unnamed").await, "unnamed");
+    assert_eq!(get_body(addr, "/inserted").await, "inserted, done: false");
 
     shutdown.cancel();
     server.await.unwrap().unwrap();
