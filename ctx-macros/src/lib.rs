@@ -79,9 +79,15 @@ use proc_macro::TokenStream;
 ///
 /// - Each await checks the context before it polls, so a loop of
 ///   always-ready awaits stops at the next await once the context is done.
-/// - An await races the context *in scope where it stands*: after
-///   `let (ctx, _cancel) = ctx.with_timeout(..)`, the awaits below race the
-///   shorter budget.
+/// - An await races the context *in scope where it stands*, however the
+///   name was rebound: after `let (ctx, _cancel) = ctx.with_timeout(..)`,
+///   in a `match` arm, `if let`, `while let` or `for` whose pattern binds
+///   `ctx`, or after `ctx = child;`, the awaits race the child's budget,
+///   whatever the body's shape (one that calls a macro or moves its
+///   context included). A binding named `ctx` that is not a context is
+///   fine where no checked await stands in its scope (a closure's
+///   parameter, a block with no await); an await in its scope is a compile
+///   error at the binding or the await, which says so.
 /// - Awaits in macro arguments (`format!("{}", x.await)`) are checked like
 ///   any other, and so are awaits hidden inside macros (`tokio::select!`,
 ///   `join!`, `try_join!`, your own): a body that calls a macro is also
@@ -191,8 +197,11 @@ use proc_macro::TokenStream;
 /// (`select!`, `join!`), is also raced as a whole:
 /// `::ctx::__private::guard(&ctx, __shield, async { .. })` registers with
 /// the context once and drops the body when it is done, and each visible
-/// await then only checks the context before it polls. A body that moves
-/// its context (into a call, a closure) races a clone taken at entry.
+/// await then only checks the context before it polls, except where `ctx`
+/// was rebound (there it races the context in scope), or everywhere if the
+/// body assigns `ctx`. A body that moves its context (into a call, a
+/// closure) races a clone taken at entry, and taken again where a
+/// rebinding of `ctx` has a checked await in its scope.
 ///
 /// [`ctx::Error`]: https://docs.rs/goctx/latest/ctx/enum.Error.html
 #[proc_macro_attribute]

@@ -46,6 +46,26 @@ async fn tally(ctx: Context, mut total: u32, (a, b): (u32, u32)) -> Result<u32, 
     Ok(total)
 }
 
+/// Rebinds `ctx` every way, assigns it, moves it and calls a macro: the
+/// clones taken again (some never read after) trip no lint either.
+#[ctx_fn]
+async fn rebinding(mut ctx: Context, key: u32) -> Result<u32, Error> {
+    let (child, _cancel) = ctx.with_timeout(Duration::from_secs(1));
+    ctx = child;
+    if let Some((ctx, _cancel)) = Some(ctx.with_timeout(Duration::from_secs(1))) {
+        tokio::task::yield_now().await;
+        assert!(!ctx.is_done());
+    }
+    for ctx in [ctx.clone()] {
+        assert!(!ctx.is_done());
+    }
+    let key = fetch(ctx.clone(), key).await?;
+    let _ = format!("{key}");
+    let (child, _cancel) = ctx.with_timeout(Duration::from_secs(1));
+    ctx = child;
+    fetch(ctx, key).await
+}
+
 #[detached(timeout = "1s")]
 async fn publish(ctx: Context, key: u32) -> Result<u32, Error> {
     let key = fetch(ctx, key).await?;
@@ -60,5 +80,6 @@ async fn main() {
     assert_eq!(raced_whole(ctx.clone(), 2).await, Ok(2));
     assert_eq!(unnamed(ctx.clone()).await, Ok(()));
     assert_eq!(tally(ctx.clone(), 1, (2, 3)).await, Ok(6));
+    assert_eq!(rebinding(ctx.clone(), 4).await, Ok(4));
     assert_eq!(publish(ctx, 3).await.unwrap(), Ok(3));
 }
