@@ -295,7 +295,7 @@ async fn main() -> std::io::Result<()> {
         );
     }
 
-    drop(shutdown);
+    shutdown.cancel();
     let _ = frontend.task.await;
     let _ = backend.task.await;
     Ok(())

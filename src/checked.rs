@@ -52,7 +52,7 @@ impl<'a, C: AsContext<'a> + ?Sized> AsContext<'a> for &C {
 
 /// One checked `.await`: races `fut` against the context `ctx` names.
 #[inline(always)]
-#[cfg_attr(feature = "testing", track_caller)]
+#[track_caller]
 pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
     ctx: &'c C,
     fut: F,
@@ -61,14 +61,15 @@ pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
 }
 
 /// One checked `.await` under the fn's guard: `Some` error when the
-/// context `ctx` names is done, before the awaited future is polled. With
-/// the `testing` feature, a cancellation point of `ctx::testing`.
+/// context `ctx` names is done (or its deadline has passed), before the
+/// awaited future is polled. With the `testing` feature, a cancellation
+/// point of `ctx::testing`.
 #[inline(always)]
-#[cfg_attr(feature = "testing", track_caller)]
+#[track_caller]
 pub fn check<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Option<Error> {
     #[cfg(feature = "testing")]
     ctx_core::__testing::reached();
-    ctx.as_context().err()
+    ctx_core::__checked::check(ctx.as_context())
 }
 
 /// A clone of the context `ctx` names, for the races of a body that moves

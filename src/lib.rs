@@ -43,9 +43,12 @@
 //! # The contract
 //!
 //! - **Who cancels.** The holder of the [`CancelHandle`] returned with a
-//!   cancelable context (explicitly, or by dropping it), the context's deadline,
-//!   or the same for any ancestor. Nobody else: a context received as a
-//!   parameter can be observed, never cancelled.
+//!   cancelable context, by calling [`cancel`](CancelHandle::cancel) (or
+//!   through its [`drop_guard`](CancelHandle::drop_guard), Go's `defer
+//!   cancel()`), the context's deadline, or the same for any ancestor. Nobody
+//!   else: a context received as a parameter can be observed, never
+//!   cancelled, and dropping a handle does not cancel, so a context is never
+//!   ended behind the back of the work it was handed to.
 //! - **Who waits.** Anyone holding a clone: [`Context::done`] and
 //!   [`Context::done_owned`] complete when it is done, [`Context::run`] races
 //!   a future against it, [`Context::after_func`] schedules a callback.
@@ -64,8 +67,8 @@
 //!   or two, without locks; a child registers with its parent only once
 //!   something waits on it, so making and cancelling the contexts nothing waits
 //!   on never touches their parent, and cancelling one (without a cause) takes
-//!   no lock (a handle dropped after every clone of its context, with nothing
-//!   registered, frees it without cancelling what nobody can see); a deadline
+//!   no lock (a context whose last clone and handle are gone, with nothing
+//!   registered, is freed without a cancellation nobody could see); a deadline
 //!   adds no allocation, only a push onto the arming thread's heap of
 //!   deadlines, which its cancellation leaves alone; a `select!` loop that
 //!   makes a new [`done`](Context::done) every turn registers its task's waker
@@ -231,17 +234,18 @@
 //! `ContextLayer::max_timeout` (5 minutes by default), and a malformed one is
 //! answered `400 Bad Request` with a body that says what is wrong, before any
 //! handler runs. The same layer goes around an axum `Router` and a tonic
-//! server (`Server::builder().layer(..)`), whose handlers find the context in
-//! `request.extensions()`.
+//! server (`Server::builder().layer(..)`), whose handlers borrow the context
+//! from their request (`http::RequestContextExt::context`), for as long as
+//! they hold it.
 //!
 //! **Outgoing** (`http::client::DeadlineLayer`, feature `client`). A tower
 //! layer around any client `Service<http::Request<_>>`: hyper-util's legacy
 //! `Client`, a tonic `Channel`. For each request it takes the caller's
-//! context, from the request's extensions
-//! (`request.extensions_mut().insert(ctx.clone())`, a `Context<'static>`: an
-//! axum handler's, a tonic handler's, a root, or the child `Context::spawn`
-//! hands its work) or from `DeadlineService::call_with(&ctx, request)` for a
-//! scoped `Context<'_>` such as a `#[ctx_fn]`'s. It then
+//! context: `DeadlineService::call_with(&ctx, request)`, the context a call
+//! runs under (`http::client::with_context(&ctx, call)`, for clients that
+//! build their requests themselves, as tonic's do), or a `Context<'static>`
+//! in the request's extensions (a root, or a `without_cancel` derivation). It
+//! then
 //!
 //! - fails fast, sending nothing, when the context is done or the budget left
 //!   for the upstream after the `reserve` is below `min_budget`;
@@ -344,8 +348,9 @@
 //! |---|---|---|
 //! | `context.Background()` | [`Context::background()`](Context::background) | `const`, no allocation. |
 //! | `context.TODO()` | [`Context::todo()`](Context::todo) | |
-//! | `ctx, cancel := context.WithCancel(parent)` | `let (ctx, cancel) = parent.with_cancel();` | **Dropping the [`CancelHandle`] cancels**: `defer cancel()` is built in, and vet's lostcancel check has nothing left to find. Keep the handle as long as the child should live; `let (ctx, _) = ...` cancels at once. |
-//! | `context.WithCancelCause(parent)` | [`parent.with_cancel_cause()`](Context::with_cancel_cause) | [`CancelCauseHandle::cancel`] takes any error or string. Go's `cancel(nil)` is dropping the handle. |
+//! | `ctx, cancel := context.WithCancel(parent)` | `let (ctx, cancel) = parent.with_cancel();` | [`cancel.cancel()`](CancelHandle::cancel) cancels; dropping the handle does not, so a context handed to work is never ended behind its back (`let (ctx, _) = ...` lives until its deadline or its parent's end). Nothing leaks without `cancel`: a context's place in its parent and its timer go with its last clone and handle, so vet's lostcancel check has nothing to find. |
+//! | `defer cancel()` | [`let _guard = cancel.drop_guard();`](CancelHandle::drop_guard) | A [`CancelGuard`] cancels when its scope ends, however it ends. |
+//! | `context.WithCancelCause(parent)` | [`parent.with_cancel_cause()`](Context::with_cancel_cause) | [`CancelCauseHandle::cancel`] takes any error or string. Go's `cancel(nil)` is its [`drop_guard`](CancelCauseHandle::drop_guard), dropped. |
 //! | `context.WithDeadline(parent, t)` | [`parent.with_deadline(t)`](Context::with_deadline) | `t` is a tokio [`Instant`], so `tokio::time::pause()` makes deadline code deterministic. A future deadline needs a Tokio runtime (the timer is tokio's); a clear panic says so otherwise. Should that runtime shut down first, the context is cancelled then, with a cause saying so. |
 //! | `context.WithDeadlineCause(parent, t, cause)` | [`parent.with_deadline_cause(t, cause)`](Context::with_deadline_cause) | |
 //! | `context.WithTimeout(parent, d)` | [`parent.with_timeout(d)`](Context::with_timeout) | A timeout too large for an instant (`Duration::MAX`) never expires instead of overflowing. |

@@ -47,7 +47,7 @@ async fn accept_loop(
         let ended = ended.clone();
         // `tokio::spawn(serve_connection(ctx.clone(), ..))` would not
         // compile: the connection's work would outlive `ctx`'s scope.
-        drop(ctx.spawn(move |ctx| serve_connection(ctx, socket, ended)));
+        drop(ctx.spawn(move |ctx| Box::pin(serve_connection(ctx, socket, ended))));
         accepted.send(()).unwrap();
     }
 }

@@ -5,7 +5,7 @@
 //! awaits.
 //! Each test runs on tokio's paused clock, so "ends at 100 ms" is exact.
 
-use std::future::ready;
+use std::future::{ready, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -337,4 +337,61 @@ rebinding! {
         }
         sleep(SLOW).await;
     }
+}
+
+/// A loop of always-ready awaits that sleeps its thread a little each turn
+/// and never yields to its runtime: its deadline's timer cannot run. How
+/// many turns it took; it gives up after a second's worth of turns.
+#[ctx_fn]
+async fn spin_without_yielding(ctx: Context, turns: &AtomicUsize) -> Result<(), Error> {
+    for _ in 0..10_000 {
+        ready(()).await;
+        turns.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    Ok(())
+}
+
+/// On a current-thread runtime busy with the loop, the deadline's timer
+/// never fires; the checked awaits read the clock now and then, and stop
+/// the loop once its deadline has passed.
+#[test]
+fn a_loop_of_ready_awaits_stops_at_its_deadline_on_a_busy_current_thread_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let turns = AtomicUsize::new(0);
+    let result = runtime.block_on(async {
+        let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(20));
+        spin_without_yielding(ctx, &turns).await
+    });
+    assert_eq!(result, Err(Error::DeadlineExceeded));
+    assert!(
+        turns.load(Ordering::Relaxed) < 10_000,
+        "stopped by the deadline"
+    );
+}
+
+/// The same polled by no runtime at all (the deadline armed on one that is
+/// never driven): one poll runs the loop to its deadline.
+#[test]
+fn a_loop_of_ready_awaits_stops_at_its_deadline_on_any_executor() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let (ctx, _cancel) = {
+        let _entered = runtime.enter();
+        Context::background().with_timeout_cause(Duration::from_millis(20), "spun too long")
+    };
+    let turns = AtomicUsize::new(0);
+    let spinning = std::pin::pin!(spin_without_yielding(ctx.clone(), &turns));
+    let polled = spinning.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert_eq!(polled, std::task::Poll::Ready(Err(Error::DeadlineExceeded)));
+    assert_eq!(
+        ctx.cause().unwrap().to_string(),
+        "spun too long",
+        "the deadline's own cause"
+    );
 }

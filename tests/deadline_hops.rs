@@ -27,8 +27,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use bytes::{Buf, BufMut};
-use ctx::http::client::{ClientError, DeadlineLayer, DeadlineService, Why};
-use ctx::http::{ContextLayer, TraceId};
+use ctx::http::client::{with_context, ClientError, DeadlineLayer, DeadlineService, Why};
+use ctx::http::{ContextLayer, RequestContextExt, TraceId};
 use ctx::{Context, Error, Instant};
 use ctx_examples_support::serve;
 use http::{StatusCode, Uri};
@@ -334,15 +334,17 @@ fn grpc_client(addr: SocketAddr, reserve: Duration) -> GrpcClient {
     tonic::client::Grpc::with_origin(DeadlineLayer::new().reserve(reserve).layer(channel), origin)
 }
 
-async fn call(client: &mut GrpcClient, ctx: &Context<'static>) -> Result<String, Status> {
-    let mut request = tonic::Request::new("query".to_owned());
-    request.extensions_mut().insert(ctx.clone());
+/// Calls `hops.Hop/Call` under `ctx`, as a tonic client does: the request
+/// is built by the client, so the context is lent to the call.
+async fn call(client: &mut GrpcClient, ctx: &Context<'_>) -> Result<String, Status> {
     client
         .ready()
         .await
         .map_err(|error| Status::unavailable(error.to_string()))?;
+    let request = tonic::Request::new("query".to_owned());
     let path = http::uri::PathAndQuery::from_static(METHOD);
-    Ok(client.unary(request, path, TextCodec).await?.into_inner())
+    let response = with_context(ctx, client.unary(request, path, TextCodec)).await?;
+    Ok(response.into_inner())
 }
 
 /// The gRPC service `hops.Hop`, hand-written where tonic-build would
@@ -388,9 +390,7 @@ impl tonic::server::UnaryService<String> for Handler {
         let HopService { reports, next } = self.0.clone();
         Box::pin(async move {
             let ctx = request
-                .extensions()
-                .get::<Context<'static>>()
-                .cloned()
+                .context()
                 .ok_or_else(|| Status::internal("no ContextLayer around the server"))?;
             match next {
                 Some(mut next) => {

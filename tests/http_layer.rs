@@ -16,7 +16,7 @@ use ctx::http::{
     format_grpc_timeout, inject, parse_grpc_timeout, ContextLayer, RequestEnded, RequestId,
     TraceId, GRPC_TIMEOUT,
 };
-use ctx::{Context, Error};
+use ctx::{CancelHandle, Context, Error};
 use ctx_examples_support::{send, send_or_leave, serve, Server};
 use http::{Request, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,10 +80,9 @@ async fn assert_ended(ctx: &Context<'_>, why: RequestEnded) {
     assert_eq!(cause_of(ctx), Some(why));
 }
 
-/// Cancels the server's root (dropping its handle) and waits for the
-/// server to exit.
-async fn stop(server: Server, shutdown: impl Sized) {
-    drop(shutdown);
+/// Cancels the server's root and waits for the server to exit.
+async fn stop(server: Server, shutdown: CancelHandle) {
+    shutdown.cancel();
     within("server exit", server.task).await.unwrap().unwrap();
 }
 
@@ -424,7 +423,7 @@ async fn deadline_propagates_client_to_server_to_inner_call() {
         "the hour-long inner call was cut at the deadline"
     );
 
-    drop(shutdown);
+    shutdown.cancel();
     within("edge exit", edge.task).await.unwrap().unwrap();
     within("backend exit", backend.task).await.unwrap().unwrap();
 }
@@ -595,7 +594,7 @@ async fn a_context_error_is_a_504_for_a_deadline_and_a_503_for_a_cancel() {
     let app = Router::new()
         .route("/", get(search))
         .layer(ContextLayer::new(root));
-    drop(shutdown);
+    shutdown.cancel();
     assert_eq!(
         call(&app, None).await,
         (StatusCode::SERVICE_UNAVAILABLE, "context canceled".into())
@@ -609,19 +608,19 @@ mod add_a_value_in_middleware {
     use axum::extract::Request as AxumRequest;
     use axum::middleware::{self, Next};
     use axum::response::{IntoResponse, Response};
+    use ctx::http::RequestContextExt;
 
     #[derive(Clone, Debug, PartialEq)]
     struct User(String);
 
     async fn authenticate(mut request: AxumRequest, next: Next) -> Response {
-        let Some(ctx) = request.extensions().get::<Context<'static>>().cloned() else {
-            return ctx::http::MissingContext.into_response();
-        };
         let user = match request.headers().get("x-user").map(|v| v.to_str()) {
             Some(Ok(user)) => User(user.to_owned()),
             _ => return StatusCode::UNAUTHORIZED.into_response(),
         };
-        request.extensions_mut().insert(ctx.with_value(user));
+        if let Err(missing) = request.map_context(|ctx| ctx.with_value(user)) {
+            return missing.into_response();
+        }
         next.run(request).await
     }
 

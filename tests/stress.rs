@@ -338,20 +338,18 @@ fn deadline_vs_handle_churn() {
                     let timeout = Duration::from_micros(rng.u64(..200));
                     let (child, cancel) = parent.with_timeout(timeout);
                     match rng.u8(..3) {
-                        0 => drop(cancel),
+                        0 => cancel.cancel(),
                         1 => {
                             tokio::task::yield_now().await;
-                            drop(cancel);
+                            cancel.cancel();
                         }
                         _ => {
                             let err = child.done().await;
                             assert_eq!(err, Error::DeadlineExceeded);
-                            drop(cancel);
+                            cancel.cancel();
                         }
                     }
-                    let err = child
-                        .err()
-                        .expect("a child whose handle was dropped is done");
+                    let err = child.err().expect("a child whose handle cancelled is done");
                     assert!(matches!(err, Error::Canceled | Error::DeadlineExceeded));
                 }
             })
@@ -384,7 +382,7 @@ fn deadlines_from_many_threads_fire_once_each() {
             let (long, cancel) = Context::background().with_timeout(Duration::from_secs(3600));
             let deadline = tokio::time::Instant::now() + Duration::from_micros(rng.u64(1..3_000));
             short.push((Context::background().with_deadline(deadline), deadline));
-            drop(cancel);
+            cancel.cancel();
             assert_eq!(long.err(), Some(Error::Canceled), "seed {seed}");
         }
         for ((ctx, _cancel), deadline) in short {
@@ -503,7 +501,7 @@ fn child_churn_under_one_parent() {
         "a churned child stayed registered"
     );
     assert_after_funcs_ran(&after_funcs_ran, after_funcs_due.load(Ordering::SeqCst));
-    drop(cancel_parent);
+    cancel_parent.cancel();
     assert_eq!(parent.err(), Some(Error::Canceled));
 }
 
@@ -536,7 +534,7 @@ fn child_churn_vs_parent_cancel() {
                         if rng.bool() {
                             cancel.cancel("child");
                         } else {
-                            drop(cancel);
+                            drop(cancel.drop_guard());
                         }
                         let cause = cause_text(&grandchild).unwrap();
                         assert!(
@@ -742,9 +740,9 @@ fn select_loops_one_cancel() {
 }
 
 /// Merges churned under two long-lived contexts, in both directions, by
-/// many threads, each merge ended a random way (its handle cancelled or
-/// dropped before or after its context) while other threads wait on
-/// merges: neither context keeps a registration at the end (no lostcancel
+/// many threads, each merge ended a random way (its handle cancelled, or
+/// dropped uncancelled with or without its child cancelled) while other
+/// threads wait on merges: neither context keeps a registration at the end (no lostcancel
 /// for merges), and every waiter saw its merge end.
 #[test]
 fn merge_churn_under_two_contexts() {
@@ -768,14 +766,24 @@ fn merge_churn_under_two_contexts() {
                     } else {
                         second.merge(&first)
                     };
-                    let (grandchild, _cancel_grandchild) = merged.with_cancel();
-                    let waiter = (round % 16 == 0).then(|| runtime.spawn(grandchild.done_owned()));
-                    match rng.u8(..3) {
+                    let (grandchild, cancel_grandchild) = merged.with_cancel();
+                    let ending = rng.u8(..3);
+                    let waiter = (ending != 2 && round % 16 == 0)
+                        .then(|| runtime.spawn(grandchild.done_owned()));
+                    match ending {
+                        // The merge cancelled by its handle.
                         0 => cancel.cancel(),
-                        1 => drop((merged, cancel)),
+                        // The merge dropped, its child cancelled by its own
+                        // handle: the merge is released with the child.
+                        1 => {
+                            drop((merged, cancel));
+                            cancel_grandchild.cancel();
+                        }
+                        // Dropped uncancelled: released with its child below.
                         _ => drop((cancel, merged)),
                     }
-                    assert_eq!(grandchild.err(), Some(Error::Canceled));
+                    let ended = (ending != 2).then_some(Error::Canceled);
+                    assert_eq!(grandchild.err(), ended);
                     if let Some(waiter) = waiter {
                         assert_eq!(runtime.block_on(waiter).unwrap(), Error::Canceled);
                     }

@@ -34,7 +34,7 @@ async fn detached_work_runs_in_the_span_current_at_its_start() {
         .with_value(TraceId("abc"))
         .with_cancel();
     let published = tracing::info_span!("request").in_scope(|| publish(request.clone()));
-    drop(cancel);
+    cancel.cancel();
     assert_eq!(published.await.unwrap(), Ok((Some("request"), true)));
 }
 
@@ -95,7 +95,7 @@ async fn failures_are_events_in_the_request_span() {
         flaky_publish(request.clone(), 1);
         flaky_publish(request.clone(), 8);
     });
-    drop(cancel);
+    cancel.cancel();
     let (bound, _cancel) = Context::background().with_timeout(Duration::from_secs(60));
     let report = tracker.drain(&bound).await;
     assert_eq!((report.failed, report.timed_out), (1, 1), "{report}");

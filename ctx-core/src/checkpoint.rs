@@ -4,8 +4,8 @@
 //! A checked `.await` reports that it is reached, with its place in the
 //! source, to the observer installed for the current task, just before it
 //! looks at its context: a [`Run`](crate::Run) future (made by
-//! [`Context::run`](crate::Context::run), `#[track_caller]` with the
-//! feature) at its first poll, and `#[ctx_fn]`'s checks through
+//! [`Context::run`](crate::Context::run), which records its caller's
+//! place) at its first poll, and `#[ctx_fn]`'s checks through
 //! [`reached`]. The observed future also reports each time it is
 //! suspended. The harness cancels a fn at each checkpoint in turn from
 //! there: when the fn is suspended at the checkpoint (the awaited future in
@@ -17,9 +17,8 @@
 //! fn or the test spawn), which a thread-local scoped to the run would
 //! count too, making the points depend on the scheduler. A checked await
 //! that no observer watches pays one task-local lookup, with the feature
-//! on. Without it, [`Checkpoint`] is zero-sized and does nothing, and
-//! `Context::run` does not track its caller: `Run` is what it would be
-//! without this module.
+//! on. Without it, [`Checkpoint`] is zero-sized and does nothing: `Run` is
+//! what it would be without this module.
 
 #[cfg(feature = "testing")]
 pub(crate) use observed::Checkpoint;
@@ -104,29 +103,27 @@ mod observed {
         }
     }
 
-    /// A `Run`'s place in the source, until its first poll reports it.
+    /// A `Run`'s awaited future, until its first poll reports it.
     pub(crate) struct Checkpoint {
-        unreported: Option<Reached>,
+        unreported: Option<&'static str>,
     }
 
     impl Checkpoint {
-        /// The checkpoint of an await of `awaited` (a future's type name),
-        /// at the caller's location.
-        #[track_caller]
+        /// The checkpoint of an await of `awaited` (a future's type name).
         pub(crate) fn new(awaited: &'static str) -> Checkpoint {
             Checkpoint {
-                unreported: Some(Reached {
-                    location: Location::caller(),
-                    awaited: Some(awaited),
-                }),
+                unreported: Some(awaited),
             }
         }
 
-        /// Reports the checkpoint to the current task's observer, on the
-        /// first call only.
-        pub(crate) fn reached(&mut self) {
-            if let Some(reached) = self.unreported.take() {
-                report(reached);
+        /// Reports the checkpoint, at `location`, to the current task's
+        /// observer, on the first call only.
+        pub(crate) fn reached(&mut self, location: &'static Location<'static>) {
+            if let Some(awaited) = self.unreported.take() {
+                report(Reached {
+                    location,
+                    awaited: Some(awaited),
+                });
             }
         }
     }
@@ -145,6 +142,6 @@ mod unobserved {
         }
 
         #[inline(always)]
-        pub(crate) fn reached(&mut self) {}
+        pub(crate) fn reached(&mut self, _location: &'static std::panic::Location<'static>) {}
     }
 }

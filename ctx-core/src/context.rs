@@ -1,7 +1,7 @@
 //! The `Context` handle.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::mem;
 use std::time::Duration;
@@ -150,14 +150,13 @@ impl Context<'static> {
 }
 
 impl<'a> Context<'a> {
-    /// A child that is canceled when `handle.cancel()` is called, when the
-    /// handle is dropped, or when this context is done, whichever comes
-    /// first.
+    /// A child that is canceled when `handle.cancel()` is called or when
+    /// this context is done, whichever comes first.
     ///
-    /// Dropping the handle cancels: Go's `defer cancel()` is the default
-    /// here, so a child's resources never outlive the scope that made it.
-    /// Keep the handle (`let (ctx, _cancel) = ...`) for as long as the child
-    /// is meant to live; `let (ctx, _) = ...` cancels the child at once.
+    /// Dropping the handle does not cancel: the child lives on for the work
+    /// it was handed to, and its resources go with its last clone and its
+    /// handle. Go's `defer cancel()` is
+    /// [`handle.drop_guard()`](CancelHandle::drop_guard).
     ///
     /// ```
     /// use ctx::{Context, Error};
@@ -169,8 +168,9 @@ impl<'a> Context<'a> {
     /// assert_eq!(parent.err(), None, "cancellation never reaches ancestors");
     /// ```
     #[doc(alias = "WithCancel")]
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn with_cancel(&self) -> (Context<'a>, CancelHandle) {
-        let node = CancelNode::new(self, None);
+        let node = CancelNode::new(self, None, None);
         (Context::from_node(&node), CancelHandle::new(node))
     }
 
@@ -187,6 +187,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.cause().unwrap().to_string(), "upstream closed the stream");
     /// ```
     #[doc(alias = "WithCancelCause")]
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn with_cancel_cause(&self) -> (Context<'a>, CancelCauseHandle) {
         let (ctx, handle) = self.with_cancel();
         (ctx, CancelCauseHandle::new(handle))
@@ -229,6 +230,7 @@ impl<'a> Context<'a> {
     /// # }
     /// ```
     #[doc(alias = "WithDeadline")]
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn with_deadline(&self, deadline: Instant) -> (Context<'a>, CancelHandle) {
         self.derive_deadline(deadline, remaining_until(deadline), None)
     }
@@ -254,6 +256,7 @@ impl<'a> Context<'a> {
     /// # }
     /// ```
     #[doc(alias = "WithDeadlineCause")]
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn with_deadline_cause(
         &self,
         deadline: Instant,
@@ -283,6 +286,7 @@ impl<'a> Context<'a> {
     /// # }
     /// ```
     #[doc(alias = "WithTimeout")]
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn with_timeout(&self, timeout: Duration) -> (Context<'a>, CancelHandle) {
         self.derive_timeout(timeout, None)
     }
@@ -306,6 +310,7 @@ impl<'a> Context<'a> {
     /// # }
     /// ```
     #[doc(alias = "WithTimeoutCause")]
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn with_timeout_cause(
         &self,
         timeout: Duration,
@@ -339,8 +344,8 @@ impl<'a> Context<'a> {
         {
             return self.with_cancel();
         }
-        let node = CancelNode::new(self, Some(deadline));
-        timer::arm(&node, deadline, remaining, cause);
+        let node = CancelNode::new(self, Some(deadline), cause);
+        timer::arm(&node, deadline, remaining);
         (Context::from_node(&node), CancelHandle::new(node))
     }
 
@@ -416,7 +421,7 @@ impl<'a> Context<'a> {
     }
 
     /// A context that is done as soon as this one or `other` is, or when
-    /// its handle is cancelled or dropped (like
+    /// its handle is cancelled (like
     /// [`with_cancel`](Context::with_cancel)'s). It has the earlier of the
     /// two deadlines, the error and [`cause`](Context::cause) of whichever
     /// ended first, and this context's values. Go's proposed `Merge`
@@ -425,8 +430,9 @@ impl<'a> Context<'a> {
     /// What servers need it for: a request's context and the server's
     /// shutdown, a job's context and a user's cancel button. It costs no
     /// task: the merge is a child of this context that `other` cancels
-    /// directly, and cancelling or dropping it removes it from both, so a
-    /// merge of two contexts that are never done leaves nothing behind.
+    /// directly, and cancelling it, or dropping it and its handle, removes
+    /// it from both, so a merge of two contexts that are never done leaves
+    /// nothing behind.
     /// Cancelling the merge never touches either context.
     ///
     /// Its scope is the shorter of the two: a merge with a request's
@@ -466,6 +472,7 @@ impl<'a> Context<'a> {
     ///     });
     /// }
     /// ```
+    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
     pub fn merge<'b, 'c>(&self, other: &Context<'b>) -> (Context<'c>, CancelHandle)
     where
         'a: 'c,
@@ -532,7 +539,7 @@ impl<'a> Context<'a> {
     ///
     /// let (ctx, cancel) = Context::background().with_cancel();
     /// assert_eq!(ctx.err(), None);
-    /// drop(cancel);
+    /// cancel.cancel();
     /// assert_eq!(ctx.err(), Some(Error::Canceled));
     /// ```
     #[inline]
@@ -615,6 +622,7 @@ impl<'a> Context<'a> {
     /// ```
     #[doc(alias = "Done")]
     #[inline]
+    #[track_caller]
     pub fn done(&self) -> Done<'_> {
         Done::new(self)
     }
@@ -633,6 +641,7 @@ impl<'a> Context<'a> {
     /// assert_eq!(watcher.await.unwrap(), Error::Canceled);
     /// # }
     /// ```
+    #[track_caller]
     pub fn done_owned(&self) -> DoneOwned<'a> {
         DoneOwned::new(self.clone())
     }
@@ -659,73 +668,10 @@ impl<'a> Context<'a> {
     /// assert_eq!(ctx.run(pending::<()>()).await, Err(Error::Canceled));
     /// # }
     /// ```
-    #[cfg_attr(feature = "testing", track_caller)]
+    #[track_caller]
     #[doc(alias = "select")]
     pub fn run<F: IntoFuture>(&self, fut: F) -> Run<'_, F::IntoFuture> {
         Run::new(self, fut.into_future())
-    }
-
-    /// Spawns work on Tokio that ends with this context: `work` gets a
-    /// child that is canceled when this context is, and the task is raced
-    /// against it, so the work is dropped at its next `.await` once the
-    /// context is done. Go's `go handle(ctx, conn)`, made structured.
-    ///
-    /// This is the visible door for work that should *not* outlive the
-    /// context (a server's per-connection tasks, parallel sub-work of a
-    /// request). The child is `Context<'static>` so the task may hold it;
-    /// that is sound because it is canceled with this context. For work that
-    /// must outlive it, use [`without_cancel`](Context::without_cancel) or
-    /// `#[detached]` instead.
-    ///
-    /// The handle resolves to `Ok` with the work's output, or `Err` with
-    /// the context's error if the context was done first. Dropping the
-    /// handle does not stop the work; the context does.
-    ///
-    /// # Panics
-    ///
-    /// Outside a Tokio runtime, with a message that says so.
-    ///
-    /// ```
-    /// use std::future::pending;
-    /// use ctx::{Context, Error};
-    ///
-    /// async fn accept_loop(ctx: Context<'_>) -> Vec<Result<u32, Error>> {
-    ///     let quick = ctx.spawn(|_conn_ctx| async { 7 });
-    ///     let stuck = ctx.spawn(|_conn_ctx| pending::<u32>());
-    ///     let first = quick.await.unwrap();
-    ///     vec![first, stuck.await.unwrap()]
-    /// }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let (server, shutdown) = Context::background().with_cancel();
-    /// let results = tokio::spawn(async move { accept_loop(server).await });
-    /// tokio::task::yield_now().await;
-    /// shutdown.cancel(); // the stuck connection ends with the server
-    /// assert_eq!(results.await.unwrap(), vec![Ok(7), Err(Error::Canceled)]);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn spawn<F, Fut>(&self, work: F) -> tokio::task::JoinHandle<Result<Fut::Output, Error>>
-    where
-        F: FnOnce(Context<'static>) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: Send + 'static,
-    {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            panic!(
-                "ctx: `Context::spawn` needs a Tokio runtime and none is running on this thread; \
-                 call it from within one (e.g. under `#[tokio::main]`)"
-            );
-        };
-        let (child, cancel) = self.with_cancel();
-        let child = child.erase();
-        let work = work(child.clone());
-        runtime.spawn(async move {
-            // Released when the work ends, however it ends.
-            let _cancel = cancel;
-            child.run(work).await
-        })
     }
 
     /// How many registrations (attached children, waiting futures,

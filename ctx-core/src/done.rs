@@ -1,6 +1,7 @@
 //! Futures that complete when a context is done.
 
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -10,6 +11,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::node::{CancelNode, Entry};
 use crate::parked::{self, Registration, WakerIdentity};
+use crate::request::ended_wait;
 use crate::sync::Arc;
 use crate::Context;
 
@@ -29,19 +31,24 @@ struct Waiter {
 impl Waiter {
     // Inlined: on a done context (and in a loop that checks it) this is
     // one load; only registering is out of line.
+    //
+    // `at` is where the waiting future was made: a wait that ends because
+    // its request had been answered is reported there (`request.rs`).
     #[inline]
     fn poll_done(
         &mut self,
         scope: Option<&Arc<CancelNode>>,
         cx: &mut TaskContext<'_>,
+        at: &'static Location<'static>,
     ) -> Poll<Error> {
         let Some(node) = scope else {
             return Poll::Pending;
         };
-        if let Some(err) = node.err() {
-            return self.finished(err);
-        }
-        self.wait(node, cx)
+        let done = match node.err() {
+            Some(err) => self.finished(err),
+            None => self.wait(node, cx),
+        };
+        done.map(|err| ended_wait(node, err, at))
     }
 
     /// Completes with `err`, the node being done. Cancellation took the
@@ -119,14 +126,17 @@ impl Waiter {
 pub struct Done<'a> {
     ctx: &'a Context<'a>,
     waiter: Waiter,
+    at: &'static Location<'static>,
 }
 
 impl<'a> Done<'a> {
     #[inline]
+    #[track_caller]
     pub(crate) fn new(ctx: &'a Context<'a>) -> Self {
         Done {
             ctx,
             waiter: Waiter::default(),
+            at: Location::caller(),
         }
     }
 }
@@ -144,7 +154,7 @@ impl Future for Done<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let this = self.get_mut();
-        this.waiter.poll_done(this.ctx.scope(), cx)
+        this.waiter.poll_done(this.ctx.scope(), cx, this.at)
     }
 }
 
@@ -167,13 +177,16 @@ impl Future for Done<'_> {
 pub struct DoneOwned<'a> {
     ctx: Context<'a>,
     waiter: Waiter,
+    at: &'static Location<'static>,
 }
 
 impl<'a> DoneOwned<'a> {
+    #[track_caller]
     pub(crate) fn new(ctx: Context<'a>) -> Self {
         DoneOwned {
             ctx,
             waiter: Waiter::default(),
+            at: Location::caller(),
         }
     }
 }
@@ -191,7 +204,7 @@ impl Future for DoneOwned<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let this = self.get_mut();
-        this.waiter.poll_done(this.ctx.scope(), cx)
+        this.waiter.poll_done(this.ctx.scope(), cx, this.at)
     }
 }
 
@@ -218,6 +231,7 @@ pin_project! {
         #[pin]
         fut: F,
         waiter: Waiter,
+        at: &'static Location<'static>,
         // Zero-sized without the `testing` feature.
         checkpoint: Checkpoint,
     }
@@ -231,12 +245,18 @@ pin_project! {
 }
 
 impl<'a, F> Run<'a, F> {
-    #[cfg_attr(feature = "testing", track_caller)]
+    #[track_caller]
     pub(crate) fn new(ctx: &'a Context<'a>, fut: F) -> Self {
+        Run::at(ctx, fut, Location::caller())
+    }
+
+    /// A race of `fut` against `ctx`, made on behalf of the code at `at`.
+    pub(crate) fn at(ctx: &'a Context<'a>, fut: F, at: &'static Location<'static>) -> Self {
         Run {
             ctx,
             fut,
             waiter: Waiter::default(),
+            at,
             checkpoint: Checkpoint::new(std::any::type_name::<F>()),
         }
     }
@@ -248,14 +268,28 @@ impl<F: Future> Future for Run<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // A test harness may cancel the context here, at the first poll.
-        this.checkpoint.reached();
+        this.checkpoint.reached(this.at);
         let scope = this.ctx.scope();
-        if let Some(err) = scope.and_then(|node| node.err()) {
-            return Poll::Ready(Err(err));
+        if let Some(node) = scope {
+            if let Some(err) = node.check() {
+                return Poll::Ready(Err(ended_wait(node, err, this.at)));
+            }
         }
         if let Poll::Ready(output) = this.fut.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        this.waiter.poll_done(scope, cx).map(Err)
+        this.waiter.poll_done(scope, cx, this.at).map(Err)
     }
+}
+
+/// The check a `#[ctx_fn]` makes before it polls the work of an await its
+/// whole-body race covers: the context's error, if it is done (or its
+/// deadline has passed, see `clock.rs`), reported as a [`Run`]'s is when it
+/// ended because its request had been answered.
+#[inline]
+#[track_caller]
+pub fn check(ctx: &Context<'_>) -> Option<Error> {
+    let node = ctx.scope()?;
+    let err = node.check()?;
+    Some(ended_wait(node, err, Location::caller()))
 }

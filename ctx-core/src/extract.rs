@@ -10,14 +10,22 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
+use crate::request::RequestContext;
 use crate::Context;
 
-/// A handler takes the request's context as an argument, `ctx: Context`:
+/// A handler takes the request's context as an argument, `ctx: Context<'_>`:
 /// the one `ctx::http::ContextLayer` made (a child of the server's root
 /// context, cancelled when the response, body included, has been sent or
 /// the client goes away), or the child a middleware put in its place.
 /// Without the layer around the route, extraction fails with
 /// [`MissingContext`].
+///
+/// Write the scope `'_`: the handler is then generic over it, and moving
+/// the context into work that outlives the request does not compile. axum
+/// extracts only `'static` types, so the context is extracted as a
+/// `Context<'static>`; a handler that spells its parameter so has switched
+/// the compile-time check off, and work that waits on the context after
+/// the response was sent is reported at run time, naming its place.
 ///
 /// ```
 /// use axum::{body::Body, routing::get, Router};
@@ -51,8 +59,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Context<'static> {
     ) -> Result<Context<'static>, MissingContext> {
         parts
             .extensions
-            .get::<Context<'static>>()
-            .cloned()
+            .get::<RequestContext>()
+            .map(RequestContext::extracted)
             .ok_or(MissingContext)
     }
 }

@@ -7,12 +7,18 @@ use crate::error::{into_cause, Cause, Error};
 use crate::node::CancelNode;
 use crate::sync::Arc;
 
-/// Cancels the context it was returned with: explicitly with
-/// [`cancel`](CancelHandle::cancel), or when dropped. Go's `CancelFunc`,
-/// with `defer cancel()` built in.
+/// Cancels the context it was returned with. Go's `CancelFunc`.
 ///
-/// Cancelling releases everything the context holds in its parent and its
-/// timer. Only the first cancellation of a context counts; later calls do
+/// Only [`cancel`](CancelHandle::cancel) cancels: dropping the handle does
+/// not, so a context is never ended behind the back of the work it was
+/// handed to (`let (ctx, _) = parent.with_timeout(d)` lives until its
+/// deadline or its parent's end). Go's `defer cancel()` is
+/// [`drop_guard`](CancelHandle::drop_guard), for a context that must end
+/// with a scope. Nothing leaks either way: a context's place in its parent
+/// and its timer are released when its last clone and its handle are gone,
+/// cancelled or not.
+///
+/// Only the first cancellation of a context counts; later calls do
 /// nothing.
 ///
 /// ```
@@ -22,20 +28,21 @@ use crate::sync::Arc;
 /// let child = {
 ///     let (child, _cancel) = parent.with_cancel();
 ///     child
-/// }; // `_cancel` dropped here: the child is canceled
+/// }; // `_cancel` dropped here: the child lives on
+/// assert!(!child.is_done());
+///
+/// let (child, cancel) = parent.with_cancel();
+/// cancel.cancel();
 /// assert!(child.is_done());
 /// ```
-#[must_use = "dropping a CancelHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
 #[doc(alias = "CancelFunc")]
 pub struct CancelHandle {
-    /// `None` only while the handle is dropped, which takes the node to
-    /// release it.
-    node: Option<Arc<CancelNode>>,
+    node: Arc<CancelNode>,
 }
 
 impl CancelHandle {
     pub(crate) fn new(node: Arc<CancelNode>) -> Self {
-        CancelHandle { node: Some(node) }
+        CancelHandle { node }
     }
 
     /// Cancels the context, and every context derived from it, with
@@ -51,31 +58,91 @@ impl CancelHandle {
         self.cancel_with(None);
     }
 
-    fn cancel_with(&self, cause: Option<Cause>) {
-        if let Some(node) = &self.node {
-            node.cancel(Error::Canceled, cause);
-        }
+    /// A guard that cancels the context when it is dropped, however the
+    /// scope that holds it ends (return, `?`, panic, a dropped future).
+    /// Go's `defer cancel()`.
+    ///
+    /// ```
+    /// use ctx::{Context, Error};
+    ///
+    /// let (ctx, cancel) = Context::background().with_cancel();
+    /// {
+    ///     let _guard = cancel.drop_guard();
+    ///     assert!(!ctx.is_done());
+    /// } // the guard cancels here
+    /// assert_eq!(ctx.err(), Some(Error::Canceled));
+    /// ```
+    #[must_use = "the guard cancels the context when dropped: bind it, `let _guard = cancel.drop_guard();`"]
+    pub fn drop_guard(self) -> CancelGuard {
+        CancelGuard { handle: Some(self) }
     }
-}
 
-impl Drop for CancelHandle {
-    fn drop(&mut self) {
-        if let Some(node) = self.node.take() {
-            CancelNode::cancel_dropped(node);
-        }
+    fn cancel_with(&self, cause: Option<Cause>) {
+        self.node.cancel(Error::Canceled, cause);
     }
 }
 
 impl fmt::Debug for CancelHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelHandle")
-            .field("err", &self.node.as_ref().and_then(|node| node.err()))
+            .field("err", &self.node.err())
             .finish()
     }
 }
 
+/// Cancels its context when dropped: Go's `defer cancel()`, made by
+/// [`CancelHandle::drop_guard`] or [`CancelCauseHandle::drop_guard`].
+///
+/// ```
+/// use ctx::Context;
+///
+/// async fn lookup(ctx: Context<'_>) -> Result<u32, ctx::Error> {
+///     let (ctx, cancel) = ctx.with_cancel();
+///     let _guard = cancel.drop_guard(); // whatever happens below, `ctx` ends here
+///     ctx.run(async { 7 }).await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(lookup(Context::background()).await, Ok(7));
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "the guard cancels the context when dropped: bind it, `let _guard = cancel.drop_guard();`"]
+pub struct CancelGuard {
+    /// `None` only once disarmed.
+    handle: Option<CancelHandle>,
+}
+
+impl CancelGuard {
+    /// Gives back the handle without cancelling: the context then lives
+    /// on until something else ends it.
+    ///
+    /// ```
+    /// let (ctx, cancel) = ctx::Context::background().with_cancel();
+    /// let guard = cancel.drop_guard();
+    /// let cancel = guard.disarm();
+    /// assert!(!ctx.is_done());
+    /// cancel.cancel();
+    /// assert!(ctx.is_done());
+    /// ```
+    pub fn disarm(mut self) -> CancelHandle {
+        self.handle
+            .take()
+            .expect("a guard holds its handle until disarmed")
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.cancel();
+        }
+    }
+}
+
 /// Cancels the context it was returned with, recording why. Go's
-/// `CancelCauseFunc`. Dropping it cancels without a cause.
+/// `CancelCauseFunc`. Like [`CancelHandle`], dropping it does not cancel.
 ///
 /// ```
 /// use ctx::{Context, Error};
@@ -85,7 +152,6 @@ impl fmt::Debug for CancelHandle {
 /// assert_eq!(ctx.err(), Some(Error::Canceled));
 /// assert_eq!(ctx.cause().unwrap().to_string(), "broker unreachable");
 /// ```
-#[must_use = "dropping a CancelCauseHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
 #[derive(Debug)]
 #[doc(alias = "CancelCauseFunc")]
 pub struct CancelCauseHandle {
@@ -109,6 +175,20 @@ impl CancelCauseHandle {
     /// ```
     pub fn cancel(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) {
         self.handle.cancel_with(Some(into_cause(cause)));
+    }
+
+    /// A guard that cancels the context, without a cause, when dropped;
+    /// an explicit [`cancel`](CancelCauseHandle::cancel) before that
+    /// keeps its cause (the first cancellation wins).
+    ///
+    /// ```
+    /// let (ctx, cancel) = ctx::Context::background().with_cancel_cause();
+    /// drop(cancel.drop_guard());
+    /// assert_eq!(ctx.err(), Some(ctx::Error::Canceled));
+    /// ```
+    #[must_use = "the guard cancels the context when dropped: bind it, `let _guard = cancel.drop_guard();`"]
+    pub fn drop_guard(self) -> CancelGuard {
+        self.handle.drop_guard()
     }
 }
 

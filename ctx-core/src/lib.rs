@@ -5,6 +5,7 @@
 
 mod after_func;
 mod checkpoint;
+mod clock;
 mod context;
 mod deadline;
 mod done;
@@ -15,8 +16,11 @@ mod handle;
 mod merge;
 mod node;
 mod parked;
+mod report;
+mod request;
 #[cfg(feature = "axum")]
 mod response;
+mod scoped;
 mod status;
 mod sync;
 mod timer;
@@ -35,7 +39,22 @@ pub use error::{Cause, Error};
 #[cfg(feature = "axum")]
 #[doc(hidden)]
 pub use extract::MissingContext;
-pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
+/// Documented where users meet it, as `ctx::http::RequestEnded`.
+#[doc(hidden)]
+pub use request::RequestEnded;
+pub use scoped::{ContextStream, ScopedFuture, ScopedStream, SpawnHandle};
+/// The check of `#[ctx_fn]`'s awaits, named by `ctx::__private`. Not
+/// public API.
+#[doc(hidden)]
+pub mod __checked {
+    pub use crate::done::check;
+}
+/// Where `ctx::http` keeps a request's context. Not public API.
+#[doc(hidden)]
+pub mod __request {
+    pub use crate::request::{caller, with_caller, RequestContext};
+}
+pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelGuard, CancelHandle};
 /// The instant type of deadlines: tokio's, so `tokio::time::pause()` makes
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;

@@ -30,7 +30,12 @@ impl MergeNode {
         let earlier = second
             .deadline()
             .filter(|&theirs| first.deadline().is_none_or(|ours| theirs < ours));
-        let node = CancelNode::new(first, earlier);
+        // A check that finds the deadline passed before the second
+        // context's timer ends the merge with that deadline's cause.
+        let cause = earlier
+            .and(second.scope())
+            .and_then(|scope| scope.effective_deadline_cause());
+        let node = CancelNode::new(first, earlier, cause);
         if let Some(scope) = second.scope() {
             observe(&node, scope);
         }

@@ -118,6 +118,16 @@
 //!    does not join) or finds the slot when it releases its lock (and
 //!    leaves), so no entry outlives its child's cancellation (invariant 5).
 //!
+//! 10. A node is cancelled only by an explicit `cancel` (its handle's, or
+//!     its drop guard's), its deadline, or an ancestor's cancellation:
+//!     dropping a handle, or any owner, never ends a context that someone
+//!     still holds. When its last owner goes (context clones and handle
+//!     alike), the node is released; if something is still registered with
+//!     it then (an after-func whose handle is gone, a parked waker, a
+//!     merge's record of its second parent), nobody can see it end, and it
+//!     is cancelled on the way out so those registrations are not lost:
+//!     after-funcs run and the second parent's entry goes (invariants 5, 8).
+//!
 //! Cancellation descends iteratively, with an explicit stack, so a deep
 //! chain cannot overflow the canceller's stack.
 
@@ -130,6 +140,7 @@ use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::after_func::{self, AfterFunc};
+use crate::clock;
 use crate::deadline::PackedDeadline;
 use crate::error::{Cause, Error};
 use crate::sync::{exclusive, lock, yield_now, Arc, AtomicU32, AtomicU8, Mutex, Ordering, Weak};
@@ -210,6 +221,8 @@ struct Shared {
     cause: Option<Cause>,
     /// This node's own deadline, if it does not pack into the node.
     deadline: Option<Instant>,
+    /// The cause its own deadline's passing gives, if it was given one.
+    deadline_cause: Option<Cause>,
 }
 
 /// What must hear about a node's cancellation.
@@ -315,13 +328,20 @@ pub(crate) struct Refused {
 
 impl CancelNode {
     /// Creates a node derived from `parent`, with its own `deadline` if
-    /// any: not registered with `parent`'s scope (invariant 9), and born
-    /// done if that scope already is.
-    pub(crate) fn new(parent: &Context<'_>, deadline: Option<Instant>) -> Arc<Self> {
+    /// any, whose passing gives `deadline_cause`: not registered with
+    /// `parent`'s scope (invariant 9), and born done if that scope already
+    /// is.
+    pub(crate) fn new(
+        parent: &Context<'_>,
+        deadline: Option<Instant>,
+        deadline_cause: Option<Cause>,
+    ) -> Arc<Self> {
         let packed = deadline.and_then(PackedDeadline::pack);
-        let shared = deadline.filter(|_| packed.is_none()).map(|deadline| {
+        let unpacked = deadline.filter(|_| packed.is_none());
+        let shared = (unpacked.is_some() || deadline_cause.is_some()).then(|| {
             Box::new(Shared {
-                deadline: Some(deadline),
+                deadline: unpacked,
+                deadline_cause,
                 ..Shared::default()
             })
         });
@@ -343,11 +363,65 @@ impl CancelNode {
     /// The effective deadline: this node's own, or the inherited one (a
     /// node only has its own when it is earlier).
     pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline_owner()?.own_deadline()
+    }
+
+    /// The nearest node, this one or an ancestor, whose own deadline is
+    /// the effective one here.
+    fn deadline_owner(&self) -> Option<&CancelNode> {
         let mut node = self;
         while !node.has_deadline() {
             node = node.parent.scope()?;
         }
-        node.own_deadline()
+        Some(node)
+    }
+
+    /// Ends this node as its deadline passing does: with
+    /// [`Error::DeadlineExceeded`] and the deadline's cause. Called by its
+    /// timer, and by a check that found the deadline passed first.
+    pub(crate) fn expire(&self) {
+        let cause = lock(&self.shared)
+            .as_ref()
+            .and_then(|shared| shared.deadline_cause.clone());
+        self.cancel(Error::DeadlineExceeded, cause);
+    }
+
+    /// The cause the passing of the effective deadline here gives: for a
+    /// merge, which copies the deadline of its second context.
+    pub(crate) fn effective_deadline_cause(&self) -> Option<Cause> {
+        let owner = self.deadline_owner()?;
+        lock(&owner.shared)
+            .as_ref()
+            .and_then(|shared| shared.deadline_cause.clone())
+    }
+
+    /// [`err`](Self::err) for a check before work is polled: once in a
+    /// while (see `clock.rs`) it also reads the clock, and ends the node
+    /// whose deadline has passed if its timer has not yet, so a loop of
+    /// ready awaits stops even where no timer runs (a current-thread
+    /// runtime busy with the loop, another executor).
+    #[inline]
+    pub(crate) fn check(&self) -> Option<Error> {
+        let err = self.err();
+        if err.is_none() && clock::now_and_then() {
+            return self.expire_if_passed();
+        }
+        err
+    }
+
+    /// Expires the owner of the effective deadline if it has passed; the
+    /// node's error after that.
+    #[cold]
+    #[inline(never)]
+    fn expire_if_passed(&self) -> Option<Error> {
+        let owner = self.deadline_owner()?;
+        if owner
+            .own_deadline()
+            .is_some_and(|deadline| deadline <= Instant::now())
+        {
+            owner.expire();
+        }
+        self.err()
     }
 
     /// The deadline this node was given itself, if any.
@@ -642,37 +716,6 @@ impl CancelNode {
         self.cancel_subtree(err, cause);
     }
 
-    /// What dropping its handle does to `node`: cancels it with
-    /// [`Error::Canceled`], unless the handle was its last owner and
-    /// nothing is registered with it. Such a node has nobody left to tell:
-    /// no context, waiter, after-func or child holds it, and what still
-    /// holds it weakly (its parent's registry, its timer) would only cancel
-    /// it. It is freed as it is, which spares the common end of a context
-    /// handed to the work it was made for (the context goes first, its
-    /// handle last) the cancellation's read-modify-write.
-    pub(crate) fn cancel_dropped(node: Arc<CancelNode>) {
-        // Only a node that looks unshared pays for `try_unwrap`, whose
-        // failure would cost a read-modify-write of the count for nothing.
-        let node = if Arc::strong_count(&node) == 1 {
-            match Arc::try_unwrap(node) {
-                // The unwrap's acquire makes every registration of the
-                // owners dropped before visible here; dropping the node
-                // leaves its parent's registry.
-                Ok(mut node) => {
-                    if node.holds_registrations() {
-                        node.cancel(Error::Canceled, None);
-                    }
-                    return;
-                }
-                // Upgraded meanwhile by one of its weak holders.
-                Err(node) => node,
-            }
-        } else {
-            node
-        };
-        node.cancel(Error::Canceled, None);
-    }
-
     /// Whether anything is registered with this node, which nothing else
     /// can reach.
     fn holds_registrations(&mut self) -> bool {
@@ -850,14 +893,22 @@ impl CancelNode {
         mem::replace(&mut self.parent, Context::background())
     }
 
-    /// Leaves the parent's registry, if cancellation has not done so
-    /// already.
+    /// Ends the node's place in the tree as its last owner (context or
+    /// handle) goes: leaves the parent's registry, if cancellation has not
+    /// done so already, and cancels the node first if something is still
+    /// registered with it (invariant 10).
     fn release(&mut self) {
-        // `&mut self`: nothing else can reach this node any more. A node
-        // whose cancellation already left its parent (the usual end: its
-        // handle was dropped first), or that never joined, skips the
-        // parent's lock; a stale `slot` can only be a number not yet
-        // swapped out, which `leave_parent` re-checks under that lock.
+        // `&mut self`: nothing else can reach this node any more. The
+        // acquire of the last reference count's decrement made every
+        // registration of the owners dropped before visible here.
+        if self.holds_registrations() {
+            self.cancel(Error::Canceled, None);
+            return;
+        }
+        // A node whose cancellation already left its parent, or that never
+        // joined, skips the parent's lock; a stale `slot` can only be a
+        // number not yet swapped out, which `leave_parent` re-checks under
+        // that lock.
         self.leave_parent();
     }
 }

@@ -28,9 +28,9 @@
 //! left at the last sweep or pruning (so a shard holds at most twice the
 //! entries of its contexts still alive, plus a small constant, for as long
 //! as deadlines are armed on it); and any left by the driver when they
-//! come due. Until then each keeps its node's allocation and the
-//! deadline's cause, if it was given one (not the node's contents: its
-//! parent and values go with the context).
+//! come due. Until then each keeps its node's allocation (not the node's
+//! contents: its parent, values and the deadline's cause go with the
+//! context).
 //!
 //! A shard's lock is never held while a node's is, nor the reverse (the
 //! tree's invariant 4): the driver takes what is due out of its shard
@@ -62,7 +62,7 @@ use tokio::runtime::{self, Handle};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
-use crate::error::{into_cause, Cause, Error};
+use crate::error::{into_cause, Error};
 use crate::node::CancelNode;
 use crate::sync::{Arc, Weak};
 
@@ -112,7 +112,6 @@ struct Due {
     at: Instant,
     seq: u64,
     node: Weak<CancelNode>,
-    cause: Option<Cause>,
 }
 
 impl Due {
@@ -125,7 +124,7 @@ impl Due {
     /// does.
     fn fire(self) {
         if let Some(node) = self.node.upgrade() {
-            node.cancel(Error::DeadlineExceeded, self.cause);
+            node.expire();
         }
     }
 }
@@ -163,48 +162,35 @@ impl Shard {
 
 impl Armed {
     /// Adds a deadline; returns whether the driver must be notified to
-    /// wake earlier, and the causes of the entries pruning or a sweep took
-    /// out, for the caller to drop once the lock is released (a cause may
-    /// be the last owner of a user's error).
-    fn arm(
-        &mut self,
-        at: Instant,
-        node: Weak<CancelNode>,
-        cause: Option<Cause>,
-    ) -> (bool, Vec<Cause>) {
-        let mut swept = self.prune();
+    /// wake earlier.
+    fn arm(&mut self, at: Instant, node: Weak<CancelNode>) -> bool {
+        self.prune();
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Due {
-            at,
-            seq,
-            node,
-            cause,
-        }));
+        self.heap.push(Reverse(Due { at, seq, node }));
         if self.heap.len() >= self.sweep_at.max(SWEEP_AT_LEAST) {
-            swept.extend(self.sweep());
+            self.sweep();
         }
         let notify = self.driver_wakes_at.is_none_or(|wakes_at| at < wakes_at);
         if notify {
             self.driver_wakes_at = Some(at);
         }
-        (notify, swept)
+        notify
     }
 
-    /// Takes out the entries of dropped contexts at the top of the heap,
-    /// returning their causes. With deadlines armed in the order they fall
+    /// Takes out the entries of dropped contexts at the top of the heap.
+    /// With deadlines armed in the order they fall
     /// (a fixed timeout per request), the earliest entries are the oldest
     /// contexts', usually gone by the next arming: each is freed then, a
     /// few at a time, while its memory is still warm, rather than with a
     /// sweep's batch.
-    fn prune(&mut self) -> Vec<Cause> {
-        let mut pruned = Vec::new();
+    fn prune(&mut self) {
         let before = self.heap.len();
         while let Some(first) = self.heap.peek_mut() {
             if !first.0.is_dead() {
                 break;
             }
-            pruned.extend(PeekMut::pop(first).0.cause);
+            PeekMut::pop(first);
         }
         if self.heap.len() < before {
             // Counted from what is left, as a sweep counts from what it
@@ -212,25 +198,16 @@ impl Armed {
             self.sweep_at = self.sweep_at.min(2 * self.heap.len());
             self.give_back();
         }
-        pruned
     }
 
-    /// Takes out the entries of dropped contexts, returning their causes,
-    /// and gives back the memory of a burst.
-    fn sweep(&mut self) -> Vec<Cause> {
-        let mut swept = Vec::new();
+    /// Takes out the entries of dropped contexts, and gives back the
+    /// memory of a burst.
+    fn sweep(&mut self) {
         let mut entries = std::mem::take(&mut self.heap).into_vec();
-        entries.retain_mut(|Reverse(due)| {
-            if !due.is_dead() {
-                return true;
-            }
-            swept.extend(due.cause.take());
-            false
-        });
+        entries.retain(|Reverse(due)| !due.is_dead());
         self.sweep_at = 2 * entries.len();
         self.heap = BinaryHeap::from(entries);
         self.give_back();
-        swept
     }
 
     /// Gives back the memory of a burst: the heap keeps room for twice
@@ -274,20 +251,15 @@ thread_local! {
 /// whose cache misses.
 static SHARDS_BY_RUNTIME: Mutex<Vec<(runtime::Id, usize, Weak<Shard>)>> = Mutex::new(Vec::new());
 
-/// Cancels `node` with [`Error::DeadlineExceeded`] and `cause` at
-/// `deadline`, `remaining` from now, or at once if nothing remains.
-pub(crate) fn arm(
-    node: &Arc<CancelNode>,
-    deadline: Instant,
-    remaining: Duration,
-    cause: Option<Cause>,
-) {
+/// Expires `node` ([`CancelNode::expire`]) at `deadline`, `remaining`
+/// from now, or at once if nothing remains.
+pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant, remaining: Duration) {
     if node.err().is_some() {
         // Born done, under a done parent: nothing left to time.
         return;
     }
     if remaining.is_zero() {
-        node.cancel(Error::DeadlineExceeded, cause);
+        node.expire();
         return;
     }
     if remaining > HORIZON {
@@ -301,18 +273,17 @@ pub(crate) fn arm(
         );
     };
     let id = runtime.id();
-    let mut cause = cause;
-    let arm_on = |shard: &Shard, cause: &mut Option<Cause>| {
+    let arm_on = |shard: &Shard| {
         let mut armed = shard.lock();
         if armed.closed {
-            return None;
+            return false;
         }
-        let (notify, swept) = armed.arm(deadline, Arc::downgrade(node), cause.take());
+        let notify = armed.arm(deadline, Arc::downgrade(node));
         drop(armed);
         if notify {
             shard.earlier.notify_one();
         }
-        Some(swept)
+        true
     };
     let armed = LAST_SHARD
         .try_with(|last| {
@@ -323,15 +294,13 @@ pub(crate) fn arm(
                 Some(cached) if cached.0 == id => cached,
                 last => last.insert((id, shared_shard_of(&runtime, id))),
             };
-            arm_on(shard, &mut cause)
+            arm_on(shard)
         })
         // A deadline made by a thread-local's destructor, after this cache
         // was destroyed: found the slow way.
-        .unwrap_or_else(|_| arm_on(&shared_shard_of(&runtime, id), &mut cause));
-    match armed {
-        // Dropped unlocked: a cause may be the last owner of a user's error.
-        Some(swept) => drop(swept),
-        None => node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE))),
+        .unwrap_or_else(|_| arm_on(&shared_shard_of(&runtime, id)));
+    if !armed {
+        node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
     }
 }
 
@@ -443,13 +412,11 @@ mod tests {
     use crate::Context;
 
     fn arm_in(armed: &mut Armed, at: Instant, node: &Arc<CancelNode>) -> bool {
-        let (notify, swept) = armed.arm(at, Arc::downgrade(node), None);
-        drop(swept);
-        notify
+        armed.arm(at, Arc::downgrade(node))
     }
 
     fn node() -> Arc<CancelNode> {
-        CancelNode::new(&Context::background(), None)
+        CancelNode::new(&Context::background(), None, None)
     }
 
     /// Deadlines armed in the order they fall (a fixed timeout per
@@ -560,13 +527,12 @@ mod tests {
     fn a_due_entry_cancels_only_a_context_still_there() {
         let mut armed = Armed::default();
         let start = Instant::now();
-        let alive = node();
-        let (_, swept) = armed.arm(
-            start,
-            Arc::downgrade(&alive),
+        let alive = CancelNode::new(
+            &Context::background(),
+            Some(start),
             Some(into_cause("budget spent")),
         );
-        assert!(swept.is_empty());
+        arm_in(&mut armed, start, &alive);
         // Armed after a live one: not pruned, still there when due.
         let gone = node();
         arm_in(&mut armed, start, &gone);
@@ -575,5 +541,6 @@ mod tests {
         assert_eq!(due.len(), 2);
         due.into_iter().for_each(Due::fire);
         assert_eq!(alive.err(), Some(Error::DeadlineExceeded));
+        assert_eq!(alive.cause().unwrap().to_string(), "budget spent");
     }
 }

@@ -123,8 +123,9 @@ fn after_func_runs_exactly_once_after_cancel() {
     );
 }
 
-/// A cancel handle that outlives its context and the after-func's handle
-/// still cancels: the registered function is the one left to hear it.
+/// A context whose last owner (here its cancel handle, outliving the
+/// context and the after-func's handle) goes with an after-func registered
+/// is cancelled on the way out: the function is not lost.
 #[test]
 fn after_func_runs_when_the_cancel_handle_goes_last() {
     let (ctx, cancel) = Context::background().with_cancel();

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | [`cancel_vs_attach`] | `with_cancel` on a parent being canceled (invariants 2, 9: a child is born done or done when looked at, never missed) |
 //! | [`cancel_vs_child_drop`] | a child's cancel-and-drop (leaving its parent) against the parent's cancel (invariants 3, 5) |
-//! | [`parent_cancel_vs_child_freed_by_its_handle`] | the same with the child's context dropped first: its handle, the last owner, frees it uncancelled, leaving the parent as the parent's walk may upgrade it |
+//! | [`parent_cancel_vs_child_freed_by_its_handle`] | the same with the child never cancelled, its context dropped first: its handle, the last owner, frees it, leaving the parent as the parent's walk may upgrade it |
 //! | [`attach_vs_detach`] | two children of a live parent, one attaching while the other leaves: the registry's free list and slot reuse |
 //! | [`slot_reuse_vs_late_drop`] | a canceled child's slot reused by a new child while the old child's last reference drops elsewhere |
 //! | [`concurrent_cancels`] | two cancels of one node with different causes (invariant 1: first cause sticks) |
@@ -24,7 +24,7 @@
 //! | [`parked_takeover_vs_cancel`] | another task's `done()` taking over a parked registration (waker replaced in place) while canceled: the new waker is the one woken |
 //! | [`parked_release_vs_cancel`] | a parked registration freed (the thread parks one on another context) while its context is canceled: the slot is freed once |
 //! | [`after_func_vs_cancel`] | `after_func` registering while the context is canceled: runs exactly once |
-//! | [`after_func_vs_handle_dropped_last`] | `after_func` registered from a context dropped meanwhile, while the cancel handle outlives every context: runs exactly once |
+//! | [`after_func_vs_handle_dropped_last`] | `after_func` registered from a context dropped meanwhile, while the other owners are dropped uncancelled: the last owner cancels on the way out, and the function runs exactly once |
 //! | [`after_func_stop_vs_cancel`] | `AfterFuncHandle::stop` against cancel: `stop() == true` XOR the function ran |
 //! | [`run_pending_vs_cancel`] | `run()` of a never-ready future against cancel: always completes with the error |
 //! | [`run_ready_vs_cancel`] | `run()` of a future completed by a third thread against cancel: completes either way, consistently |
@@ -139,30 +139,31 @@ fn cancel_vs_attach() {
     });
 }
 
-/// A child cancelled and dropped (its handle's drop, then the node's) while
+/// A child cancelled and dropped (by its handle, then the node's drop) while
 /// its parent is canceled: the child's leave-parent and the parent's
 /// take-all must not both free the slot, neither may deadlock, and the
 /// parent ends with an empty registry. A second, surviving child checks the
 /// parent's cancel still reaches what was not dropped.
 #[test]
 fn cancel_vs_child_drop() {
-    child_drop_vs_parent_cancel(DropOrder::HandleFirst);
+    child_drop_vs_parent_cancel(DropOrder::CancelledFirst);
 }
 
-/// The same with the child's context dropped before its handle: the handle,
-/// its last owner, frees it without cancelling it (nothing is registered
+/// The same with the child never cancelled, its context dropped before its
+/// handle: the handle, its last owner, frees it (nothing is registered
 /// with it), so the node leaves its parent as it is dropped, while the
 /// parent's walk may be upgrading it to cancel it.
 #[test]
 fn parent_cancel_vs_child_freed_by_its_handle() {
-    child_drop_vs_parent_cancel(DropOrder::ContextFirst);
+    child_drop_vs_parent_cancel(DropOrder::DroppedUncancelled);
 }
 
-/// Which of a child's context and handle goes first.
+/// How a child leaves: cancelled by its handle, then dropped, or dropped
+/// (context first) without a cancel.
 #[derive(Clone, Copy)]
 enum DropOrder {
-    HandleFirst,
-    ContextFirst,
+    CancelledFirst,
+    DroppedUncancelled,
 }
 
 /// One execution of a parent's cancel racing the drop of an attached child.
@@ -177,8 +178,11 @@ fn child_drop_vs_parent_cancel(order: DropOrder) {
 
         let canceller = thread::spawn(move || cancel.cancel());
         let dropper = thread::spawn(move || match order {
-            DropOrder::HandleFirst => drop((leaving_handle, leaving)),
-            DropOrder::ContextFirst => drop((leaving, leaving_handle)),
+            DropOrder::CancelledFirst => {
+                leaving_handle.cancel();
+                drop((leaving_handle, leaving));
+            }
+            DropOrder::DroppedUncancelled => drop((leaving, leaving_handle)),
         });
         canceller.join().unwrap();
         dropper.join().unwrap();
@@ -216,7 +220,7 @@ fn attach_vs_detach() {
 
         assert_eq!(parent.debug_registrations(), 1, "only the new child");
         assert_eq!(child.err(), None);
-        drop(child_handle);
+        child_handle.cancel();
         assert_eq!(child.err(), Some(Error::Canceled));
         assert_eq!(
             parent.err(),
@@ -258,7 +262,7 @@ fn slot_reuse_vs_late_drop() {
 
         assert_eq!(new.err(), None);
         assert_eq!(parent.debug_registrations(), 1, "only the new child");
-        drop(cancel_parent);
+        cancel_parent.cancel();
         assert_eq!(
             new.err(),
             Some(Error::Canceled),
@@ -647,11 +651,10 @@ fn after_func_vs_cancel() {
 }
 
 /// An after-func registered from another thread, which then lets go of
-/// the context and of the after-func's handle, while the cancel handle is
-/// dropped after the last other context: whether the cancel handle finds
-/// the registrar's context still held (and cancels) or finds itself the
-/// last owner (and cancels only because something is registered), the
-/// function runs exactly once.
+/// the context and of the after-func's handle, while the other context and
+/// the cancel handle are dropped, never cancelled: whichever owner goes
+/// last finds the function registered and cancels the context on the way
+/// out (invariant 10), so the function runs exactly once.
 #[test]
 fn after_func_vs_handle_dropped_last() {
     model(|| {
@@ -798,8 +801,9 @@ fn merge_vs_cancel_of(cancelled: Side) {
     drop(kept);
 }
 
-/// A live merge cancelled and dropped (its handle, then its context) while
-/// its second context is canceled: the merge's removal of its entry and
+/// A live merge dropped (its handle, then its context, the last owner,
+/// which cancels it on the way out: its record of the second context is
+/// registered with it) while its second context is canceled: the merge's removal of its entry and
 /// the cancel's take-all free the slot once between them, a cancel that
 /// finds the merge gone skips it, and neither context keeps anything.
 #[test]

@@ -128,14 +128,16 @@ fn dropping_the_merge_leaves_nothing_in_either_side() {
     let (a, _ca) = Context::background().with_cancel();
     let (b, _cb) = Context::background().with_cancel();
     let (merged, cancel) = a.merge(&b);
-    let (grandchild, _keep) = merged.with_cancel();
+    let (grandchild, keep) = merged.with_cancel();
     drop((merged, cancel));
     assert!(
-        grandchild.is_done(),
-        "dropping the handle cancels the merge"
+        !grandchild.is_done(),
+        "dropping the merge's handle does not end what was derived from it"
     );
+    assert_eq!(b.debug_registrations(), 1, "the merge lives in its child");
+    drop((grandchild, keep));
     assert_eq!(a.debug_registrations(), 0);
-    assert_eq!(b.debug_registrations(), 0);
+    assert_eq!(b.debug_registrations(), 0, "released with its last owner");
 }
 
 #[test]
@@ -182,7 +184,7 @@ fn a_context_merged_with_itself_ends_with_it_and_leaves_nothing() {
     let (a, cancel_a) = Context::background().with_cancel_cause();
     let (merged, cancel) = a.merge(&a);
     assert_eq!(a.debug_registrations(), 2);
-    drop(cancel);
+    cancel.cancel();
     assert_eq!(a.debug_registrations(), 0);
     assert_eq!(merged.err(), Some(Error::Canceled));
 
@@ -267,7 +269,7 @@ fn merges_nested_to_any_depth_neither_recurse_nor_overflow() {
             assert!(ctx.to_string().starts_with(
                 "context.Background.WithCancel.Merge(context.Background.WithCancel.Merge("
             ));
-            drop(cancel);
+            cancel.cancel();
             assert_eq!(ctx.err(), Some(Error::Canceled));
             assert_eq!(first.debug_registrations(), 0, "every merge left `first`");
             drop(handles);

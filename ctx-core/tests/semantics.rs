@@ -173,15 +173,83 @@ fn a_child_of_an_unchecked_context_under_a_done_ancestor_is_done() {
     }
 }
 
+/// Rule 2 of the request scope: a context is never cancelled behind the
+/// back of the work it was handed to. Dropping the handle leaves it live;
+/// its place in its parent goes with its last clone.
 #[test]
-fn dropping_the_handle_cancels() {
+fn dropping_the_handle_does_not_cancel() {
     let (parent, _keep) = Context::background().with_cancel();
     let (child, cancel) = parent.with_cancel();
     attach(&child);
     assert_eq!(parent.debug_registrations(), 1);
     drop(cancel);
-    assert_eq!(child.err(), Some(Error::Canceled));
-    assert_eq!(parent.debug_registrations(), 0);
+    assert_eq!(child.err(), None);
+    assert_eq!(parent.debug_registrations(), 1);
+    drop(child);
+    assert_eq!(
+        parent.debug_registrations(),
+        0,
+        "released with its last clone"
+    );
+}
+
+/// Go's `defer cancel()`: the guard cancels when its scope ends.
+#[test]
+fn a_drop_guard_cancels_when_dropped_and_not_once_disarmed() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let cancel = cancel.drop_guard().disarm();
+    assert_eq!(ctx.err(), None);
+    drop(cancel.drop_guard());
+    assert_eq!(ctx.err(), Some(Error::Canceled));
+
+    let (ctx, cancel) = Context::background().with_cancel_cause();
+    let guard = cancel.drop_guard();
+    drop(guard);
+    assert_eq!(ctx.err(), Some(Error::Canceled));
+    assert!(cause_text(&ctx).is_some_and(|cause| cause == "context canceled"));
+}
+
+/// `let (ctx, _) = ..` discards the handle: the context lives until its
+/// deadline, as the work it is handed expects, not a moment less.
+#[tokio::test(start_paused = true)]
+async fn a_discarded_handle_leaves_the_context_to_its_deadline() {
+    let (ctx, _) = Context::background().with_timeout(Duration::from_secs(5));
+    assert_eq!(ctx.err(), None);
+    let started = tokio::time::Instant::now();
+    assert_eq!(ctx.done().await, Error::DeadlineExceeded);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+/// Work handed a budget of its own by a fn that returns at once (its
+/// handle dropped with it) runs to its end within that budget, and no
+/// longer.
+#[tokio::test(start_paused = true)]
+async fn spawned_work_outlives_the_fn_that_gave_it_a_budget() {
+    fn start(
+        request: &Context<'_>,
+        work: Duration,
+    ) -> tokio::task::JoinHandle<Result<&'static str, Error>> {
+        let (ctx, _cancel) = request
+            .without_cancel()
+            .with_timeout(Duration::from_secs(5));
+        tokio::spawn(async move {
+            ctx.run(tokio::time::sleep(work)).await?;
+            Ok("published")
+        })
+    }
+    let (request, end_request) = Context::background().with_cancel();
+    let publish = start(&request, Duration::from_secs(1));
+    end_request.cancel();
+    assert_eq!(publish.await.unwrap(), Ok("published"));
+
+    let started = tokio::time::Instant::now();
+    let too_slow = start(&request, Duration::from_secs(60));
+    assert_eq!(too_slow.await.unwrap(), Err(Error::DeadlineExceeded));
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(5),
+        "ended by its budget"
+    );
 }
 
 /// Go's TestCause table: the first cancellation to reach a context wins,
@@ -376,7 +444,7 @@ async fn without_cancel_keeps_values_and_drops_the_rest() {
     let detached = parent.without_cancel();
     assert_eq!(detached.value::<TraceId>(), Some(&TraceId("abc")));
     assert_eq!(detached.deadline(), None);
-    drop(cancel);
+    cancel.cancel();
     assert!(parent.is_done());
     assert_eq!(detached.err(), None);
     assert!(detached.cause().is_none());
@@ -647,7 +715,7 @@ fn a_very_deep_chain_neither_recurses_nor_overflows() {
             assert!(ctx
                 .to_string()
                 .starts_with("context.Background.WithCancel.WithValue(u32)"));
-            drop(cancel);
+            cancel.cancel();
             assert_eq!(ctx.err(), Some(Error::Canceled));
             drop(handles);
             drop(ctx);

@@ -8,7 +8,8 @@ use std::task::{ready, Context as TaskContext, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 
-use super::layer::{Guard, RequestEnded, SpanSlot};
+use super::layer::{Guard, SpanSlot};
+use crate::RequestEnded;
 
 pin_project_lite::pin_project! {
     /// The response body of [`ContextService`](super::ContextService): the
@@ -23,26 +24,28 @@ pin_project_lite::pin_project! {
     ///
     /// ```
     /// use std::convert::Infallible;
-    /// use ctx::http::{ContextLayer, ResponseBody};
-    /// use ctx::Context;
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use ctx::http::{ContextLayer, RequestContextExt, ResponseBody};
     /// use http::{Request, Response};
     /// use tower::{service_fn, Layer, ServiceExt};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let (tx, rx) = std::sync::mpsc::channel::<Context<'static>>();
+    /// let (ended, request_ended) = mpsc::sync_channel(1);
     /// let inner = service_fn(move |request: Request<()>| {
-    ///     tx.send(request.extensions().get::<Context<'static>>().unwrap().clone()).unwrap();
+    ///     let ended = ended.clone();
+    ///     let ctx = request.context().unwrap();
+    ///     let _registered = ctx.after_func(move || ended.send(()).unwrap());
     ///     async { Ok::<_, Infallible>(Response::new(String::from("ok"))) }
     /// });
-    /// let service = ContextLayer::new(Context::background()).layer(inner);
+    /// let service = ContextLayer::new(ctx::Context::background()).layer(inner);
     /// let response: Response<ResponseBody<String>> = service.oneshot(Request::new(())).await.unwrap();
-    /// let ctx = rx.recv().unwrap();
-    /// assert!(!ctx.is_done(), "the body is not sent yet");
+    /// assert!(request_ended.try_recv().is_err(), "the body is not sent yet");
     ///
     /// let body = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 64).await.unwrap();
     /// assert_eq!(body, "ok");
-    /// assert!(ctx.is_done(), "the body is done: so is the request");
+    /// assert_eq!(request_ended.recv_timeout(Duration::from_secs(10)), Ok(()), "the body is done: so is the request");
     /// # }
     /// ```
     pub struct ResponseBody<B> {

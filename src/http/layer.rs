@@ -16,7 +16,8 @@ use super::body::ResponseBody;
 use super::deadline_header::{DeadlineHeader, DeadlineHeaderError};
 use super::ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 use super::incoming::{bad_request, IncomingDeadline, RejectionBody};
-use crate::{CancelCauseHandle, CancelHandle, Context};
+use super::request_context;
+use crate::{CancelCauseHandle, CancelHandle, Context, RequestEnded};
 
 /// A tower [`Layer`](https://docs.rs/tower/0.5/tower/trait.Layer.html) that
 /// gives every request a [`Context`], as Go's `net/http` does.
@@ -45,46 +46,49 @@ use crate::{CancelCauseHandle, CancelHandle, Context};
 /// malformed one is answered with `400 Bad Request` and a body that says
 /// what is wrong, without calling the handler.
 ///
-/// The context is stored in the request's extensions: axum handlers take
-/// it as a `ctx: Context` argument (the `Context` extractor), or as
-/// `Extension<Context<'static>>`; around a tonic server
-/// (`Server::builder().layer(..)`), handlers find it in
-/// `request.extensions()`. Middleware inside the layer can replace
-/// it with a child carrying more values (see "Adding values in
-/// middleware" in [`ctx::http`](crate::http)).
+/// The context is stored in the request's extensions under a type of the
+/// crate's own: axum handlers take it as a `ctx: Context<'_>` argument
+/// (the `Context` extractor); middleware, tower services and tonic
+/// handlers (around `Server::builder().layer(..)`) borrow it from the
+/// request with [`RequestContextExt::context`](super::RequestContextExt),
+/// for as long as they borrow the request. Middleware inside the layer can
+/// replace it with a child carrying more values
+/// ([`RequestContextExt::map_context`](super::RequestContextExt::map_context)).
 ///
 /// [`Shutdown::layer`](super::Shutdown::layer) makes one whose requests a
 /// graceful shutdown waits for.
 ///
 /// ```
-/// use axum::{body::Body, routing::get, Router};
-/// use ctx::http::{ContextLayer, RequestEnded};
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use axum::{body::Body, extract::State, routing::get, Router};
+/// use ctx::http::ContextLayer;
 /// use ctx::Context;
 /// use http::Request;
 /// use tower::ServiceExt;
 ///
+/// async fn handler(State(ended): State<mpsc::SyncSender<()>>, ctx: Context<'_>) -> &'static str {
+///     // Told when the request's context ends.
+///     let _registered = ctx.after_func(move || ended.send(()).unwrap());
+///     "ok"
+/// }
+///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-/// let handler = move |ctx: Context<'static>| async move {
-///     // Keep a clone: the request's context ends with the response.
-///     tx.send(ctx.clone()).unwrap();
-///     assert!(!ctx.is_done());
-///     "ok"
-/// };
+/// let (ended, request_ended) = mpsc::sync_channel(1);
 /// let (root, _shutdown) = Context::background().with_cancel();
-/// let app = Router::new().route("/", get(handler)).layer(ContextLayer::new(root));
+/// let app = Router::new()
+///     .route("/", get(handler))
+///     .with_state(ended)
+///     .layer(ContextLayer::new(root));
 ///
 /// let response = app.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
 /// assert_eq!(response.status(), 200);
 /// assert!(response.headers().contains_key("x-request-id"));
-/// let ctx = rx.recv().await.unwrap();
-/// assert!(!ctx.is_done(), "the body is not sent yet");
+/// assert!(request_ended.try_recv().is_err(), "the body is not sent yet");
 ///
 /// axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
-/// assert!(ctx.is_done(), "cancelled once the response was sent");
-/// let cause = ctx.cause().unwrap();
-/// assert_eq!(cause.downcast_ref::<RequestEnded>(), Some(&RequestEnded::Responded));
+/// assert_eq!(request_ended.recv_timeout(Duration::from_secs(10)), Ok(()), "ended with the response");
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -172,9 +176,10 @@ impl ContextLayer {
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
-    /// let budget = |ctx: Context<'static>| async move {
+    /// async fn budget(ctx: Context<'_>) -> String {
     ///     format!("{:?}", ctx.deadline().map(|deadline| deadline - ctx::Instant::now()))
-    /// };
+    /// }
+    ///
     /// let app = Router::new()
     ///     .route("/", get(budget))
     ///     .layer(ContextLayer::new(Context::background()).default_timeout(Duration::from_secs(2)));
@@ -219,41 +224,6 @@ pub struct ContextService<S> {
     requests: Option<TaskTracker>,
 }
 
-/// Why a request's context was cancelled by the [`ContextLayer`]: its
-/// [`cause`](Context::cause), which code can downcast to tell a finished
-/// request from an abandoned one.
-///
-/// ```
-/// use ctx::http::RequestEnded;
-///
-/// assert_eq!(RequestEnded::Responded.to_string(), "request finished: its response was sent");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RequestEnded {
-    /// The response is done: its body's last frame was produced (Go:
-    /// `ServeHTTP` returned, after the handler wrote the body).
-    Responded,
-    /// The request was dropped before its response was done: the client
-    /// went away (the server drops the handler, or the body it was
-    /// sending, when the connection closes) or the server gave up on the
-    /// connection.
-    Abandoned,
-}
-
-impl fmt::Display for RequestEnded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RequestEnded::Responded => "request finished: its response was sent",
-            RequestEnded::Abandoned => {
-                "request abandoned: the client went away before the response was complete"
-            }
-        })
-    }
-}
-
-impl std::error::Error for RequestEnded {}
-
 /// The tracing span the [`ContextLayer`] opened for a request (feature
 /// `tracing`), stored in the request's context so that work detached from
 /// the request can re-enter it.
@@ -294,7 +264,7 @@ where
         let (ctx, guard) = self.request_context(timeout);
         let ctx = ctx.with_value(trace_id).with_value(request_id);
         let (ctx, span) = SpanSlot::for_request(ctx, &request, trace_id);
-        request.extensions_mut().insert(ctx);
+        request_context::insert(request.extensions_mut(), ctx);
 
         #[cfg(feature = "tracing")]
         let future = {

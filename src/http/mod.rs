@@ -17,10 +17,36 @@
 //!   Go's `Server.Shutdown`: stop accepting, let requests in flight finish
 //!   within a grace period, cancel the rest, drain the detached work,
 //!   report what was cut off.
-//! - The axum extractor: a handler takes `ctx: Context` among its arguments
-//!   (failing with [`MissingContext`] when the layer is missing), and may
-//!   return `Result<T, ctx::Error>` (a deadline is a `504`, a cancellation
-//!   a `503`).
+//! - The axum extractor: a handler takes `ctx: Context<'_>` among its
+//!   arguments (failing with [`MissingContext`] when the layer is missing),
+//!   and may return `Result<T, ctx::Error>` (a deadline is a `504`, a
+//!   cancellation a `503`). Middleware, tower services and tonic handlers
+//!   borrow it from the request with [`RequestContextExt`].
+//! - [`Context::stream`](crate::Context::stream): a response body or
+//!   server-sent events that use the request's context while they stream,
+//!   and stop when it ends.
+//!
+//! # A request's context ends with its response
+//!
+//! It is lent, never handed out as `Context<'static>`: moving it into work
+//! that outlives the request does not compile, and
+//! [`without_cancel`](crate::Context::without_cancel) or `#[detached]` is the
+//! way out. axum extracts only `'static` types, so a handler that writes its
+//! parameter as `Context<'static>` by hand gets one; if work then waits on
+//! it after the response was sent (the lost publish of Go services), the
+//! wait ends with [`RequestEnded::Responded`] and is reported once per
+//! place in the source, as a tracing ERROR event (feature `tracing`, with a
+//! subscriber) or else one line on stderr:
+//!
+//! ```text
+//! ctx: work at src/orders.rs:42:18 waited on a request's context after the request was already
+//! answered (its response was sent), so it was cancelled: work that must outlive the response takes
+//! `ctx.without_cancel()` (or is a `#[detached]` fn); a request's context is `Context<'_>`, never
+//! `Context<'static>`
+//! ```
+//!
+//! A request abandoned by its client, a deadline and a shutdown are normal
+//! ends and never reported.
 //! - [`inject`]: the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it. With the `client` feature,
@@ -64,18 +90,18 @@
 //! # Adding values in middleware
 //!
 //! A middleware inside the layer can give the request's context more
-//! values, an authenticated user for example: it takes the context from
-//! the request's extensions and puts back a child carrying the value. The
-//! child is still the request's context (it ends with the response), and
-//! handlers and everything they call find the value with
-//! [`Context::value`](crate::Context::value).
+//! values, an authenticated user for example: it replaces the context with
+//! a child carrying the value
+//! ([`RequestContextExt::map_context`]). The child is still the request's
+//! context (it ends with the response), and handlers and everything they
+//! call find the value with [`Context::value`](crate::Context::value).
 //!
 //! ```
 //! use axum::extract::Request;
 //! use axum::middleware::{self, Next};
 //! use axum::response::{IntoResponse, Response};
 //! use axum::{body::Body, routing::get, Router};
-//! use ctx::http::{ContextLayer, MissingContext};
+//! use ctx::http::{ContextLayer, RequestContextExt};
 //! use ctx::Context;
 //! use http::StatusCode;
 //! use tower::ServiceExt;
@@ -84,14 +110,13 @@
 //! struct User(String);
 //!
 //! async fn authenticate(mut request: Request, next: Next) -> Response {
-//!     let Some(ctx) = request.extensions().get::<Context<'static>>().cloned() else {
-//!         return MissingContext.into_response();
-//!     };
 //!     let user = match request.headers().get("x-user").map(|v| v.to_str()) {
 //!         Some(Ok(user)) => User(user.to_owned()),
 //!         _ => return StatusCode::UNAUTHORIZED.into_response(),
 //!     };
-//!     request.extensions_mut().insert(ctx.with_value(user));
+//!     if let Err(missing) = request.map_context(|ctx| ctx.with_value(user)) {
+//!         return missing.into_response();
+//!     }
 //!     next.run(request).await
 //! }
 //!
@@ -122,12 +147,15 @@ mod ids;
 mod incoming;
 mod inject;
 mod layer;
+mod request_context;
 mod shutdown;
 mod timeout_ms;
 
 pub use body::ResponseBody;
 #[doc(inline)]
 pub use ctx_core::MissingContext;
+#[doc(inline)]
+pub use ctx_core::RequestEnded;
 pub use deadline_header::{
     DeadlineHeader, DeadlineHeaderError, CONNECT_TIMEOUT_MS, ENVOY_EXPECTED_RQ_TIMEOUT_MS,
 };
@@ -135,7 +163,8 @@ pub use grpc_timeout::{format_grpc_timeout, parse_grpc_timeout, GrpcTimeoutError
 pub use ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 pub use incoming::RejectionBody;
 pub use inject::inject;
-pub use layer::{ContextLayer, ContextService, RequestEnded, ResponseFuture};
+pub use layer::{ContextLayer, ContextService, ResponseFuture};
+pub use request_context::RequestContextExt;
 pub use shutdown::{ServerShutdown, Shutdown, ShutdownReport};
 pub use timeout_ms::{format_timeout_ms, parse_timeout_ms, TimeoutMsError};
 

@@ -1,14 +1,7 @@
 //! How detached work ended, told: every failure, timeout, panic and drop of
-//! fire-and-forget work is counted by its tracker and logged, never lost
-//! silently.
-//!
-//! The log is a `tracing` event at level ERROR, in the span current where
-//! the work was started (the request's), with the `tracing` feature and a
-//! subscriber installed. Otherwise it is one line on stderr, prefixed
-//! `ctx:`: stderr is where Rust itself reports what must not go unseen (a
-//! panic), it needs no setup to be seen, and a logging facade without a
-//! logger installed (the `log` crate's default) would drop the line: the
-//! silent loss this module exists to end.
+//! fire-and-forget work is counted by its tracker and logged (`report.rs`,
+//! in the span current where the work was started: the request's), never
+//! lost silently.
 
 use std::any::Any;
 use std::fmt;
@@ -181,19 +174,8 @@ impl fmt::Display for Told<'_> {
     }
 }
 
-/// Logs a detached call's ending: a tracing event in the current span (the
-/// work runs in its caller's) when a subscriber is there to see it, else a
-/// line on stderr.
+/// Logs a detached call's ending through the crate's reporter, in the
+/// current span (the work runs in its caller's).
 fn log(name: &str, told: &Told<'_>) {
-    #[cfg(feature = "tracing")]
-    {
-        let seen = tracing::dispatcher::get_default(|dispatch| {
-            !dispatch.is::<tracing::subscriber::NoSubscriber>()
-        });
-        if seen {
-            tracing::error!(detached = name, "detached `{name}` {told}");
-            return;
-        }
-    }
-    eprintln!("ctx: detached `{name}` {told}");
+    crate::report::report(format_args!("detached `{name}` {told}"));
 }

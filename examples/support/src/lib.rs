@@ -22,7 +22,7 @@
 //! let response = ctx_examples_support::send(server.addr, request).await?;
 //! assert_eq!(response.body(), "hello");
 //!
-//! drop(shutdown); // the server stops accepting, finishes, and exits
+//! shutdown.cancel(); // the server stops accepting, finishes, and exits
 //! server.task.await??;
 //! # Ok(())
 //! # }

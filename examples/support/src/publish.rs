@@ -217,8 +217,10 @@ async fn place_order(ctx: Context, app: App, order: String) -> Result<String, ct
 /// `ctx.spawn`, the door for work that should end with the request — which
 /// a publish should not.
 fn publish_with_request_context(ctx: Context<'_>, broker: Broker, message: Message) {
-    drop(ctx.spawn(move |ctx| async move {
-        let _ = deliver(&ctx, &broker, message).await;
+    drop(ctx.spawn(move |ctx| {
+        Box::pin(async move {
+            let _ = deliver(&ctx, &broker, message).await;
+        })
     }));
 }
 
@@ -287,7 +289,7 @@ pub async fn run_variant(variant: Variant, config: &Config) -> std::io::Result<R
     in_flight.close();
     let _ = bound.run(in_flight.wait()).await;
     let unfinished = in_flight.len();
-    drop(shutdown);
+    shutdown.cancel();
     server.task.await??;
 
     let received = inbox.received().await?;

@@ -31,7 +31,7 @@ pub struct Server {
 /// let (root, shutdown) = Context::background().with_cancel();
 /// let server = ctx_examples_support::serve(Router::new().route("/", get(|| async { "hi" })), root).await?;
 /// assert!(server.addr.ip().is_loopback());
-/// drop(shutdown);
+/// shutdown.cancel();
 /// server.task.await??;
 /// # Ok(())
 /// # }

@@ -5,8 +5,10 @@
 //! `http::Response<_>`: hyper-util's legacy `Client`, a tonic `Channel`, or
 //! a stack of tower middleware around either. For every request it
 //!
-//! 1. takes the caller's context: the `Context<'static>` in the request's
-//!    extensions, or the one given to [`DeadlineService::call_with`];
+//! 1. takes the caller's context: the one given to
+//!    [`DeadlineService::call_with`], or the `Context<'static>` in the
+//!    request's extensions, or the one [`with_context`] lends the calls it
+//!    runs;
 //! 2. fails fast, without sending, when that context is done or the budget
 //!    left for the upstream is below [`min_budget`](DeadlineLayer::min_budget);
 //! 3. writes the context's remaining time minus a per-hop
@@ -24,12 +26,11 @@
 //! # Attaching the context
 //!
 //! A request's extensions only hold `'static` values, so the extension is
-//! a `Context<'static>`: the one an axum handler extracts (and any
-//! derivation of it), the one a tonic handler finds in its request's
-//! extensions, a root, or the child [`Context::spawn`] hands its work.
-//! Code holding a scoped `Context<'_>` (a `#[ctx_fn]`) calls
-//! [`DeadlineService::call_with`] instead, whose future is bound to the
-//! context's scope.
+//! a `Context<'static>`: a root, or a [`without_cancel`](Context::without_cancel)
+//! derivation. Code holding a scoped `Context<'_>` (a request's context,
+//! a `#[ctx_fn]`'s) calls [`DeadlineService::call_with`], whose future is
+//! bound to the context's scope, or, through a client that builds its
+//! requests itself (a tonic client), runs the call in [`with_context`].
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -337,11 +338,47 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match request.extensions().get::<Context<'static>>().cloned() {
+        let ctx = request.extensions().get::<Context<'static>>().cloned();
+        match ctx.or_else(ctx_core::__request::caller) {
             Some(ctx) => self.call_with(&ctx, request),
             None => ResponseFuture::failed(Failure::NoContext),
         }
     }
+}
+
+/// Runs `call` under `ctx`: every request a [`DeadlineService`] sends
+/// while `call` is polled, without a context of its own, goes under `ctx`.
+/// The way to send a scoped `Context<'_>` (a tonic handler's, a
+/// `#[ctx_fn]`'s) through a client that builds its requests itself, such
+/// as a tonic client; the returned future cannot outlive `ctx`.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use ctx::http::client::{with_context, DeadlineLayer};
+/// use ctx::http::GRPC_TIMEOUT;
+/// use ctx::Context;
+/// use tower::{service_fn, Layer, Service};
+///
+/// async fn stock(ctx: Context<'_>) -> String {
+///     let upstream = service_fn(|request: http::Request<()>| async move {
+///         Ok::<_, Infallible>(http::Response::new(request.headers()[GRPC_TIMEOUT].clone()))
+///     });
+///     let mut client = DeadlineLayer::new().layer(upstream);
+///     let request = http::Request::new(());
+///     // The call is made inside: a future's work starts when it is polled.
+///     let response = with_context(&ctx, async { client.call(request).await }).await.unwrap();
+///     response.into_body().to_str().unwrap().to_owned()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(300));
+/// assert_eq!(stock(ctx).await, "290000u", "300 ms minus the default reserve");
+/// # }
+/// ```
+pub async fn with_context<F: Future>(ctx: &Context<'_>, call: F) -> F::Output {
+    ctx_core::__request::with_caller(ctx, call).await
 }
 
 /// A call that ended before it was sent.

@@ -7,7 +7,7 @@ async fn publish(ctx: Context<'_>, msg: String) -> Result<(), Error> {
 
 #[ctx_fn]
 async fn handler(ctx: Context, msg: String) -> Result<(), Error> {
-    let _publishing = ctx.spawn(|_child| publish(ctx.clone(), msg));
+    let _publishing = ctx.spawn(|_child| Box::pin(publish(ctx.clone(), msg)));
     Ok(())
 }
 

@@ -1,16 +1,15 @@
 //! A `#[ctx_fn]` accept loop spawning per-connection work with
-//! `ctx.spawn`: each connection gets a `'static` child of the server's
-//! context, and shutting the server down cancels the loop and every
-//! connection.
+//! `ctx.spawn`: each connection gets a child of the server's context, with
+//! a scope its work cannot keep, and shutting the server down cancels the
+//! loop and every connection.
 use std::io;
 
-use ctx::{ctx_fn, Context, Error};
+use ctx::{ctx_fn, Context, SpawnHandle};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
-use tokio::task::JoinHandle;
 
-type Connection = JoinHandle<Result<io::Result<usize>, Error>>;
+type Connection = SpawnHandle<io::Result<usize>>;
 
 /// Reads until the client hangs up, which these clients never do.
 #[ctx_fn]
@@ -33,7 +32,7 @@ async fn serve(
 ) -> io::Result<()> {
     loop {
         let (socket, _) = listener.accept().await?;
-        let _ = connections.send(ctx.spawn(|ctx| handle(ctx, socket)));
+        let _ = connections.send(ctx.spawn(|ctx| Box::pin(handle(ctx, socket))));
     }
 }
 
@@ -57,9 +56,9 @@ async fn main() {
     shutdown.cancel();
     let stopped = serving.await.unwrap().unwrap_err();
     assert_eq!(
-        stopped.get_ref().and_then(|e| e.downcast_ref::<Error>()),
-        Some(&Error::Canceled)
+        stopped.get_ref().and_then(|e| e.downcast_ref::<ctx::Error>()),
+        Some(&ctx::Error::Canceled)
     );
-    assert!(matches!(first.await.unwrap(), Err(Error::Canceled)));
-    assert!(matches!(second.await.unwrap(), Err(Error::Canceled)));
+    assert!(matches!(first.await.unwrap(), Err(ctx::Error::Canceled)));
+    assert!(matches!(second.await.unwrap(), Err(ctx::Error::Canceled)));
 }

@@ -34,7 +34,7 @@ async fn main() {
         .with_value(User("ada".to_owned()))
         .with_timeout(Duration::from_secs(1));
     handler(request, log).await.unwrap();
-    drop(cancel);
+    cancel.cancel();
 
     let mut seen = Vec::new();
     while let Some(line) = lines.recv().await {
