@@ -654,3 +654,55 @@ mod add_a_value_in_middleware {
         assert_eq!(respond(&app, anonymous).await.0, StatusCode::UNAUTHORIZED);
     }
 }
+
+/// Sends `()` when dropped: tells the test a stream is gone.
+struct SaysWhenDropped(mpsc::UnboundedSender<()>);
+
+impl Drop for SaysWhenDropped {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// A body streamed under the request's context with `Context::stream`: a
+/// first chunk, then a wait on the context for the next one, which never
+/// comes.
+async fn streamed_until_the_end(
+    State(dropped): State<mpsc::UnboundedSender<()>>,
+    ctx: Context<'_>,
+) -> Body {
+    Body::from_stream(ctx.stream(move |ctx| {
+        let said = SaysWhenDropped(dropped);
+        let chunks = futures_util::stream::unfold((ctx, said, 0), |(ctx, said, sent)| async move {
+            if sent == 0 {
+                return Some((Ok::<_, Error>("chunk 1\n"), (ctx, said, 1)));
+            }
+            let next = ctx.run(std::future::pending::<()>()).await;
+            next.err().map(|err| (Err(err), (ctx, said, 2)))
+        });
+        Box::pin(chunks)
+    }))
+}
+
+#[tokio::test]
+async fn a_context_stream_stops_when_the_client_leaves() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (dropped, mut stream_dropped) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .route("/stream", get(streamed_until_the_end))
+        .with_state(dropped)
+        .layer(ContextLayer::new(root.clone()));
+    let server = serve(app, root).await.unwrap();
+
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let received = within("the first chunk", read_until(&mut client, "chunk 1")).await;
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    drop(client);
+
+    within("the stream's end", stream_dropped.recv()).await;
+    stop(server, shutdown).await;
+}

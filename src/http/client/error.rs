@@ -37,8 +37,10 @@ pub enum ClientError<E> {
     /// The call was not sent, was dropped in flight, or came back as a
     /// deadline, because of the caller's context or the upstream's budget.
     Context(CallError),
-    /// The request carries no `Context<'static>` in its extensions (and was
-    /// not sent with [`call_with`](super::DeadlineService::call_with)).
+    /// The request was sent under no context: not with
+    /// [`call_with`](super::DeadlineService::call_with), not inside
+    /// [`with_context`](super::with_context), and with no root or
+    /// `without_cancel` context in its extensions.
     NoContext,
     /// The wrapped service failed.
     Service(E),
@@ -68,9 +70,9 @@ impl<E: fmt::Display> fmt::Display for ClientError<E> {
         match self {
             ClientError::Context(call) => call.fmt(f),
             ClientError::NoContext => f.write_str(
-                "no ctx::Context<'static> in the request's extensions: insert the caller's \
-                 (`request.extensions_mut().insert(ctx.clone())`) or send it with \
-                 `DeadlineService::call_with(&ctx, request)`",
+                "the request was sent under no context: send it with \
+                 `DeadlineService::call_with(&ctx, request)`, or make the call inside \
+                 `ctx::http::client::with_context(&ctx, call)`",
             ),
             ClientError::Service(error) => write!(f, "the call failed: {error}"),
         }
