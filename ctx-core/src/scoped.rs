@@ -82,7 +82,7 @@ impl<'a> Context<'a> {
     ///
     /// The child cannot be moved out of the work:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0521
     /// use ctx::Context;
     ///
     /// fn stash(ctx: Context<'_>) {
