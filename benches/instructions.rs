@@ -30,6 +30,8 @@ struct Fixture {
     current_thread: tokio::runtime::Runtime,
     background: Context<'static>,
     live: Context<'static>,
+    /// A live context with a deadline an hour away.
+    deadline: Context<'static>,
     token: CancellationToken,
     waker: Waker,
 }
@@ -80,6 +82,26 @@ fn done_in_select_loop(f: &Fixture) {
 fn cancelled_in_select_loop(f: &Fixture) {
     let mut cx = TaskContext::from_waker(&f.waker);
     assert!(pin!(f.token.cancelled()).poll(&mut cx).is_pending());
+}
+
+/// A checked `.await` of a ready future (`run`, polled once) on a live
+/// context no deadline applies to (ReadyAwait/run).
+#[inline(never)]
+fn ready_await(f: &Fixture) {
+    checked_ready_await(&f.live);
+}
+
+/// The same on a context with a deadline, whose checks count toward
+/// reading the clock.
+#[inline(never)]
+fn ready_await_under_deadline(f: &Fixture) {
+    checked_ready_await(&f.deadline);
+}
+
+fn checked_ready_await(ctx: &Context<'_>) {
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let run = pin!(ctx.run(std::future::ready(black_box(1_u64))));
+    assert!(run.poll(&mut cx).is_ready());
 }
 
 /// A chain of 100 `with_cancel`s under Background, each handle dropped
@@ -156,7 +178,7 @@ fn token_wait_wake_100(f: &Fixture) {
 
 type Shape = (&'static str, fn(&Fixture));
 
-const SHAPES: [Shape; 10] = [
+const SHAPES: [Shape; 12] = [
     ("child_of_background", child_of_background),
     ("child_of_live_parent", child_of_live_parent),
     ("child_token", child_token),
@@ -164,6 +186,8 @@ const SHAPES: [Shape; 10] = [
     ("done_in_select_loop", done_in_select_loop),
     ("cancelled_in_select_loop", cancelled_in_select_loop),
     ("chain_of_100", chain_of_100),
+    ("ready_await", ready_await),
+    ("ready_await_under_deadline", ready_await_under_deadline),
     ("token_chain_of_100", token_chain_of_100),
     ("wait_wake_100", wait_wake_100),
     ("token_wait_wake_100", token_wait_wake_100),
@@ -192,12 +216,15 @@ fn main() {
         .expect("tokio runtime");
     let _entered = runtime.enter();
     let (live, _cancel_live) = Context::background().with_cancel();
+    let (deadline, _cancel_deadline) =
+        Context::background().with_timeout(Duration::from_secs(3600));
     let fixture = Fixture {
         current_thread: tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("tokio runtime"),
         background: Context::background(),
         live,
+        deadline,
         token: CancellationToken::new(),
         waker: task_waker::task_waker(),
     };

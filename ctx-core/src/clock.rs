@@ -5,9 +5,11 @@
 //! from running that timer, and a context polled on another executor may
 //! have nobody driving it: its `err()` would say it is live long after its
 //! deadline. So the checks made before polling work (a `Run`'s, a
-//! `#[ctx_fn]` await's) read the clock once in [`EVERY`] checks on a
-//! thread, and end a context whose deadline has passed. Reading the clock
-//! costs tens of nanoseconds; counting the checks, a thread-local increment.
+//! `#[ctx_fn]` await's) on a context a deadline applies to read the clock
+//! once in [`EVERY`] such checks on a thread, and end the context whose
+//! deadline has passed. Reading the clock costs tens of nanoseconds;
+//! counting the checks, a thread-local increment; a context no deadline
+//! applies to pays neither.
 
 use std::cell::Cell;
 

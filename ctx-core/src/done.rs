@@ -265,6 +265,7 @@ impl<'a, F> Run<'a, F> {
 impl<F: Future> Future for Run<'_, F> {
     type Output = Result<F::Output, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // A test harness may cancel the context here, at the first poll.

@@ -180,6 +180,10 @@ const HAS_DEADLINE: u8 = 1;
 /// box of a node that holds none (a child waited on once, whose registry
 /// is all vacant slots) untouched.
 const HOLDS: u8 = 2;
+/// In a node's `flags`: a deadline applies to it, its own or an
+/// ancestor's. Set at birth; what tells a check whether reading the clock
+/// can matter (`clock.rs`).
+const DEADLINE_APPLIES: u8 = 4;
 
 /// How many unattached ancestors a check walks before it attaches the
 /// last of them (invariant 9): checks on a deep chain stay short, and a
@@ -198,7 +202,7 @@ pub(crate) struct CancelNode {
     /// ancestors alive.
     pub(crate) parent: Context<'static>,
     state: AtomicU8,
-    /// [`HAS_DEADLINE`] and [`HOLDS`].
+    /// [`HAS_DEADLINE`], [`DEADLINE_APPLIES`] and [`HOLDS`].
     flags: AtomicU8,
     /// This node's own deadline, unless it does not pack (then it is in
     /// [`Shared`]).
@@ -349,7 +353,7 @@ impl CancelNode {
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
             state: AtomicU8::new(LIVE),
-            flags: AtomicU8::new(if deadline.is_some() { HAS_DEADLINE } else { 0 }),
+            flags: AtomicU8::new(birth_flags(deadline.is_some(), scope)),
             deadline: packed.unwrap_or(PackedDeadline::NONE),
             slot: AtomicU32::new(if scope.is_none() { ROOT } else { NO_SLOT }),
             shared: Mutex::new(shared),
@@ -403,7 +407,10 @@ impl CancelNode {
     #[inline]
     pub(crate) fn check(&self) -> Option<Error> {
         let err = self.err();
-        if err.is_none() && clock::now_and_then() {
+        if err.is_none()
+            && self.flags.load(Ordering::Relaxed) & DEADLINE_APPLIES != 0
+            && clock::now_and_then()
+        {
             return self.expire_if_passed();
         }
         err
@@ -460,7 +467,7 @@ impl CancelNode {
     /// the node's lock, after every change to its registry.
     fn note_holdings(&self, shared: &Shared) {
         let holds = shared.registry.occupied != 0;
-        let flags = self.flags.load(Ordering::Relaxed) & HAS_DEADLINE;
+        let flags = self.flags.load(Ordering::Relaxed) & !HOLDS;
         self.flags
             .store(if holds { flags | HOLDS } else { flags }, Ordering::Relaxed);
         if !holds {
@@ -916,6 +923,18 @@ impl CancelNode {
 impl Drop for CancelNode {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// The flags a node is born with: whether it has a deadline of its own,
+/// and whether one applies to it, its own or one its parent `scope` has.
+fn birth_flags(own_deadline: bool, scope: Option<&Arc<CancelNode>>) -> u8 {
+    let inherited =
+        scope.is_some_and(|scope| scope.flags.load(Ordering::Relaxed) & DEADLINE_APPLIES != 0);
+    match (own_deadline, inherited) {
+        (true, _) => HAS_DEADLINE | DEADLINE_APPLIES,
+        (false, true) => DEADLINE_APPLIES,
+        (false, false) => 0,
     }
 }
 
