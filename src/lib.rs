@@ -442,6 +442,13 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 
+#[cfg(any(feature = "postgres", feature = "sqlx"))]
+mod context_ended;
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
+
 /// The README's examples, compiled and run as doctests (the server recipe
 /// needs the `axum` and `macros` features).
 #[cfg(all(doctest, feature = "axum", feature = "macros"))]
