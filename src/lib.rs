@@ -449,6 +449,10 @@ mod context_ended;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub mod sqlx;
+
 /// The README's examples, compiled and run as doctests (the server recipe
 /// needs the `axum` and `macros` features).
 #[cfg(all(doctest, feature = "axum", feature = "macros"))]
