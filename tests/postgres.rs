@@ -335,7 +335,7 @@ fn stress_count() -> usize {
 /// A budget between nothing and a little more than an order takes: most
 /// orders are cut somewhere inside their transaction.
 fn random_budget() -> Duration {
-    Duration::from_micros(fastrand::u64(0..3_000))
+    Duration::from_micros(fastrand::u64(0..150_000))
 }
 
 #[derive(Debug, Default)]

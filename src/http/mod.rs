@@ -122,6 +122,7 @@ mod ids;
 mod incoming;
 mod inject;
 mod layer;
+mod outgoing;
 mod shutdown;
 mod timeout_ms;
 
