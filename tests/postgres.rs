@@ -20,6 +20,11 @@ use ctx::Context;
 use sqlx::postgres::PgPoolOptions;
 use tokio_postgres::NoTls;
 
+/// Orders committed without their outbox row: what a half-committed
+/// transaction would leave. Always 0.
+const PARTIAL_COMMITS: &str = "SELECT count(*) FROM orders o \
+     WHERE NOT EXISTS (SELECT 1 FROM outbox b WHERE b.order_id = o.id)";
+
 fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| {
         panic!(
@@ -96,7 +101,7 @@ async fn wait_running(observer: &tokio_postgres::Client, marker: &str, want: i64
 
 async fn partial_commits(observer: &tokio_postgres::Client) -> i64 {
     observer
-        .query_one(orders::PARTIAL_COMMITS, &[])
+        .query_one(PARTIAL_COMMITS, &[])
         .await
         .expect("count")
         .get(0)
@@ -107,7 +112,10 @@ async fn partial_commits(observer: &tokio_postgres::Client) -> i64 {
 async fn tokio_postgres_settled(pool: &ctx::postgres::Pool) {
     let until = std::time::Instant::now() + Duration::from_secs(10);
     while pool.inner().status().available < pool.inner().status().size {
-        assert!(std::time::Instant::now() < until, "connections never came back: {pool:?}");
+        assert!(
+            std::time::Instant::now() < until,
+            "connections never came back: {pool:?}"
+        );
         tokio::task::yield_now().await;
     }
 }
@@ -120,7 +128,11 @@ async fn tokio_postgres_all_answer(pool: &ctx::postgres::Pool) {
         held.push(pool.inner().get().await.expect("a pooled connection"));
     }
     for client in &held {
-        let one: i32 = client.query_one("SELECT 1", &[]).await.expect("SELECT 1").get(0);
+        let one: i32 = client
+            .query_one("SELECT 1", &[])
+            .await
+            .expect("SELECT 1")
+            .get(0);
         assert_eq!(one, 1);
     }
 }
@@ -133,7 +145,10 @@ async fn sqlx_all_answer(pool: &ctx::sqlx::Pool) {
         held.push(pool.inner().acquire().await.expect("a pooled connection"));
     }
     for conn in &mut held {
-        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut **conn).await.expect("SELECT 1");
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut **conn)
+            .await
+            .expect("SELECT 1");
         assert_eq!(one, 1);
     }
 }
@@ -146,10 +161,17 @@ async fn tokio_postgres_abandoned_sleeps_free_a_pool_of_two() {
     let sleeps: Vec<_> = (0..2)
         .map(|_| {
             let (pool, ctx) = (pool.clone(), ctx.clone());
-            tokio::spawn(async move { pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-tp */", &[]).await })
+            tokio::spawn(async move {
+                pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-tp */", &[])
+                    .await
+            })
         })
         .collect();
-    assert_eq!(wait_running(&observer, "abandoned-tp", 2).await, 2, "both sleeps run");
+    assert_eq!(
+        wait_running(&observer, "abandoned-tp", 2).await,
+        2,
+        "both sleeps run"
+    );
 
     cancel.cancel();
     for sleep in sleeps {
@@ -157,9 +179,17 @@ async fn tokio_postgres_abandoned_sleeps_free_a_pool_of_two() {
         assert_eq!(error.context_error(), Some(ctx::Error::Canceled), "{error}");
     }
     let (next, _cancel) = Context::background().with_timeout(Duration::from_secs(4));
-    let one: i32 = pool.query_one(&next, "SELECT 1", &[]).await.expect("the next query").get(0);
+    let one: i32 = pool
+        .query_one(&next, "SELECT 1", &[])
+        .await
+        .expect("the next query")
+        .get(0);
     assert_eq!(one, 1);
-    assert_eq!(wait_running(&observer, "abandoned-tp", 0).await, 0, "the sleeps are gone");
+    assert_eq!(
+        wait_running(&observer, "abandoned-tp", 0).await,
+        0,
+        "the sleeps are gone"
+    );
     tokio_postgres_settled(&pool).await;
     tokio_postgres_all_answer(&pool).await;
 }
@@ -172,10 +202,17 @@ async fn sqlx_abandoned_sleeps_free_a_pool_of_two() {
     let sleeps: Vec<_> = (0..2)
         .map(|_| {
             let (pool, ctx) = (pool.clone(), ctx.clone());
-            tokio::spawn(async move { pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-sqlx */").await })
+            tokio::spawn(async move {
+                pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-sqlx */")
+                    .await
+            })
         })
         .collect();
-    assert_eq!(wait_running(&observer, "abandoned-sqlx", 2).await, 2, "both sleeps run");
+    assert_eq!(
+        wait_running(&observer, "abandoned-sqlx", 2).await,
+        2,
+        "both sleeps run"
+    );
 
     cancel.cancel();
     for sleep in sleeps {
@@ -183,20 +220,36 @@ async fn sqlx_abandoned_sleeps_free_a_pool_of_two() {
         assert_eq!(error.context_error(), Some(ctx::Error::Canceled), "{error}");
     }
     let (next, _cancel) = Context::background().with_timeout(Duration::from_secs(4));
-    let one: i32 = sqlx::Row::get(&pool.fetch_one(&next, "SELECT 1").await.expect("the next query"), 0);
+    let one: i32 = sqlx::Row::get(
+        &pool
+            .fetch_one(&next, "SELECT 1")
+            .await
+            .expect("the next query"),
+        0,
+    );
     assert_eq!(one, 1);
-    assert_eq!(wait_running(&observer, "abandoned-sqlx", 0).await, 0, "the sleeps are gone");
+    assert_eq!(
+        wait_running(&observer, "abandoned-sqlx", 0).await,
+        0,
+        "the sleeps are gone"
+    );
     sqlx_all_answer(&pool).await;
 }
 
 #[tokio::test]
 async fn a_deadline_returns_its_error_and_cause_at_once() {
     let pool = tokio_postgres_pool(1);
-    let (ctx, _cancel) = Context::background()
-        .with_timeout_cause(Duration::from_millis(50), "the report budget");
-    let error = pool.execute(&ctx, "SELECT pg_sleep(5)", &[]).await.unwrap_err();
+    let (ctx, _cancel) =
+        Context::background().with_timeout_cause(Duration::from_millis(50), "the report budget");
+    let error = pool
+        .execute(&ctx, "SELECT pg_sleep(5)", &[])
+        .await
+        .unwrap_err();
     assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));
-    assert_eq!(error.to_string(), "context deadline exceeded (cause: the report budget)");
+    assert_eq!(
+        error.to_string(),
+        "context deadline exceeded (cause: the report budget)"
+    );
 
     let pool = sqlx_pool(1).await;
     let error = pool.execute(&ctx, "SELECT pg_sleep(5)").await.unwrap_err();
@@ -211,25 +264,38 @@ async fn a_dropped_transaction_is_rolled_back_before_the_next_statement() {
     let mut client = pool.get(&ctx).await.unwrap();
     let mut tx = client.transaction(&ctx).await.unwrap();
     let id: i64 = tx
-        .query_one(&ctx, "INSERT INTO orders (body) VALUES ('dropped') RETURNING id", &[])
+        .query_one(
+            &ctx,
+            "INSERT INTO orders (body) VALUES ('dropped') RETURNING id",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     drop(tx);
-    let found = client.query_opt(&ctx, "SELECT id FROM orders WHERE id = $1", &[&id]).await.unwrap();
+    let found = client
+        .query_opt(&ctx, "SELECT id FROM orders WHERE id = $1", &[&id])
+        .await
+        .unwrap();
     assert!(found.is_none(), "rolled back");
 
     let pool = sqlx_pool(1).await;
     let mut conn = pool.acquire(&ctx).await.unwrap();
     let mut tx = conn.begin(&ctx).await.unwrap();
     let row = tx
-        .fetch_one(&ctx, "INSERT INTO orders (body) VALUES ('dropped') RETURNING id")
+        .fetch_one(
+            &ctx,
+            "INSERT INTO orders (body) VALUES ('dropped') RETURNING id",
+        )
         .await
         .unwrap();
     let id: i64 = sqlx::Row::get(&row, 0);
     drop(tx);
     let found = conn
-        .fetch_optional(&ctx, sqlx::query("SELECT id FROM orders WHERE id = $1").bind(id))
+        .fetch_optional(
+            &ctx,
+            sqlx::query("SELECT id FROM orders WHERE id = $1").bind(id),
+        )
         .await
         .unwrap();
     assert!(found.is_none(), "rolled back");
@@ -283,7 +349,10 @@ fn cancel_points_sweep_of_the_order_transaction_through_tokio_postgres() {
             }
         }
     });
-    assert!(points >= 4, "get, BEGIN and both inserts are checkpoints: {points} runs");
+    assert!(
+        points >= 4,
+        "get, BEGIN and both inserts are checkpoints: {points} runs"
+    );
 }
 
 #[test]
@@ -322,7 +391,10 @@ fn cancel_points_sweep_of_the_order_transaction_through_sqlx() {
             }
         }
     });
-    assert!(points >= 4, "acquire, BEGIN and both inserts are checkpoints: {points} runs");
+    assert!(
+        points >= 4,
+        "acquire, BEGIN and both inserts are checkpoints: {points} runs"
+    );
 }
 
 fn stress_count() -> usize {
@@ -369,7 +441,11 @@ async fn random_cancellations_under_load_through_tokio_postgres() {
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
                     let (ctx, _cancel) = Context::background().with_timeout(random_budget());
                     let result = orders::place_with_tokio_postgres(&ctx, &pool, "stress-tp").await;
-                    tally.add(result.map(drop).map_err(|e| (e.context_error(), e.to_string())));
+                    tally.add(
+                        result
+                            .map(drop)
+                            .map_err(|e| (e.context_error(), e.to_string())),
+                    );
                 }
                 tally
             })
@@ -385,9 +461,17 @@ async fn random_cancellations_under_load_through_tokio_postgres() {
     tokio_postgres_settled(&pool).await;
     tokio_postgres_all_answer(&pool).await;
     assert_eq!(total.placed + total.cut + total.broken.len(), count);
-    assert!(total.broken.is_empty(), "{} broken: {:?}", total.broken.len(), &total.broken[..total.broken.len().min(5)]);
+    assert!(
+        total.broken.is_empty(),
+        "{} broken: {:?}",
+        total.broken.len(),
+        &total.broken[..total.broken.len().min(5)]
+    );
     assert_eq!(partial_commits(&observer().await).await, 0);
-    println!("tokio-postgres: {} placed, {} cut, 0 broken, 0 partial commits", total.placed, total.cut);
+    println!(
+        "tokio-postgres: {} placed, {} cut, 0 broken, 0 partial commits",
+        total.placed, total.cut
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,7 +488,11 @@ async fn random_cancellations_under_load_through_sqlx() {
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
                     let (ctx, _cancel) = Context::background().with_timeout(random_budget());
                     let result = orders::place_with_sqlx(&ctx, &pool, "stress-sqlx").await;
-                    tally.add(result.map(drop).map_err(|e| (e.context_error(), e.to_string())));
+                    tally.add(
+                        result
+                            .map(drop)
+                            .map_err(|e| (e.context_error(), e.to_string())),
+                    );
                 }
                 tally
             })
@@ -419,7 +507,15 @@ async fn random_cancellations_under_load_through_sqlx() {
     }
     sqlx_all_answer(&pool).await;
     assert_eq!(total.placed + total.cut + total.broken.len(), count);
-    assert!(total.broken.is_empty(), "{} broken: {:?}", total.broken.len(), &total.broken[..total.broken.len().min(5)]);
+    assert!(
+        total.broken.is_empty(),
+        "{} broken: {:?}",
+        total.broken.len(),
+        &total.broken[..total.broken.len().min(5)]
+    );
     assert_eq!(partial_commits(&observer().await).await, 0);
-    println!("sqlx: {} placed, {} cut, 0 broken, 0 partial commits", total.placed, total.cut);
+    println!(
+        "sqlx: {} placed, {} cut, 0 broken, 0 partial commits",
+        total.placed, total.cut
+    );
 }

@@ -79,7 +79,10 @@ async fn the_downstream_gets_the_budget_minus_the_reserve() {
     assert_eq!(response.status(), StatusCode::OK);
     let budget = Duration::from_micros(response.body().parse().unwrap());
     println!("grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}");
-    assert!(budget <= Duration::from_millis(450), "500 ms minus the 50 ms reserve at most: {budget:?}");
+    assert!(
+        budget <= Duration::from_millis(450),
+        "500 ms minus the 50 ms reserve at most: {budget:?}"
+    );
     assert!(budget > Duration::ZERO);
     stop.cancel();
 }
@@ -114,12 +117,18 @@ async fn nothing_is_sent_below_the_minimum_budget() {
     // Port 9 (discard) is never reached: the budget is refused first.
     let error = reqwest::Client::new()
         .get("http://127.0.0.1:9/")
-        .send_ctx_with(&ctx, &DeadlineLayer::new().reserve(Duration::from_millis(10)))
+        .send_ctx_with(
+            &ctx,
+            &DeadlineLayer::new().reserve(Duration::from_millis(10)),
+        )
         .await
         .unwrap_err();
     let ClientError::Context(call) = &error else {
         panic!("{error}")
     };
-    assert!(matches!(call.why(), Why::BudgetBelowMinimum { .. }), "{error}");
+    assert!(
+        matches!(call.why(), Why::BudgetBelowMinimum { .. }),
+        "{error}"
+    );
     assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));
 }

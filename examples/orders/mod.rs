@@ -24,11 +24,6 @@ pub const SCHEMA: &str = "
     COMMIT;
 ";
 
-/// Orders committed without their outbox row: what a half-committed
-/// transaction would leave. Always 0.
-pub const PARTIAL_COMMITS: &str =
-    "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM outbox b WHERE b.order_id = o.id)";
-
 const INSERT_ORDER: &str = "INSERT INTO orders (body) VALUES ($1) RETURNING id";
 const INSERT_OUTBOX: &str = "INSERT INTO outbox (order_id) VALUES ($1)";
 

@@ -205,7 +205,11 @@ impl<T: CancelTls> Client<T> {
     /// client.batch_execute(&ctx, "CREATE TABLE IF NOT EXISTS t (id bigint)").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn batch_execute(&mut self, ctx: &Context<'_>, statements: &str) -> Result<(), Error> {
+    pub async fn batch_execute(
+        &mut self,
+        ctx: &Context<'_>,
+        statements: &str,
+    ) -> Result<(), Error> {
         let flight = self.lend(ctx).await?;
         let outcome = ctx.run(flight.client().batch_execute(statements)).await;
         self.land(ctx, flight, outcome)

@@ -40,7 +40,11 @@ async fn make_clean<T: CancelTls>(object: Object, tls: T, unfinished: Unfinished
         drop(Object::take(object));
         return;
     }
-    let settle = if unfinished.transaction { "ROLLBACK" } else { "" };
+    let settle = if unfinished.transaction {
+        "ROLLBACK"
+    } else {
+        ""
+    };
     match object.batch_execute(settle).await {
         Ok(()) => drop(object),
         Err(_) => drop(Object::take(object)),

@@ -89,7 +89,11 @@ impl Conn {
     /// conn.execute(&ctx, sqlx::query("DELETE FROM orders WHERE id = $1").bind(7_i64)).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn execute<'q, E>(&mut self, ctx: &Context<'_>, query: E) -> Result<PgQueryResult, Error>
+    pub async fn execute<'q, E>(
+        &mut self,
+        ctx: &Context<'_>,
+        query: E,
+    ) -> Result<PgQueryResult, Error>
     where
         E: 'q + Execute<'q, Postgres>,
     {
@@ -112,7 +116,11 @@ impl Conn {
     /// let ids: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
     /// # Ok(()) }
     /// ```
-    pub async fn fetch_all<'q, E>(&mut self, ctx: &Context<'_>, query: E) -> Result<Vec<PgRow>, Error>
+    pub async fn fetch_all<'q, E>(
+        &mut self,
+        ctx: &Context<'_>,
+        query: E,
+    ) -> Result<Vec<PgRow>, Error>
     where
         E: 'q + Execute<'q, Postgres>,
     {

@@ -61,7 +61,11 @@ impl<'c> Transaction<'c> {
     /// tx.execute(&ctx, "DELETE FROM outbox").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn execute<'q, E>(&mut self, ctx: &Context<'_>, query: E) -> Result<PgQueryResult, Error>
+    pub async fn execute<'q, E>(
+        &mut self,
+        ctx: &Context<'_>,
+        query: E,
+    ) -> Result<PgQueryResult, Error>
     where
         E: 'q + Execute<'q, Postgres>,
     {
@@ -79,7 +83,11 @@ impl<'c> Transaction<'c> {
     /// let rows = tx.fetch_all(&ctx, "SELECT id FROM orders FOR UPDATE").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn fetch_all<'q, E>(&mut self, ctx: &Context<'_>, query: E) -> Result<Vec<PgRow>, Error>
+    pub async fn fetch_all<'q, E>(
+        &mut self,
+        ctx: &Context<'_>,
+        query: E,
+    ) -> Result<Vec<PgRow>, Error>
     where
         E: 'q + Execute<'q, Postgres>,
     {

@@ -73,10 +73,10 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Request, Response, Uri};
 use tower::{Layer, Service};
 
-pub use error::{CallError, ClientError, Why};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use self::reqwest::SendCtx;
+pub use error::{CallError, ClientError, Why};
 
 use super::deadline_header::DeadlineHeader;
 use super::outgoing::{CallEnd, Outgoing, Refused};

@@ -121,7 +121,9 @@ async fn send(
     let end = match layer.prepare(ctx, request.headers_mut()) {
         Ok(end) => end,
         Err((error, why)) => {
-            return Err(ClientError::Context(CallError::new(error, method, uri, why)));
+            return Err(ClientError::Context(CallError::new(
+                error, method, uri, why,
+            )));
         }
     };
     if let Some((_, budget)) = end {
@@ -129,11 +131,17 @@ async fn send(
     }
     let (call_ctx, _deadline) = layer.call_context(ctx, end);
     let response = match call_ctx.run(client.execute(request)).await {
-        Err(error) => return Err(ClientError::Context(call_ended(error, end, &call_ctx, method, uri))),
+        Err(error) => {
+            return Err(ClientError::Context(call_ended(
+                error, end, &call_ctx, method, uri,
+            )))
+        }
         // reqwest's timer for the budget fired before the context's.
         Ok(Err(error)) if error.is_timeout() && end.is_some() => {
             let error = crate::Error::DeadlineExceeded;
-            return Err(ClientError::Context(call_ended(error, end, &call_ctx, method, uri)));
+            return Err(ClientError::Context(call_ended(
+                error, end, &call_ctx, method, uri,
+            )));
         }
         Ok(response) => response.map_err(ClientError::Service)?,
     };
