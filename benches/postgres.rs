@@ -91,24 +91,31 @@ impl Driver {
 }
 
 /// Runs `sql` through `driver`'s adapter under `ctx`, returning whether
-/// the context ended it.
+/// the context ended it (any other failure is a bug: it panics).
 async fn run(
     driver: Driver,
     pools: &(ctx::postgres::Pool, ctx::sqlx::Pool),
     ctx: &Context<'_>,
     sql: &'static str,
 ) -> bool {
-    match driver {
+    let failure = match driver {
         Driver::TokioPostgres => pools
             .0
             .execute(ctx, sql, &[])
             .await
-            .is_err_and(|e| e.context_error().is_some()),
+            .err()
+            .map(|e| (e.context_error(), e.to_string())),
         Driver::Sqlx => pools
             .1
             .execute(ctx, sql)
             .await
-            .is_err_and(|e| e.context_error().is_some()),
+            .err()
+            .map(|e| (e.context_error(), e.to_string())),
+    };
+    match failure {
+        None => false,
+        Some((Some(_), _)) => true,
+        Some((None, error)) => panic!("{} failed: {error}", driver.name()),
     }
 }
 

@@ -454,7 +454,14 @@ pub mod postgres;
 pub mod sqlx;
 
 /// The README's examples, compiled and run as doctests (the server recipe
-/// needs the `axum` and `macros` features).
-#[cfg(all(doctest, feature = "axum", feature = "macros"))]
+/// needs the `axum` and `macros` features, the database one `postgres` and
+/// `reqwest`).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "macros",
+    feature = "postgres",
+    feature = "reqwest"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

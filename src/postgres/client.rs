@@ -6,6 +6,9 @@ use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row, ToStatement};
 
+use std::sync::Arc;
+
+use super::canceller::Canceller;
 use super::settle::{settle, Unfinished};
 use super::{CancelTls, Error, Transaction};
 use crate::context_ended::ContextEnded;
@@ -33,7 +36,7 @@ pub type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 /// ```
 pub struct Client<T: CancelTls = NoTls> {
     object: Option<Object>,
-    tls: T,
+    canceller: Arc<Canceller<T>>,
     /// A [`Transaction`] is open.
     in_transaction: bool,
     /// A transaction was dropped unfinished: rolled back before the next
@@ -46,7 +49,7 @@ pub struct Client<T: CancelTls = NoTls> {
 /// caller's own future was dropped), the connection is settled.
 struct InFlight<T: CancelTls> {
     object: Option<Object>,
-    tls: T,
+    canceller: Arc<Canceller<T>>,
     transaction: bool,
 }
 
@@ -67,16 +70,16 @@ impl<T: CancelTls> Drop for InFlight<T> {
                 statement: true,
                 transaction: self.transaction,
             };
-            settle(object, self.tls.clone(), unfinished);
+            settle(object, self.canceller.clone(), unfinished);
         }
     }
 }
 
 impl<T: CancelTls> Client<T> {
-    pub(super) fn new(object: Object, tls: T) -> Client<T> {
+    pub(super) fn new(object: Object, canceller: Arc<Canceller<T>>) -> Client<T> {
         Client {
             object: Some(object),
-            tls,
+            canceller,
             in_transaction: false,
             rollback_pending: false,
         }
@@ -243,7 +246,7 @@ impl<T: CancelTls> Client<T> {
         let object = self.object.take().ok_or(Error::Closed)?;
         let flight = InFlight {
             object: Some(object),
-            tls: self.tls.clone(),
+            canceller: self.canceller.clone(),
             transaction: true,
         };
         let result = flight.client().batch_execute(statement).await;
@@ -282,7 +285,7 @@ impl<T: CancelTls> Client<T> {
         let object = self.object.take().ok_or(Error::Closed)?;
         Ok(InFlight {
             object: Some(object),
-            tls: self.tls.clone(),
+            canceller: self.canceller.clone(),
             transaction,
         })
     }
@@ -317,7 +320,7 @@ impl<T: CancelTls> Drop for Client<T> {
                     statement: false,
                     transaction: true,
                 };
-                settle(object, self.tls.clone(), unfinished);
+                settle(object, self.canceller.clone(), unfinished);
             }
         }
     }

@@ -75,7 +75,11 @@ impl fmt::Display for Error {
         match self {
             Error::Context(ended) => ended.fmt(f),
             Error::Pool(error) => write!(f, "no connection from the pool: {error}"),
-            Error::Postgres(error) => write!(f, "postgres: {error}"),
+            Error::Postgres(error) => match error.as_db_error() {
+                // tokio-postgres says only "db error": the server's words.
+                Some(db) => write!(f, "postgres: {db}"),
+                None => write!(f, "postgres: {error}"),
+            },
             Error::Closed => f.write_str(
                 "this connection was handed back after a cancelled statement or an \
                  abandoned transaction; get another connection from the pool",

@@ -10,16 +10,19 @@
 //!
 //! - **The caller returns at once** with the context's error and cause
 //!   ([`Error::Context`]). It waits for nothing else.
-//! - **The statement is cancelled on the server**: tokio-postgres'
-//!   `CancelToken` sends Postgres' cancel request over a connection of its
-//!   own, never one of the pool's, so a full pool cannot hold it up.
+//! - **The statement is cancelled on the server**: `pg_cancel_backend`,
+//!   for the backend pid tokio-postgres' `CancelToken` holds, over one
+//!   connection the pool's manager made outside the pool, so a full pool
+//!   cannot hold it up. It returns once the server has signalled the
+//!   backend, so the signal cannot hit a later statement on the same
+//!   connection (Postgres' own cancel request, which returns before the
+//!   server acts on it, is the fallback, and its connection is discarded).
 //! - **The connection is made clean off the caller's task** before the
-//!   pool sees it again: a task of its own waits for the cancel request to
-//!   be answered (so it cannot hit a later statement), then sends
-//!   `ROLLBACK` (in a transaction) or an empty query, which completes
-//!   after the cancelled statement's answer. Success hands the connection
-//!   back to the pool, idle and outside any transaction; any failure
-//!   discards it (the server then ends its session, rolling back).
+//!   pool sees it again: a task of its own cancels, then sends `ROLLBACK`
+//!   (in a transaction) or an empty query, which completes after the
+//!   cancelled statement's answer. Success hands the connection back to
+//!   the pool, idle and outside any transaction; any failure discards it
+//!   (the server then ends its session, rolling back).
 //! - **Nothing is half-committed**: a transaction is committed only by
 //!   [`Transaction::commit`] with a live context; a cancelled statement, a
 //!   dropped [`Transaction`] or [`Client`] roll it back.
@@ -45,6 +48,7 @@
 //!
 //! `ctx::sqlx` (feature `sqlx`) keeps the same contract for sqlx.
 
+mod canceller;
 mod client;
 mod error;
 mod pool;

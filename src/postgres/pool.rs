@@ -1,9 +1,11 @@
 //! A deadpool-postgres pool whose connections are had under a context.
 
 use std::fmt;
+use std::sync::Arc;
 
 use tokio_postgres::{NoTls, Row, ToStatement};
 
+use super::canceller::Canceller;
 use super::client::Params;
 use super::{CancelTls, Client, Error};
 use crate::context_ended::ContextEnded;
@@ -14,8 +16,11 @@ use crate::Context;
 /// [`Client`] it returns run under theirs. `query`, `query_one` and
 /// `execute` here take a connection for one statement.
 ///
-/// `tls` is the connector the pool's connections were made with: cancel
-/// requests open a connection of their own with it.
+/// `tls` is the connector the pool's connections were made with. A
+/// cancellation runs `pg_cancel_backend` over one connection of its own,
+/// made by the pool's manager outside the pool, or, when the backend's pid
+/// cannot be had (`sslmode=require`), sends Postgres' cancel request with
+/// `tls` and discards the connection.
 ///
 /// ```no_run
 /// use ctx::postgres::Pool;
@@ -39,7 +44,7 @@ use crate::Context;
 #[derive(Clone)]
 pub struct Pool<T: CancelTls = NoTls> {
     pool: deadpool_postgres::Pool,
-    tls: T,
+    canceller: Arc<Canceller<T>>,
 }
 
 impl<T: CancelTls> Pool<T> {
@@ -51,7 +56,8 @@ impl<T: CancelTls> Pool<T> {
     /// # }
     /// ```
     pub fn new(pool: deadpool_postgres::Pool, tls: T) -> Pool<T> {
-        Pool { pool, tls }
+        let canceller = Arc::new(Canceller::new(pool.clone(), tls));
+        Pool { pool, canceller }
     }
 
     /// The deadpool pool, for its status and for calls without a context.
@@ -82,7 +88,7 @@ impl<T: CancelTls> Pool<T> {
             return Err(ended.into());
         }
         match ctx.run(self.pool.get()).await {
-            Ok(object) => Ok(Client::new(object?, self.tls.clone())),
+            Ok(object) => Ok(Client::new(object?, self.canceller.clone())),
             Err(error) => Err(ContextEnded::new(ctx, error).into()),
         }
     }
