@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the workspace: unit, integration, doc, UI (trybuild) and
-# stress tests with all features, then the loom models of the context tree.
+# stress tests with all features (the database tests against a throwaway
+# Postgres, see below), then the loom models of the context tree.
 # The README's test command; CI runs it too.
 #
 # Ends with one line, `N passed, M failed`: cargo's `test result:` lines
@@ -8,6 +9,13 @@
 # build broke. Builds go to $CARGO_TARGET_DIR (default `target`).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+# The database tests (tests/postgres.rs) need a Postgres: without
+# DATABASE_URL, the whole run goes under a throwaway cluster, installed
+# from Debian's packages where it is missing.
+if [[ -z "${DATABASE_URL:-}" ]]; then
+  exec bash scripts/with-postgres.sh bash "$0" "$@"
+fi
 
 target=${CARGO_TARGET_DIR:-target}
 if [[ -t 1 ]]; then

@@ -453,8 +453,26 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 
+#[cfg(any(feature = "postgres", feature = "sqlx"))]
+mod context_ended;
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
+
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub mod sqlx;
+
 /// The README's examples, compiled and run as doctests (the server recipe
-/// needs the `axum` and `macros` features).
-#[cfg(all(doctest, feature = "axum", feature = "macros"))]
+/// needs the `axum` and `macros` features, the database one `postgres` and
+/// `reqwest`).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "macros",
+    feature = "postgres",
+    feature = "reqwest"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1,28 +1,29 @@
 //! A context's budget and trace, written into an outgoing request.
 
-use std::time::Duration;
-
 use http::HeaderMap;
 
-use super::deadline_header::HeaderSet;
-use super::ids::{TraceId, TRACEPARENT};
-use crate::{Context, Error, Instant};
+use super::outgoing::Outgoing;
+use crate::{Context, Error};
 
 /// Writes what the next service needs to know about `ctx` into an outgoing
-/// request's headers: its remaining budget as `grpc-timeout` (when it has a
-/// deadline) and its [`TraceId`] as `traceparent` (when it carries one).
-/// A server behind a [`ContextLayer`](super::ContextLayer) turns them back
-/// into its request context's deadline and trace id: that is how a deadline
-/// set at the edge reaches every service behind it.
+/// request's headers: its remaining budget, minus a reserve of 10 ms for
+/// this hop to answer its own caller, as `grpc-timeout` (when it has a
+/// deadline) and its [`TraceId`](super::TraceId) as `traceparent` (when it
+/// carries one). A server behind a [`ContextLayer`](super::ContextLayer)
+/// turns them back into its request context's deadline and trace id: that
+/// is how a deadline set at the edge reaches every service behind it.
 ///
 /// Headers `ctx` has nothing for are left as they are. The client layer
-/// (`ctx::http::client::DeadlineLayer`, feature `client`) does this for
-/// every request a client sends, keeping a reserve for each hop.
+/// (`ctx::http::client::DeadlineLayer`, feature `client`) computes the same
+/// for every request a client sends, with a reserve and minimum of your
+/// choice, and races the call against the context.
 ///
 /// # Errors
 ///
-/// When `ctx` is already done, or its deadline has passed, the request is
-/// not worth sending: its error is returned (as Go's clients do).
+/// When `ctx` is already done, its deadline has passed, or less than 1 ms
+/// would be left for the next service after the reserve, the request is
+/// not worth sending: the context's error (`DeadlineExceeded` for a budget
+/// too small) is returned, as Go's clients do.
 ///
 /// ```
 /// use std::time::Duration;
@@ -38,7 +39,7 @@ use crate::{Context, Error, Instant};
 /// inject(&ctx, request.headers_mut()).unwrap();
 ///
 /// let budget = parse_grpc_timeout(request.headers()[GRPC_TIMEOUT].as_bytes()).unwrap();
-/// assert_eq!(budget, Duration::from_millis(800), "the clock is paused");
+/// assert_eq!(budget, Duration::from_millis(790), "800 ms minus the reserve (the clock is paused)");
 /// assert!(request.headers()["traceparent"].to_str().unwrap().contains(&TraceId(42).to_string()));
 ///
 /// tokio::time::sleep(Duration::from_secs(1)).await;
@@ -46,36 +47,8 @@ use crate::{Context, Error, Instant};
 /// # }
 /// ```
 pub fn inject(ctx: &Context, headers: &mut HeaderMap) -> Result<(), Error> {
-    if let Some(budget) = remaining_budget(ctx)? {
-        HeaderSet::GRPC_TIMEOUT.write(headers, budget);
-    }
-    inject_trace(ctx, headers);
-    Ok(())
-}
-
-/// The time `ctx` has left, `None` when it has no deadline.
-///
-/// # Errors
-///
-/// `ctx`'s error when it is done or its deadline has passed (even if its
-/// timer has not fired yet).
-pub(crate) fn remaining_budget(ctx: &Context) -> Result<Option<Duration>, Error> {
-    if let Some(error) = ctx.err() {
-        return Err(error);
-    }
-    let Some(deadline) = ctx.deadline() else {
-        return Ok(None);
-    };
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(Error::DeadlineExceeded);
-    }
-    Ok(Some(left))
-}
-
-/// Writes `ctx`'s [`TraceId`], if it carries one, as `traceparent`.
-pub(crate) fn inject_trace(ctx: &Context, headers: &mut HeaderMap) {
-    if let Some(trace_id) = ctx.value::<TraceId>() {
-        headers.insert(TRACEPARENT, trace_id.to_traceparent());
-    }
+    Outgoing::DEFAULT
+        .prepare(ctx, headers)
+        .map(drop)
+        .map_err(|(error, _)| error)
 }

@@ -147,6 +147,7 @@ mod ids;
 mod incoming;
 mod inject;
 mod layer;
+mod outgoing;
 mod request_context;
 mod shutdown;
 mod timeout_ms;

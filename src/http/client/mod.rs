@@ -61,6 +61,9 @@
 //! [`DeadlineHeader`]: super::DeadlineHeader
 
 mod error;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+mod reqwest;
 
 use std::fmt;
 use std::future::Future;
@@ -71,10 +74,13 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Request, Response, Uri};
 use tower::{Layer, Service};
 
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use self::reqwest::SendCtx;
 pub use error::{CallError, ClientError, Why};
 
-use super::deadline_header::{DeadlineHeader, HeaderSet};
-use super::inject::{inject_trace, remaining_budget};
+use super::deadline_header::DeadlineHeader;
+use super::outgoing::{CallEnd, Outgoing, Refused};
 use crate::{CancelHandle, Context, DoneOwned, Error, Instant};
 
 /// A tower [`Layer`] that sends every request under the caller's context:
@@ -108,9 +114,7 @@ use crate::{CancelHandle, Context, DoneOwned, Error, Instant};
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct DeadlineLayer {
-    reserve: Duration,
-    min_budget: Duration,
-    headers: HeaderSet,
+    outgoing: Outgoing,
 }
 
 impl DeadlineLayer {
@@ -121,7 +125,7 @@ impl DeadlineLayer {
     /// # use std::time::Duration;
     /// assert_eq!(ctx::http::client::DeadlineLayer::DEFAULT_RESERVE, Duration::from_millis(10));
     /// ```
-    pub const DEFAULT_RESERVE: Duration = Duration::from_millis(10);
+    pub const DEFAULT_RESERVE: Duration = Outgoing::DEFAULT_RESERVE;
 
     /// The default [`min_budget`](DeadlineLayer::min_budget): 1 ms, below
     /// which no call over a network completes.
@@ -130,7 +134,7 @@ impl DeadlineLayer {
     /// # use std::time::Duration;
     /// assert_eq!(ctx::http::client::DeadlineLayer::DEFAULT_MIN_BUDGET, Duration::from_millis(1));
     /// ```
-    pub const DEFAULT_MIN_BUDGET: Duration = Duration::from_millis(1);
+    pub const DEFAULT_MIN_BUDGET: Duration = Outgoing::DEFAULT_MIN_BUDGET;
 
     /// A layer with the default reserve and minimum that sends budgets as
     /// `grpc-timeout`.
@@ -140,9 +144,7 @@ impl DeadlineLayer {
     /// ```
     pub const fn new() -> DeadlineLayer {
         DeadlineLayer {
-            reserve: Self::DEFAULT_RESERVE,
-            min_budget: Self::DEFAULT_MIN_BUDGET,
-            headers: HeaderSet::GRPC_TIMEOUT,
+            outgoing: Outgoing::DEFAULT,
         }
     }
 
@@ -158,7 +160,7 @@ impl DeadlineLayer {
     /// let edge_client = ctx::http::client::DeadlineLayer::new().reserve(Duration::ZERO);
     /// ```
     pub const fn reserve(mut self, reserve: Duration) -> DeadlineLayer {
-        self.reserve = reserve;
+        self.outgoing.reserve = reserve;
         self
     }
 
@@ -172,7 +174,7 @@ impl DeadlineLayer {
     /// let layer = ctx::http::client::DeadlineLayer::new().min_budget(Duration::from_millis(5));
     /// ```
     pub const fn min_budget(mut self, min: Duration) -> DeadlineLayer {
-        self.min_budget = min;
+        self.outgoing.min_budget = min;
         self
     }
 
@@ -188,42 +190,49 @@ impl DeadlineLayer {
     ///     .header(DeadlineHeader::ConnectTimeoutMs, true);
     /// ```
     pub fn header(mut self, header: DeadlineHeader, send: bool) -> DeadlineLayer {
-        self.headers = self.headers.set(header, send);
+        self.outgoing.headers = self.outgoing.headers.set(header, send);
         self
     }
 
     /// Writes the budget and trace of `ctx` into `headers`, returning the
     /// instant the call ends at (the caller's deadline minus the reserve)
     /// and the budget written.
-    fn prepare(
+    pub(crate) fn prepare(
         &self,
         ctx: &Context<'_>,
         headers: &mut HeaderMap,
-    ) -> Result<Option<(Instant, Duration)>, (Error, Why)> {
-        let left = remaining_budget(ctx).map_err(|error| {
-            let why = Why::CallerDone {
-                cause: ctx.cause(),
-                sent: false,
-            };
-            (error, why)
-        })?;
-        let end = match (left, ctx.deadline()) {
-            (Some(left), Some(deadline)) => {
-                let budget = left.saturating_sub(self.reserve);
-                if budget.is_zero() || budget < self.min_budget {
-                    let why = Why::BudgetBelowMinimum {
-                        budget,
-                        min_budget: self.min_budget,
-                    };
-                    return Err((Error::DeadlineExceeded, why));
-                }
-                self.headers.write(headers, budget);
-                Some((deadline - self.reserve, budget))
+    ) -> Result<CallEnd, (Error, Why)> {
+        self.outgoing
+            .prepare(ctx, headers)
+            .map_err(|(error, refused)| {
+                let why = match refused {
+                    Refused::CallerDone => Why::CallerDone {
+                        cause: ctx.cause(),
+                        sent: false,
+                    },
+                    Refused::BelowMinimum { budget, min_budget } => {
+                        Why::BudgetBelowMinimum { budget, min_budget }
+                    }
+                };
+                (error, why)
+            })
+    }
+
+    /// The context a call runs under: the caller's, or a child ending at
+    /// the call's end when a reserve makes that earlier (the handle keeps
+    /// its deadline armed while the call runs).
+    pub(crate) fn call_context<'a>(
+        &self,
+        ctx: &Context<'a>,
+        end: CallEnd,
+    ) -> (Context<'a>, Option<CancelHandle>) {
+        match end {
+            Some((end, _)) if !self.outgoing.reserve.is_zero() => {
+                let (call_ctx, cancel) = ctx.with_deadline(end);
+                (call_ctx, Some(cancel))
             }
-            _ => None,
-        };
-        inject_trace(ctx, headers);
-        Ok(end)
+            _ => (ctx.clone(), None),
+        }
     }
 }
 
@@ -300,16 +309,7 @@ impl<S> DeadlineService<S> {
                 ResponseFuture::failed(Failure::Call(CallError::new(error, hop.0, hop.1, why)))
             }
             Ok(end) => {
-                // The call ends with the caller's context, or at its own
-                // end when a reserve makes that earlier: a child context
-                // has both.
-                let (call_ctx, cancel) = match end {
-                    Some((end, _)) if !self.layer.reserve.is_zero() => {
-                        let (call_ctx, cancel) = ctx.with_deadline(end);
-                        (call_ctx, Some(cancel))
-                    }
-                    _ => (ctx.clone(), None),
-                };
+                let (call_ctx, cancel) = self.layer.call_context(ctx, end);
                 ResponseFuture {
                     state: State::Calling {
                         call: self.inner.call(request),
@@ -460,16 +460,8 @@ where
                 ..
             } => {
                 let ended = |error: Error| {
-                    let why = match (error, *end) {
-                        (Error::DeadlineExceeded, Some((_, budget))) => {
-                            Why::NoAnswerInTime { budget }
-                        }
-                        _ => Why::CallerDone {
-                            cause: call_ctx.cause(),
-                            sent: true,
-                        },
-                    };
-                    ClientError::Context(CallError::new(error, hop.0.clone(), hop.1.clone(), why))
+                    let (method, uri) = hop.clone();
+                    ClientError::Context(call_ended(error, *end, call_ctx, method, uri))
                 };
                 if let Poll::Ready(error) = Pin::new(done).poll(cx) {
                     return Poll::Ready(Err(ended(error)));
@@ -500,6 +492,25 @@ where
             )),
         }
     }
+}
+
+/// A sent call that its context ended: the upstream's budget spent
+/// (`DeadlineExceeded` with a budget sent), or the caller's context done.
+pub(crate) fn call_ended(
+    error: Error,
+    end: CallEnd,
+    call_ctx: &Context<'_>,
+    method: Method,
+    uri: Uri,
+) -> CallError {
+    let why = match (error, end) {
+        (Error::DeadlineExceeded, Some((_, budget))) => Why::NoAnswerInTime { budget },
+        _ => Why::CallerDone {
+            cause: call_ctx.cause(),
+            sent: true,
+        },
+    };
+    CallError::new(error, method, uri, why)
 }
 
 impl<F> fmt::Debug for ResponseFuture<'_, F> {

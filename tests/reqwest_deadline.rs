@@ -1,0 +1,134 @@
+//! reqwest under a context, between real servers on loopback: a request
+//! arriving with `grpc-timeout: 500m` calls its downstream with reqwest's
+//! `send_ctx_with`, which gets the budget minus the hop's reserve, and a
+//! downstream too slow for it is answered `504 Gateway Timeout`.
+
+use std::time::Duration;
+
+use std::net::SocketAddr;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use ctx::http::client::{ClientError, DeadlineLayer, SendCtx, Why};
+use ctx::http::{parse_grpc_timeout, ContextLayer, GRPC_TIMEOUT};
+use ctx::Context;
+use ctx_examples_support::{send, serve};
+
+const RESERVE: Duration = Duration::from_millis(50);
+
+/// The downstream's `/budget`: the budget it was sent, in microseconds.
+async fn budget(headers: HeaderMap) -> String {
+    let budget = parse_grpc_timeout(headers[GRPC_TIMEOUT].as_bytes()).unwrap();
+    budget.as_micros().to_string()
+}
+
+/// The downstream's `/slow`: works until its context ends.
+async fn slow(ctx: Context<'_>) -> Result<&'static str, ctx::Error> {
+    ctx.run(tokio::time::sleep(Duration::from_secs(30))).await?;
+    Ok("done")
+}
+
+/// The service under test: calls the downstream's `path` with reqwest
+/// under its request's context, keeping `RESERVE` for itself.
+async fn call_downstream(
+    ctx: Context<'_>,
+    State((http, downstream)): State<(reqwest::Client, SocketAddr)>,
+    Path(path): Path<String>,
+) -> Result<String, ctx::Error> {
+    let hop = DeadlineLayer::new().reserve(RESERVE);
+    let url = format!("http://{downstream}/{path}");
+    match http.get(url).send_ctx_with(&ctx, &hop).await {
+        Ok(response) => Ok(response.text().await.unwrap_or_default()),
+        Err(error) => {
+            if let ClientError::Context(call) = &error {
+                assert!(matches!(call.why(), Why::NoAnswerInTime { .. }), "{error}");
+            }
+            Err(error.context_error().expect("the budget ended the call"))
+        }
+    }
+}
+
+async fn servers() -> (SocketAddr, ctx::CancelHandle) {
+    let (root, stop) = Context::background().with_cancel();
+    let downstream = Router::new()
+        .route("/budget", get(budget))
+        .route("/slow", get(slow))
+        .layer(ContextLayer::new(root.clone()));
+    let downstream = serve(downstream, root.clone()).await.unwrap();
+    let front = Router::new()
+        .route("/{path}", get(call_downstream))
+        .with_state((reqwest::Client::new(), downstream.addr))
+        .layer(ContextLayer::new(root.clone()));
+    let front = serve(front, root).await.unwrap();
+    (front.addr, stop)
+}
+
+fn with_budget(path: &str) -> http::Request<String> {
+    http::Request::get(path)
+        .header(GRPC_TIMEOUT, "500m")
+        .body(String::new())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_downstream_gets_the_budget_minus_the_reserve() {
+    let (front, stop) = servers().await;
+    let response = send(front, with_budget("/budget")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let budget = Duration::from_micros(response.body().parse().unwrap());
+    println!("grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}");
+    assert!(
+        budget <= Duration::from_millis(450),
+        "500 ms minus the 50 ms reserve at most: {budget:?}"
+    );
+    assert!(budget > Duration::ZERO);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_downstream_too_slow_for_the_budget_is_a_504() {
+    let (front, stop) = servers().await;
+    let response = send(front, with_budget("/slow")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn an_upstream_504_maps_back_to_deadline_exceeded() {
+    let (root, stop) = Context::background().with_cancel();
+    let upstream = Router::new().route("/", get(|| async { StatusCode::GATEWAY_TIMEOUT }));
+    let upstream = serve(upstream, root).await.unwrap();
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
+    let error = reqwest::Client::new()
+        .get(format!("http://{}/", upstream.addr))
+        .send_ctx(&ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));
+    assert!(error.to_string().contains("504 Gateway Timeout"), "{error}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn nothing_is_sent_below_the_minimum_budget() {
+    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(5));
+    // Port 9 (discard) is never reached: the budget is refused first.
+    let error = reqwest::Client::new()
+        .get("http://127.0.0.1:9/")
+        .send_ctx_with(
+            &ctx,
+            &DeadlineLayer::new().reserve(Duration::from_millis(10)),
+        )
+        .await
+        .unwrap_err();
+    let ClientError::Context(call) = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        matches!(call.why(), Why::BudgetBelowMinimum { .. }),
+        "{error}"
+    );
+    assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));
+}
