@@ -29,7 +29,7 @@ const GRPC_MESSAGE: &str = "grpc-message";
 ///
 /// let error: ClientError<std::io::Error> = ClientError::NoContext;
 /// assert!(error.context_error().is_none());
-/// assert!(error.to_string().contains("extensions"));
+/// assert!(error.to_string().contains("with_context"));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
