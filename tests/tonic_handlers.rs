@@ -17,13 +17,13 @@ mod text_codec;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ctx::http::client::{with_context, DeadlineLayer, DeadlineService};
+use ctx::http::client::{with_context, DeadlineLayer};
 use ctx::http::{ContextLayer, MissingContext, RequestContextExt};
 use ctx::{ctx_fn, Context, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Endpoint, Server};
 use tonic::{Code, Request, Response, Status};
 use tower::Layer;
 
@@ -116,12 +116,18 @@ async fn serve(
     (addr, received)
 }
 
-fn client(addr: SocketAddr) -> GreeterClient<DeadlineService<Channel>> {
+/// Calls `SayHello` on `addr` with [`BUDGET`], through the client layer
+/// (which keeps no reserve: the whole budget goes to the server), and
+/// returns the status the call failed with.
+async fn call_failing(addr: SocketAddr) -> Status {
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy();
-    // No reserve: the whole budget goes to the server.
-    GreeterClient::new(DeadlineLayer::new().reserve(Duration::ZERO).layer(channel))
+    let mut client =
+        GreeterClient::new(DeadlineLayer::new().reserve(Duration::ZERO).layer(channel));
+    let (ctx, _cancel) = Context::background().with_timeout(BUDGET);
+    let call = client.say_hello(Request::new("ada".to_owned()));
+    with_context(&ctx, call).await.unwrap_err()
 }
 
 #[tokio::test(start_paused = true)]
@@ -129,10 +135,7 @@ async fn the_callers_deadline_stops_a_ctx_fn_handler() {
     let (root, shutdown) = Context::background().with_cancel();
     let (addr, mut reports) = serve(root, true).await;
 
-    let (ctx, _cancel) = Context::background().with_timeout(BUDGET);
-    let mut client = client(addr);
-    let call = client.say_hello(Request::new("ada".to_owned()));
-    let status = with_context(&ctx, call).await.unwrap_err();
+    let status = call_failing(addr).await;
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
 
     // The whole budget reached the method, which stopped at its deadline,
@@ -155,10 +158,7 @@ async fn without_the_layer_the_handler_answers_internal() {
     let (root, shutdown) = Context::background().with_cancel();
     let (addr, mut reports) = serve(root, false).await;
 
-    let (ctx, _cancel) = Context::background().with_timeout(BUDGET);
-    let mut client = client(addr);
-    let call = client.say_hello(Request::new("ada".to_owned()));
-    let status = with_context(&ctx, call).await.unwrap_err();
+    let status = call_failing(addr).await;
     assert_eq!(status.code(), Code::Internal, "{status}");
     assert_eq!(status.message(), MissingContext.to_string());
     shutdown.cancel();
