@@ -236,7 +236,8 @@
 //! handler runs. The same layer goes around an axum `Router` and a tonic
 //! server (`Server::builder().layer(..)`), whose handlers borrow the context
 //! from their request (`http::RequestContextExt::context`), for as long as
-//! they hold it.
+//! they hold it; a tonic service method hands it to a `#[ctx_fn]` method of
+//! the service (the recipe is `http`'s "tonic handlers").
 //!
 //! **Outgoing** (`http::client::DeadlineLayer`, feature `client`). A tower
 //! layer around any client `Service<http::Request<_>>`: hyper-util's legacy

@@ -15,6 +15,9 @@
 //! jump would show as a budget off by a whole timer, or a missing report,
 //! not as a few microseconds of drift.) The test prints what each hop saw.
 
+#[path = "../examples/tonic_handlers/text_codec.rs"]
+mod text_codec;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,9 +29,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use bytes::{Buf, BufMut};
 use ctx::http::client::{with_context, ClientError, DeadlineLayer, DeadlineService, Why};
-use ctx::http::{ContextLayer, RequestContextExt, TraceId};
+use ctx::http::{ContextLayer, MissingContext, RequestContextExt, TraceId};
 use ctx::{Context, Error, Instant};
 use ctx_examples_support::serve;
 use http::{StatusCode, Uri};
@@ -38,11 +40,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::Status;
 use tower::{Layer, Service, ServiceExt};
+
+use text_codec::TextCodec;
 
 /// The client's budget.
 const BUDGET: Duration = Duration::from_millis(300);
@@ -283,47 +286,6 @@ async fn http_budget_crosses_three_hops() {
 
 // ---------------------------------------------------------------- gRPC --
 
-/// A message codec for plain UTF-8 strings: no `.proto`, so no protoc.
-#[derive(Clone, Copy, Debug, Default)]
-struct TextCodec;
-
-impl Codec for TextCodec {
-    type Encode = String;
-    type Decode = String;
-    type Encoder = TextCodec;
-    type Decoder = TextCodec;
-
-    fn encoder(&mut self) -> TextCodec {
-        TextCodec
-    }
-
-    fn decoder(&mut self) -> TextCodec {
-        TextCodec
-    }
-}
-
-impl Encoder for TextCodec {
-    type Item = String;
-    type Error = Status;
-
-    fn encode(&mut self, item: String, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(item.as_bytes());
-        Ok(())
-    }
-}
-
-impl Decoder for TextCodec {
-    type Item = String;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<String>, Status> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        String::from_utf8(bytes.to_vec())
-            .map(Some)
-            .map_err(|error| Status::invalid_argument(error.to_string()))
-    }
-}
-
 const METHOD: &str = "/hops.Hop/Call";
 
 type GrpcClient = tonic::client::Grpc<DeadlineService<Channel>>;
@@ -389,9 +351,7 @@ impl tonic::server::UnaryService<String> for Handler {
     fn call(&mut self, request: tonic::Request<String>) -> Self::Future {
         let HopService { reports, next } = self.0.clone();
         Box::pin(async move {
-            let ctx = request
-                .context()
-                .ok_or_else(|| Status::internal("no ContextLayer around the server"))?;
+            let ctx = request.context().ok_or(MissingContext)?;
             match next {
                 Some(mut next) => {
                     reports.seen(1, &ctx);

@@ -91,3 +91,19 @@ impl IntoResponse for MissingContext {
         (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
     }
 }
+
+/// The missing layer as a gRPC status (feature `tonic`), `INTERNAL` as it
+/// is a server bug, so a tonic handler borrows the request's context with
+/// `?`: `extensions.context().ok_or(MissingContext)?`.
+///
+/// ```
+/// let status = tonic::Status::from(ctx::http::MissingContext);
+/// assert_eq!(status.code(), tonic::Code::Internal);
+/// ```
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+impl From<MissingContext> for tonic::Status {
+    fn from(missing: MissingContext) -> tonic::Status {
+        tonic::Status::internal(missing.to_string())
+    }
+}

@@ -87,6 +87,65 @@
 //! # }
 //! ```
 //!
+//! # tonic handlers
+//!
+//! tonic fixes a service method's signature (`async fn say_hello(&self,
+//! request: Request<T>) -> Result<Response<U>, Status>`), so `#[ctx_fn]`
+//! cannot add a context parameter to it; nor can it go on the method, which
+//! `#[tonic::async_trait]` on the `impl` has already made a boxed future
+//! (`#[ctx_fn]` refuses it, saying so). Put `#[ctx_fn]` on a plain method
+//! of the service, in an `impl` block of its own, and let the trait method
+//! lend it the request's context: split the request, borrow the context
+//! from its extensions ([`RequestContextExt::context`]; `?` turns a
+//! missing [`ContextLayer`] into `INTERNAL`), and call the method with it
+//! (`?` turns the context's error into `DEADLINE_EXCEEDED` or
+//! `CANCELLED`). The method's awaits then stop at the deadline the caller
+//! sent in `grpc-timeout`. The context is lent for as long as the
+//! extensions live: moving it into a spawned task does not compile. The
+//! whole server, with a client, is `examples/tonic_handlers`.
+//!
+//! ```
+//! # #[cfg(all(feature = "tonic", feature = "macros"))]
+//! # mod greeter {
+//! use ctx::http::{MissingContext, RequestContextExt};
+//! use ctx::{ctx_fn, Context};
+//! use tonic::{Request, Response, Status};
+//! # use std::time::Duration;
+//! # // What tonic-build generates from the `.proto` file.
+//! # #[tonic::async_trait]
+//! # pub trait Greeter: Send + Sync + 'static {
+//! #     async fn say_hello(&self, request: Request<String>) -> Result<Response<String>, Status>;
+//! # }
+//!
+//! pub struct Greetings;
+//!
+//! #[tonic::async_trait]
+//! impl Greeter for Greetings {
+//!     async fn say_hello(&self, request: Request<String>) -> Result<Response<String>, Status> {
+//!         let (_metadata, extensions, name) = request.into_parts();
+//!         let ctx = extensions.context().ok_or(MissingContext)?;
+//!         Ok(Response::new(self.greet(ctx, name).await?))
+//!     }
+//! }
+//!
+//! impl Greetings {
+//!     #[ctx_fn]
+//!     async fn greet(&self, ctx: Context, name: String) -> Result<String, Status> {
+//!         tokio::time::sleep(Duration::from_millis(20)).await; // a lookup
+//!         Ok(format!("hello, {name}"))
+//!     }
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # pub async fn main() {
+//! // Served without a `ContextLayer`, the method says what is missing.
+//! let status = Greetings.say_hello(Request::new("ada".to_owned())).await.unwrap_err();
+//! assert_eq!(status.code(), tonic::Code::Internal);
+//! # }
+//! # }
+//! # #[cfg(all(feature = "tonic", feature = "macros"))]
+//! # greeter::main();
+//! ```
+//!
 //! # Adding values in middleware
 //!
 //! A middleware inside the layer can give the request's context more
