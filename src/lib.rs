@@ -173,10 +173,7 @@
 //!         .route("/orders", post(order))
 //!         .layer(shutdown.layer().default_timeout(Duration::from_secs(30)));
 //!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
-//!     let signal = async {
-//!         let _ = tokio::signal::ctrl_c().await;
-//!     };
-//!     let report = shutdown.serve(axum::serve(listener, app), signal).await?;
+//!     let report = shutdown.serve(axum::serve(listener, app)).await?;
 //!     println!("shut down: {report}");
 //!     Ok(())
 //! }

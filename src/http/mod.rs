@@ -51,11 +51,8 @@
 //! let shutdown = Shutdown::new();
 //! let app = Router::new().route("/", get(hello)).layer(shutdown.layer());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let signal = async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! };
-//! // Serves until Ctrl-C, then shuts down gracefully.
-//! let report = shutdown.serve(axum::serve(listener, app), signal).await?;
+//! // Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+//! let report = shutdown.serve(axum::serve(listener, app)).await?;
 //! println!("{report}");
 //! # Ok(())
 //! # }
@@ -123,6 +120,7 @@ mod incoming;
 mod inject;
 mod layer;
 mod shutdown;
+mod signal;
 mod timeout_ms;
 
 pub use body::ResponseBody;
