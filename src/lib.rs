@@ -370,6 +370,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use ctx_core::*;
+// rustdoc drops the search aliases of the types a crate re-exports from
+// another (their methods and variants keep theirs), so Go's names for them
+// are given again here.
+#[doc(alias = "CancelCauseFunc")]
+pub use ctx_core::CancelCauseHandle;
+#[doc(alias = "CancelFunc")]
+pub use ctx_core::CancelHandle;
 
 mod checked;
 

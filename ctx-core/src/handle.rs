@@ -26,7 +26,6 @@ use crate::sync::Arc;
 /// assert!(child.is_done());
 /// ```
 #[must_use = "dropping a CancelHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
-#[doc(alias = "CancelFunc")]
 pub struct CancelHandle {
     /// `None` only while the handle is dropped, which takes the node to
     /// release it.
@@ -87,7 +86,6 @@ impl fmt::Debug for CancelHandle {
 /// ```
 #[must_use = "dropping a CancelCauseHandle cancels its context at once; bind it: `let (ctx, _cancel) = ...`"]
 #[derive(Debug)]
-#[doc(alias = "CancelCauseFunc")]
 pub struct CancelCauseHandle {
     handle: CancelHandle,
 }

@@ -35,7 +35,13 @@ pub use error::{Cause, Error};
 #[cfg(feature = "axum")]
 #[doc(hidden)]
 pub use extract::MissingContext;
-pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
+pub use handle::AfterFuncHandle;
+// Go's names as search aliases: rustdoc keeps those of a re-export, not
+// those of the re-exported type.
+#[doc(alias = "CancelCauseFunc")]
+pub use handle::CancelCauseHandle;
+#[doc(alias = "CancelFunc")]
+pub use handle::CancelHandle;
 /// The instant type of deadlines: tokio's, so `tokio::time::pause()` makes
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;
