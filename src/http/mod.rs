@@ -19,18 +19,18 @@
 //!   report what was cut off.
 //! - The axum extractor: a handler takes `ctx: Context` among its arguments
 //!   (failing with [`MissingContext`] when the layer is missing), and may
-//!   return `Result<T, ctx::Error>` (a deadline is a `504`, a cancellation
+//!   return `Result<T, `[`ctx::Error`](crate::Error)`>` (a deadline is a `504`, a cancellation
 //!   a `503`).
 //! - [`inject`]: the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it. With the `client` feature,
-//!   `client::DeadlineLayer` does it for every request of an HTTP or gRPC
+//!   [`client::DeadlineLayer`] does it for every request of an HTTP or gRPC
 //!   client, keeping a reserve per hop, and races each call against the
 //!   caller's context.
 //!
 //! With the `tracing` feature, the layer opens a `request` span per request
 //! (with its trace id), polls the handler and the response body inside it,
-//! and stores it in the context as a `RequestSpan`, so work detached from
+//! and stores it in the context as a [`RequestSpan`], so work detached from
 //! the request can re-enter it.
 //!
 //! # Example
