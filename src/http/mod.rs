@@ -134,7 +134,7 @@ pub use ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 pub use incoming::RejectionBody;
 pub use inject::inject;
 pub use layer::{ContextLayer, ContextService, RequestEnded, ResponseFuture};
-pub use shutdown::{ServerShutdown, Shutdown, ShutdownReport};
+pub use shutdown::{Server, ServerShutdown, Shutdown, ShutdownReport};
 pub use timeout_ms::{format_timeout_ms, parse_timeout_ms, TimeoutMsError};
 
 #[cfg(feature = "tracing")]

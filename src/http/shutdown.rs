@@ -223,20 +223,7 @@ impl Shutdown {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn serve<L, M, S>(self, server: Serve<L, M, S>) -> io::Result<ShutdownReport>
-    where
-        L: Listener,
-        L::Addr: Debug,
-        M: for<'a> Service<IncomingStream<'a, L>, Error = Infallible, Response = S>
-            + Send
-            + 'static,
-        for<'a> <M as Service<IncomingStream<'a, L>>>::Future: Send,
-        S: Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send,
-    {
+    pub async fn serve(self, server: impl Server) -> io::Result<ShutdownReport> {
         let signal = termination()?;
         self.serve_with_signal(server, signal).await
     }
@@ -273,32 +260,19 @@ impl Shutdown {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn serve_with_signal<L, M, S>(
+    pub async fn serve_with_signal(
         self,
-        server: Serve<L, M, S>,
+        server: impl Server,
         signal: impl Future<Output = ()>,
-    ) -> io::Result<ShutdownReport>
-    where
-        L: Listener,
-        L::Addr: Debug,
-        M: for<'a> Service<IncomingStream<'a, L>, Error = Infallible, Response = S>
-            + Send
-            + 'static,
-        for<'a> <M as Service<IncomingStream<'a, L>>>::Future: Send,
-        S: Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send,
-    {
+    ) -> io::Result<ShutdownReport> {
         // axum's own graceful shutdown: stop accepting, and let each
         // connection finish the request it has (HTTP/1) or those opened
         // (HTTP/2), then close.
         let (stopping, stop) = Context::background().with_cancel();
-        let server = server.with_graceful_shutdown(async move {
+        let server = server.serve_until(async move {
             stopping.done().await;
         });
-        let mut serving = AbortOnDropHandle::new(tokio::spawn(server.into_future()));
+        let mut serving = AbortOnDropHandle::new(tokio::spawn(server));
         let stopped_early = match select(&mut serving, pin!(signal)).await {
             Either::Left((ended, _)) => Some(ended),
             Either::Right(((), _)) => None,
@@ -339,6 +313,59 @@ impl Shutdown {
                 "the server stopped before the shutdown signal: {join}"
             ))),
         }
+    }
+}
+
+/// What a [`Shutdown`] serves: the [`Serve`] that
+/// `axum::serve(listener, app)` returns, for any listener and app axum
+/// itself can serve. Sealed: axum's `Serve` is the one implementation.
+///
+/// ```
+/// use axum::Router;
+///
+/// fn servable(_: impl ctx::http::Server) {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// servable(axum::serve(listener, Router::new()));
+/// # Ok(())
+/// # }
+/// ```
+pub trait Server: sealed::Sealed {
+    /// The server's future: it serves until `stop` completes, then closes
+    /// as axum's graceful shutdown does.
+    #[doc(hidden)]
+    fn serve_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static;
+}
+
+mod sealed {
+    /// Keeps [`Server`](super::Server) to the implementation below.
+    pub trait Sealed {}
+}
+
+impl<L, M, S> sealed::Sealed for Serve<L, M, S> {}
+
+impl<L, M, S> Server for Serve<L, M, S>
+where
+    L: Listener,
+    L::Addr: Debug,
+    M: for<'a> Service<IncomingStream<'a, L>, Error = Infallible, Response = S> + Send + 'static,
+    for<'a> <M as Service<IncomingStream<'a, L>>>::Future: Send,
+    S: Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    fn serve_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        self.with_graceful_shutdown(stop).into_future()
     }
 }
 
