@@ -3,11 +3,11 @@
 //!
 //! The server answers `POST /jobs` at once and finishes each job in the
 //! background (`#[detached]`, so the job keeps the request's trace id but
-//! not its cancellation). On Ctrl-C or SIGTERM, or by itself after
-//! `--serve-for` seconds when run unattended, it stops accepting, lets the
-//! requests in flight finish (within a grace period), cancels the server's
-//! root context (and whatever still runs under it), then waits, with a
-//! bound, for the detached jobs, and prints what was cut off.
+//! not its cancellation). On Ctrl-C or SIGTERM (which it sends itself
+//! after `--serve-for` seconds, to run unattended), it stops accepting,
+//! lets the requests in flight finish (within a grace period), cancels the
+//! server's root context (and whatever still runs under it), then waits,
+//! with a bound, for the detached jobs, and prints what was cut off.
 //!
 //! `--load N` measures the same under load instead: N orders from 64
 //! clients on loopback, a real SIGTERM sent to this process halfway, and
@@ -54,28 +54,22 @@ async fn submit(ctx: Context<'_>, body: String) -> String {
     format!("job {n} accepted\n")
 }
 
-/// Ctrl-C, SIGTERM, or the unattended timer, whichever comes first.
-async fn shutdown_signal(serve_for: Duration) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    let why = tokio::select! {
-        () = ctrl_c => "Ctrl-C",
-        () = terminate => "SIGTERM",
-        () = tokio::time::sleep(serve_for) => "the unattended timer",
-    };
-    println!("shutting down ({why}): no new connections; requests in flight may finish");
+/// The unattended timer: after `serve_for`, a SIGTERM to this process, as
+/// Kubernetes or systemd would send (where there is no `kill`, a note to
+/// press Ctrl-C).
+async fn sigterm_after(serve_for: Duration) {
+    tokio::time::sleep(serve_for).await;
+    let pid = std::process::id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    if sent.is_ok_and(|status| status.success()) {
+        println!(
+            "the unattended timer sent SIGTERM: no new connections; requests in flight may finish"
+        );
+    } else {
+        println!("could not send SIGTERM with `kill`: press Ctrl-C to shut down");
+    }
 }
 
 fn usage() -> ! {
@@ -115,8 +109,9 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     println!("serving on http://{addr} for {serve_for:?} (Ctrl-C or SIGTERM to stop sooner)");
-    let server =
-        tokio::spawn(shutdown.serve(axum::serve(listener, app), shutdown_signal(serve_for)));
+    // Until SIGTERM or Ctrl-C: `serve` listens for both.
+    let server = tokio::spawn(shutdown.serve(axum::serve(listener, app)));
+    tokio::spawn(sigterm_after(serve_for));
 
     // A few clients submit jobs; each is answered at once.
     for n in 0..5 {

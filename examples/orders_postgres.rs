@@ -228,28 +228,6 @@ fn args() -> Args {
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args();
@@ -282,9 +260,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "orders_postgres listening on http://{}",
         listener.local_addr()?
     );
-    let report = shutdown
-        .serve(axum::serve(listener, router), shutdown_signal())
-        .await?;
+    let report = shutdown.serve(axum::serve(listener, router)).await?;
     println!("shut down: {report}");
     Ok(())
 }

@@ -137,18 +137,18 @@
 //!
 //! # HTTP
 //!
-//! With the `axum` feature, `http::ContextLayer` gives every request a
+//! With the `axum` feature, [`http::ContextLayer`] gives every request a
 //! context (a child of the server's root context, ended when the response,
 //! body included, has been sent or the client goes away, carrying a trace id
 //! and a request id, with the deadline its caller sent, see below, or a
 //! default timeout), a handler takes it as an argument (`ctx: Context`)
-//! and may return `Result<T, ctx::Error>`, and `http::inject` writes a
+//! and may return `Result<T, ctx::Error>`, and [`http::inject`] writes a
 //! context's remaining budget into an outgoing request: a deadline set at the
-//! edge reaches every service behind it. `http::Shutdown` is Go's
-//! `Server.Shutdown`: it stops accepting, lets the requests in flight finish
-//! within a grace period, then cancels the root (and what still runs) with a
-//! cause saying so, drains the server's detached work within a bound, and
-//! reports what was cut off.
+//! edge reaches every service behind it. [`http::Shutdown`] is Go's
+//! `Server.Shutdown`: at SIGTERM or Ctrl-C it stops accepting, lets the
+//! requests in flight finish within a grace period, then cancels the root
+//! (and what still runs) with a cause saying so, drains the server's
+//! detached work within a bound, and reports what was cut off.
 //!
 //! ```no_run
 //! # #[cfg(all(feature = "axum", feature = "macros"))]
@@ -176,10 +176,7 @@
 //!         .route("/orders", post(order))
 //!         .layer(shutdown.layer().default_timeout(Duration::from_secs(30)));
 //!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
-//!     let signal = async {
-//!         let _ = tokio::signal::ctrl_c().await;
-//!     };
-//!     let report = shutdown.serve(axum::serve(listener, app), signal).await?;
+//!     let report = shutdown.serve(axum::serve(listener, app)).await?;
 //!     println!("shut down: {report}");
 //!     Ok(())
 //! }
@@ -225,60 +222,69 @@
 //! hop 1 sees 300 ms, hop 2 sees 250 ms, hop 2's work is cut at 250 ms, and
 //! the client has its answer at 250 ms.
 //!
-//! **Incoming** (`http::ContextLayer`, feature `axum`). The request's deadline
-//! is the tightest of the budgets its caller sent, in any of
-//! `http::DeadlineHeader`'s headers: gRPC's `grpc-timeout` (`250m`), Connect's
-//! `Connect-Timeout-Ms` (`250`) and Envoy's `x-envoy-expected-rq-timeout-ms`
-//! (`250`, the route timeout Envoy forwards). Each is honoured unless switched
-//! off with `ContextLayer::deadline_header`, all are capped by
-//! `ContextLayer::max_timeout` (5 minutes by default), and a malformed one is
-//! answered `400 Bad Request` with a body that says what is wrong, before any
-//! handler runs. The same layer goes around an axum `Router` and a tonic
+//! **Incoming** ([`http::ContextLayer`], feature `axum`). The request's
+//! deadline is the tightest of the budgets its caller sent, in any of
+//! [`http::DeadlineHeader`]'s headers: gRPC's `grpc-timeout` (`250m`),
+//! Connect's `Connect-Timeout-Ms` (`250`) and Envoy's
+//! `x-envoy-expected-rq-timeout-ms` (`250`, the route timeout Envoy
+//! forwards). Each is honoured unless switched off with
+//! [`ContextLayer::deadline_header`], all are capped by
+//! [`ContextLayer::max_timeout`] (5 minutes by default), and a malformed one
+//! is answered `400 Bad Request` with a body that says what is wrong, before
+//! any handler runs. The same layer goes around an axum `Router` and a tonic
 //! server (`Server::builder().layer(..)`), whose handlers borrow the context
-//! from their request (`http::RequestContextExt::context`), for as long as
+//! from their request ([`http::RequestContextExt::context`]), for as long as
 //! they hold it; a tonic service method hands it to a `#[ctx_fn]` method of
-//! the service (the recipe is `http`'s "tonic handlers").
+//! the service (the recipe is [`http`]'s "tonic handlers").
 //!
-//! **Outgoing** (`http::client::DeadlineLayer`, feature `client`). A tower
+//! **Outgoing** ([`http::client::DeadlineLayer`], feature `client`). A tower
 //! layer around any client `Service<http::Request<_>>`: hyper-util's legacy
 //! `Client`, a tonic `Channel`. For each request it takes the caller's
-//! context: `DeadlineService::call_with(&ctx, request)`, the context a call
-//! runs under (`http::client::with_context(&ctx, call)`, for clients that
-//! build their requests themselves, as tonic's do), or a `Context<'static>`
-//! in the request's extensions (a root, or a `without_cancel` derivation). It
-//! then
+//! context: [`DeadlineService::call_with(&ctx, request)`], the context a
+//! call runs under ([`http::client::with_context(&ctx, call)`], for clients
+//! that build their requests themselves, as tonic's do), or a
+//! `Context<'static>` in the request's extensions (a root, or a
+//! `without_cancel` derivation). It then
 //!
 //! - fails fast, sending nothing, when the context is done or the budget left
 //!   for the upstream after the `reserve` is below `min_budget`;
 //! - writes that budget as `grpc-timeout` (and as the other deadline headers
-//!   it is told to send) and the trace as `traceparent`, as `http::inject`
+//!   it is told to send) and the trace as `traceparent`, as [`http::inject`]
 //!   does;
 //! - races the call against the context, with the reserve taken off its
 //!   deadline: a cancelled caller drops the call, and an upstream that did not
 //!   answer within its budget is dropped when the budget is spent, leaving the
 //!   reserve to answer the caller (a 504 rather than silence);
 //! - maps an upstream's `504 Gateway Timeout` or gRPC `DEADLINE_EXCEEDED`
-//!   back to `Error::DeadlineExceeded`, in a `CallError` naming the hop.
+//!   back to [`Error::DeadlineExceeded`], in a [`CallError`] naming the hop.
 //!
-//! **Statuses, both ways.** One mapping, in `Error::http_status` and
-//! `Error::grpc_code`:
+//! **Statuses, both ways.** One mapping, in [`Error::http_status`] and
+//! [`Error::grpc_code`]:
 //!
-//! | `ctx::Error` | HTTP | gRPC |
+//! | [`ctx::Error`] | HTTP | gRPC |
 //! |---|---|---|
 //! | `DeadlineExceeded` | `504 Gateway Timeout` | `DEADLINE_EXCEEDED` (4) |
 //! | `Canceled` | `503 Service Unavailable` | `CANCELLED` (1) |
 //!
 //! An axum handler returning `Result<T, ctx::Error>` answers with that
-//! status (why 503 rather than nginx's 499 is said on `ctx::Error`'s
+//! status (why 503 rather than nginx's 499 is said on [`ctx::Error`]'s
 //! `IntoResponse`). With the `tonic` feature, `ctx::Error` converts into
-//! `tonic::Status`, so a tonic handler answers with `ctx.run(work).await?`,
-//! and a tonic client sees the client layer's `CallError` as that status too.
+//! [`tonic::Status`], so a tonic handler answers with `ctx.run(work).await?`,
+//! and a tonic client sees the client layer's [`CallError`] as that status
+//! too.
 //! Only the deadline maps back: an upstream's 503 or `CANCELLED` means the
 //! upstream itself was cancelled (shutting down, say), which is not the
 //! caller's context ending, so it reaches the caller as an ordinary answer.
 //! (A tonic server reports its own timer for a budget as `CANCELLED`; the
 //! client layer has already ended that call at the budget it sent, so the
 //! caller sees `DEADLINE_EXCEEDED`.)
+//!
+//! [`ContextLayer::deadline_header`]: http::ContextLayer::deadline_header
+//! [`ContextLayer::max_timeout`]: http::ContextLayer::max_timeout
+//! [`DeadlineService::call_with(&ctx, request)`]: http::client::DeadlineService::call_with
+//! [`http::client::with_context(&ctx, call)`]: http::client::with_context
+//! [`CallError`]: http::client::CallError
+//! [`ctx::Error`]: Error
 //!
 //! # Merging two contexts
 //!
@@ -308,12 +314,12 @@
 //!
 //! A cancel-safety bug is work left half done when a future is dropped at an
 //! `.await`: money charged and never recorded. With the `testing` feature,
-//! `ctx::testing::CancelPoints` finds them: it runs an async fn once, counting
-//! its checked awaits (the `.await`s of a `#[ctx_fn]`, the
-//! [`ctx.run(..)`](Context::run) futures), then once more per await,
-//! cancelling the context exactly there, each run on tokio's paused clock so
-//! it is deterministic, and hands every outcome to the test's checks; a
-//! failure names the await and its line. Awaits the crate does not check are
+//! [`ctx::testing::CancelPoints`](testing::CancelPoints) finds them: it runs
+//! an async fn once, counting its checked awaits (the `.await`s of a
+//! `#[ctx_fn]`, the [`ctx.run(..)`](Context::run) futures), then once more
+//! per await, cancelling the context exactly there, each run on tokio's
+//! paused clock so it is deterministic, and hands every outcome to the
+//! test's checks; a failure names the await and its line. Awaits the crate does not check are
 //! not tried. `cargo run --example cancel_points --features testing` shows it
 //! on the story's handler.
 //!
@@ -366,7 +372,7 @@
 //! | `select { case <-ctx.Done(): ...; case r := <-work: ... }` | [`ctx.run(work).await`](Context::run) | The losing future is dropped: no leaked goroutine doing abandoned work. |
 //! | `context.Cause(ctx)` | [`ctx.cause()`](Context::cause) → `Option<`[`Cause`]`>` | Downcast the shared error to your own type. |
 //! | `ctx.Deadline()` | [`ctx.deadline()`](Context::deadline) → `Option<Instant>` | |
-//! | `context.Canceled`, `context.DeadlineExceeded` | [`Error::Canceled`], [`Error::DeadlineExceeded`] | Same messages. [`Error::is_timeout`]; converts into `std::io::Error` (`TimedOut` for deadlines). |
+//! | `context.Canceled`, `context.DeadlineExceeded` | [`Error::Canceled`], [`Error::DeadlineExceeded`] | Same messages. [`Error::is_timeout`]; converts into [`std::io::Error`] (`TimedOut` for deadlines). |
 //! | `fmt.Sprint(ctx)` | `ctx.to_string()` | Same chain notation: `context.Background.WithCancel.WithValue(TraceId)` (value types by their names, without module paths). |
 //! | "ctx is the first parameter" (convention), the contextcheck linter | `#[ctx_fn]` | A rule the compiler checks, and every `.await` checked against cancellation. |
 //! | `go publish(context.WithoutCancel(ctx), msg)` | `#[detached]` | Spawned with the caller's values and not its cancellation; tracked so shutdown can wait for it; its failures are logged, never lost. |
@@ -379,6 +385,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use ctx_core::*;
+// rustdoc drops the search aliases of the types a crate re-exports from
+// another (their methods and variants keep theirs), so Go's names for them
+// are given again here.
+#[doc(alias = "CancelCauseFunc")]
+pub use ctx_core::CancelCauseHandle;
+#[doc(alias = "CancelFunc")]
+pub use ctx_core::CancelHandle;
 
 mod checked;
 #[cfg(feature = "axum")]

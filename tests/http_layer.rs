@@ -131,6 +131,63 @@ async fn context_is_cancelled_when_the_client_goes_away() {
     stop(server, shutdown).await;
 }
 
+/// What a handler went through, in order, told by the handler itself.
+#[derive(Clone)]
+struct HandlerEvents(mpsc::UnboundedSender<&'static str>);
+
+/// Says "dropped" when the handler's future is dropped, wherever it was.
+struct DropReport(mpsc::UnboundedSender<&'static str>);
+
+impl Drop for DropReport {
+    fn drop(&mut self) {
+        let _ = self.0.send("dropped");
+    }
+}
+
+/// Waits for its context to end, saying when it runs and when it sees the
+/// end.
+async fn wait_for_the_end(State(events): State<HandlerEvents>, ctx: Context<'_>) -> String {
+    let _report = DropReport(events.0.clone());
+    events.0.send("running").unwrap();
+    let ended = ctx.done().await;
+    events.0.send("saw its context end").unwrap();
+    ended.to_string()
+}
+
+#[tokio::test]
+async fn a_client_leaving_drops_the_handler_where_it_waits() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .route("/wait", get(wait_for_the_end))
+        .layer(ContextLayer::new(root.clone()))
+        .with_state(HandlerEvents(tx));
+    let server = serve(app, root).await.unwrap();
+
+    let (leave, left) = tokio::sync::oneshot::channel::<()>();
+    let client = tokio::spawn(send_or_leave(
+        server.addr,
+        get_request("/wait"),
+        async move {
+            let _ = left.await;
+        },
+    ));
+    assert_eq!(within("the handler", events.recv()).await, Some("running"));
+    leave.send(()).unwrap();
+    let response = within("the client", client).await.unwrap().unwrap();
+    assert!(response.is_none(), "the client left before any response");
+
+    // Over HTTP/1, hyper drops the handler's future when the connection
+    // closes: the handler never resumes to see its context end, nothing
+    // after its pending `.await` runs.
+    assert_eq!(
+        within("the handler's end", events.recv()).await,
+        Some("dropped")
+    );
+    stop(server, shutdown).await;
+    assert_eq!(events.recv().await, None, "the handler did nothing more");
+}
+
 #[tokio::test]
 async fn server_shutdown_cancels_requests_in_flight() {
     let (root, shutdown) = Context::background().with_cancel_cause();

@@ -47,9 +47,11 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (signal, signalled) = oneshot::channel::<()>();
-    let server = tokio::spawn(shutdown.serve(axum::serve(listener, app), async {
-        let _ = signalled.await;
-    }));
+    let server = tokio::spawn(
+        shutdown.serve_with_signal(axum::serve(listener, app), async {
+            let _ = signalled.await;
+        }),
+    );
     Running {
         addr,
         contexts,

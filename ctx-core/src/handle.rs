@@ -35,7 +35,6 @@ use crate::sync::Arc;
 /// cancel.cancel();
 /// assert!(child.is_done());
 /// ```
-#[doc(alias = "CancelFunc")]
 pub struct CancelHandle {
     node: Arc<CancelNode>,
 }
@@ -153,7 +152,6 @@ impl Drop for CancelGuard {
 /// assert_eq!(ctx.cause().unwrap().to_string(), "broker unreachable");
 /// ```
 #[derive(Debug)]
-#[doc(alias = "CancelCauseFunc")]
 pub struct CancelCauseHandle {
     handle: CancelHandle,
 }

@@ -54,7 +54,13 @@ pub mod __checked {
 pub mod __request {
     pub use crate::request::{caller, with_caller, RequestContext};
 }
-pub use handle::{AfterFuncHandle, CancelCauseHandle, CancelGuard, CancelHandle};
+pub use handle::{AfterFuncHandle, CancelGuard};
+// Go's names as search aliases: rustdoc keeps those of a re-export, not
+// those of the re-exported type.
+#[doc(alias = "CancelCauseFunc")]
+pub use handle::CancelCauseHandle;
+#[doc(alias = "CancelFunc")]
+pub use handle::CancelHandle;
 /// The instant type of deadlines: tokio's, so `tokio::time::pause()` makes
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;

@@ -19,7 +19,7 @@
 //!   report what was cut off.
 //! - The axum extractor: a handler takes `ctx: Context<'_>` among its
 //!   arguments (failing with [`MissingContext`] when the layer is missing),
-//!   and may return `Result<T, ctx::Error>` (a deadline is a `504`, a
+//!   and may return `Result<T, `[`ctx::Error`](crate::Error)`>` (a deadline is a `504`, a
 //!   cancellation a `503`). Middleware, tower services and tonic handlers
 //!   borrow it from the request with [`RequestContextExt`].
 //! - [`Context::stream`](crate::Context::stream): a response body or
@@ -50,13 +50,13 @@
 //! - [`inject`]: the client side, writing a context's remaining budget and
 //!   trace id into an outgoing request's headers, so a deadline set at the
 //!   edge reaches every service behind it. With the `client` feature,
-//!   `client::DeadlineLayer` does it for every request of an HTTP or gRPC
+//!   [`client::DeadlineLayer`] does it for every request of an HTTP or gRPC
 //!   client, keeping a reserve per hop, and races each call against the
 //!   caller's context.
 //!
 //! With the `tracing` feature, the layer opens a `request` span per request
 //! (with its trace id), polls the handler and the response body inside it,
-//! and stores it in the context as a `RequestSpan`, so work detached from
+//! and stores it in the context as a [`RequestSpan`], so work detached from
 //! the request can re-enter it.
 //!
 //! # Example
@@ -77,11 +77,8 @@
 //! let shutdown = Shutdown::new();
 //! let app = Router::new().route("/", get(hello)).layer(shutdown.layer());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let signal = async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! };
-//! // Serves until Ctrl-C, then shuts down gracefully.
-//! let report = shutdown.serve(axum::serve(listener, app), signal).await?;
+//! // Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+//! let report = shutdown.serve(axum::serve(listener, app)).await?;
 //! println!("{report}");
 //! # Ok(())
 //! # }
@@ -209,6 +206,7 @@ mod layer;
 mod outgoing;
 mod request_context;
 mod shutdown;
+mod signal;
 mod timeout_ms;
 
 pub use body::ResponseBody;
@@ -225,7 +223,7 @@ pub use incoming::RejectionBody;
 pub use inject::inject;
 pub use layer::{ContextLayer, ContextService, ResponseFuture};
 pub use request_context::RequestContextExt;
-pub use shutdown::{ServerShutdown, Shutdown, ShutdownReport};
+pub use shutdown::{Server, ServerShutdown, Shutdown, ShutdownReport};
 pub use timeout_ms::{format_timeout_ms, parse_timeout_ms, TimeoutMsError};
 
 #[cfg(feature = "tracing")]

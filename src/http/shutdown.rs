@@ -15,13 +15,17 @@ use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tower::Service;
 
 use super::layer::ContextLayer;
+use super::signal::termination;
 use crate::{CancelCauseHandle, Context, DetachedTracker, DrainReport};
 
 /// A server's root context, and its graceful shutdown: Go's
 /// `http.Server.Shutdown`, plus the drain of the server's detached work.
 ///
-/// [`serve`](Shutdown::serve) runs an axum server until a signal (Ctrl-C,
-/// SIGTERM, ...), then:
+/// [`serve`](Shutdown::serve) runs an axum server until the process
+/// receives SIGTERM (what Kubernetes, systemd and `docker stop` send) or
+/// SIGINT (Ctrl-C in a terminal; on Windows, Ctrl-C), or
+/// [`serve_with_signal`](Shutdown::serve_with_signal) until a future of
+/// your choice completes, then:
 ///
 /// 1. stops accepting connections, and lets the requests in flight finish
 ///    (their contexts live on: a request cut short by shutdown is an error
@@ -55,10 +59,8 @@ use crate::{CancelCauseHandle, Context, DetachedTracker, DrainReport};
 /// let shutdown = Shutdown::new().grace(Duration::from_secs(10)).drain(Duration::from_secs(5));
 /// let app = Router::new().route("/", get(hello)).layer(shutdown.layer());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// let signal = async {
-///     let _ = tokio::signal::ctrl_c().await;
-/// };
-/// let report = shutdown.serve(axum::serve(listener, app), signal).await?;
+/// // Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+/// let report = shutdown.serve(axum::serve(listener, app)).await?;
 /// println!("{report}");
 /// # Ok(())
 /// # }
@@ -187,9 +189,49 @@ impl Shutdown {
         self.requests.len()
     }
 
+    /// Serves `server` (an `axum::serve(listener, app)`) until the process
+    /// receives SIGTERM or SIGINT (on Windows, Ctrl-C), then shuts it down
+    /// gracefully (see [`Shutdown`]) and reports what was cut off.
+    ///
+    /// The signal handlers are installed when the returned future is
+    /// first polled, before the server accepts a connection, and replace
+    /// the signals' default action (ending the process) for the rest of
+    /// its life: a second SIGTERM during the shutdown does not cut it
+    /// short. To shut down on something else (another signal, a message,
+    /// a test's trigger), use
+    /// [`serve_with_signal`](Shutdown::serve_with_signal).
+    ///
+    /// # Errors
+    ///
+    /// If the signal handlers cannot be installed, that error, before
+    /// anything is served. If the server stops by itself before the signal
+    /// (axum's never does unless its task panics), the shutdown still runs
+    /// (the root is cancelled and the detached work drained), then its
+    /// error is returned.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    /// use ctx::http::Shutdown;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let shutdown = Shutdown::new();
+    /// let app = Router::new().route("/", get(|| async { "hi" })).layer(shutdown.layer());
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+    /// let report = shutdown.serve(axum::serve(listener, app)).await?;
+    /// println!("shut down: {report}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve(self, server: impl Server) -> io::Result<ShutdownReport> {
+        let signal = termination()?;
+        self.serve_with_signal(server, signal).await
+    }
+
     /// Serves `server` (an `axum::serve(listener, app)`) until `signal`
     /// completes, then shuts it down gracefully (see [`Shutdown`]) and
-    /// reports what was cut off.
+    /// reports what was cut off. [`serve`](Shutdown::serve) is this with
+    /// SIGTERM and SIGINT as the signal.
     ///
     /// # Errors
     ///
@@ -207,37 +249,30 @@ impl Shutdown {
     /// let shutdown = Shutdown::new();
     /// let app = Router::new().route("/", get(|| async { "hi" })).layer(shutdown.layer());
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let report = shutdown.serve(axum::serve(listener, app), async {}).await?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = tokio::spawn(shutdown.serve_with_signal(axum::serve(listener, app), async {
+    ///     let _ = stopped.await;
+    /// }));
+    /// // ... serve, until the server should stop:
+    /// let _ = stop.send(());
+    /// let report = server.await.expect("the server task panicked")?;
     /// assert!(report.is_clean(), "{report}");
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn serve<L, M, S>(
+    pub async fn serve_with_signal(
         self,
-        server: Serve<L, M, S>,
+        server: impl Server,
         signal: impl Future<Output = ()>,
-    ) -> io::Result<ShutdownReport>
-    where
-        L: Listener,
-        L::Addr: Debug,
-        M: for<'a> Service<IncomingStream<'a, L>, Error = Infallible, Response = S>
-            + Send
-            + 'static,
-        for<'a> <M as Service<IncomingStream<'a, L>>>::Future: Send,
-        S: Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send,
-    {
+    ) -> io::Result<ShutdownReport> {
         // axum's own graceful shutdown: stop accepting, and let each
         // connection finish the request it has (HTTP/1) or those opened
         // (HTTP/2), then close.
         let (stopping, stop) = Context::background().with_cancel();
-        let server = server.with_graceful_shutdown(async move {
+        let server = server.serve_until(async move {
             stopping.done().await;
         });
-        let mut serving = AbortOnDropHandle::new(tokio::spawn(server.into_future()));
+        let mut serving = AbortOnDropHandle::new(tokio::spawn(server));
         let stopped_early = match select(&mut serving, pin!(signal)).await {
             Either::Left((ended, _)) => Some(ended),
             Either::Right(((), _)) => None,
@@ -278,6 +313,59 @@ impl Shutdown {
                 "the server stopped before the shutdown signal: {join}"
             ))),
         }
+    }
+}
+
+/// What a [`Shutdown`] serves: the [`Serve`] that
+/// `axum::serve(listener, app)` returns, for any listener and app axum
+/// itself can serve. Sealed: axum's `Serve` is the one implementation.
+///
+/// ```
+/// use axum::Router;
+///
+/// fn servable(_: impl ctx::http::Server) {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// servable(axum::serve(listener, Router::new()));
+/// # Ok(())
+/// # }
+/// ```
+pub trait Server: sealed::Sealed {
+    /// The server's future: it serves until `stop` completes, then closes
+    /// as axum's graceful shutdown does.
+    #[doc(hidden)]
+    fn serve_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static;
+}
+
+mod sealed {
+    /// Keeps [`Server`](super::Server) to the implementation below.
+    pub trait Sealed {}
+}
+
+impl<L, M, S> sealed::Sealed for Serve<L, M, S> {}
+
+impl<L, M, S> Server for Serve<L, M, S>
+where
+    L: Listener,
+    L::Addr: Debug,
+    M: for<'a> Service<IncomingStream<'a, L>, Error = Infallible, Response = S> + Send + 'static,
+    for<'a> <M as Service<IncomingStream<'a, L>>>::Future: Send,
+    S: Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    fn serve_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        self.with_graceful_shutdown(stop).into_future()
     }
 }
 
@@ -323,7 +411,7 @@ impl std::error::Error for ServerShutdown {}
 /// # let shutdown = ctx::http::Shutdown::new();
 /// # let app = axum::Router::new().layer(shutdown.layer());
 /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let report = shutdown.serve(axum::serve(listener, app), async {}).await?;
+/// let report = shutdown.serve_with_signal(axum::serve(listener, app), async {}).await?;
 /// assert_eq!((report.in_flight, report.cancelled, report.unfinished), (0, 0, 0));
 /// assert!(report.detached.is_clean());
 /// assert_eq!(
@@ -360,7 +448,7 @@ impl ShutdownReport {
     /// # let shutdown = ctx::http::Shutdown::new();
     /// # let app = axum::Router::new().layer(shutdown.layer());
     /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let report = shutdown.serve(axum::serve(listener, app), async {}).await?;
+    /// let report = shutdown.serve_with_signal(axum::serve(listener, app), async {}).await?;
     /// assert!(report.is_clean());
     /// # Ok(())
     /// # }

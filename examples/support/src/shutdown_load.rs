@@ -133,7 +133,7 @@ pub async fn run(config: &Config) -> std::io::Result<Outcome> {
     let signalled = Arc::new(Notify::new());
     let signal_at = Arc::new(Mutex::new(None));
     let signal = shutdown_signal(config.sigterm, signalled.clone(), signal_at.clone())?;
-    let server = tokio::spawn(shutdown.serve(axum::serve(listener, router), signal));
+    let server = tokio::spawn(shutdown.serve_with_signal(axum::serve(listener, router), signal));
 
     // The load: `requests` orders, `concurrency` at a time.
     let answered = Arc::new(AtomicUsize::new(0));
@@ -184,7 +184,8 @@ pub async fn run(config: &Config) -> std::io::Result<Outcome> {
     })
 }
 
-/// The future `Shutdown::serve` waits on; it notes when the signal came.
+/// The future `Shutdown::serve_with_signal` waits on; it notes when the
+/// signal came.
 /// A SIGTERM handler is installed here, before any load, so the signal
 /// cannot arrive unhandled.
 fn shutdown_signal(
