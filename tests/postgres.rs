@@ -314,7 +314,7 @@ struct Swept {
 fn cancel_points_sweep_of_the_order_transaction_through_tokio_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(make_tables());
-    let mut points = 0;
+    let (mut points, mut refused) = (0, 0);
     CancelPoints::new(|ctx| async move {
         // The database is real I/O: the run keeps tokio's real clock (the
         // harness' paused one would jump to the first timer while a
@@ -341,17 +341,27 @@ fn cancel_points_sweep_of_the_order_transaction_through_tokio_postgres() {
         points += 1;
         let swept = outcome.output;
         assert_eq!(swept.partial_commits, 0, "{swept:?}");
-        match outcome.cancelled_at {
-            None => assert!(swept.placed.is_ok() && swept.committed, "{swept:?}"),
-            Some(_) => {
-                assert_eq!(swept.placed, Err(Some(ctx::Error::Canceled)), "{swept:?}");
+        // What the caller was told is what the database holds: an order
+        // placed is committed whole, one refused is not there at all. A
+        // cancellation that lands while `COMMIT` is in flight (not raced,
+        // as Go's `Tx.Commit`) lets the order be placed.
+        match (&swept.placed, outcome.cancelled_at) {
+            (Ok(_), _) => assert!(swept.committed, "{swept:?}"),
+            (Err(error), Some(_)) => {
+                assert_eq!(*error, Some(ctx::Error::Canceled), "{swept:?}");
                 assert!(!swept.committed, "{swept:?}");
+                refused += 1;
             }
+            (Err(_), None) => panic!("the uncancelled run failed: {swept:?}"),
         }
     });
     assert!(
         points >= 4,
         "get, BEGIN and both inserts are checkpoints: {points} runs"
+    );
+    assert!(
+        refused >= 3,
+        "cancelled before COMMIT, the order is refused: {refused} runs"
     );
 }
 
@@ -359,7 +369,7 @@ fn cancel_points_sweep_of_the_order_transaction_through_tokio_postgres() {
 fn cancel_points_sweep_of_the_order_transaction_through_sqlx() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(make_tables());
-    let mut points = 0;
+    let (mut points, mut refused) = (0, 0);
     CancelPoints::new(|ctx| async move {
         tokio::time::resume(); // see the tokio-postgres sweep
         let pool = sqlx_pool(2).await;
@@ -383,17 +393,27 @@ fn cancel_points_sweep_of_the_order_transaction_through_sqlx() {
         points += 1;
         let swept = outcome.output;
         assert_eq!(swept.partial_commits, 0, "{swept:?}");
-        match outcome.cancelled_at {
-            None => assert!(swept.placed.is_ok() && swept.committed, "{swept:?}"),
-            Some(_) => {
-                assert_eq!(swept.placed, Err(Some(ctx::Error::Canceled)), "{swept:?}");
+        // What the caller was told is what the database holds: an order
+        // placed is committed whole, one refused is not there at all. A
+        // cancellation that lands while `COMMIT` is in flight (not raced,
+        // as Go's `Tx.Commit`) lets the order be placed.
+        match (&swept.placed, outcome.cancelled_at) {
+            (Ok(_), _) => assert!(swept.committed, "{swept:?}"),
+            (Err(error), Some(_)) => {
+                assert_eq!(*error, Some(ctx::Error::Canceled), "{swept:?}");
                 assert!(!swept.committed, "{swept:?}");
+                refused += 1;
             }
+            (Err(_), None) => panic!("the uncancelled run failed: {swept:?}"),
         }
     });
     assert!(
         points >= 4,
         "acquire, BEGIN and both inserts are checkpoints: {points} runs"
+    );
+    assert!(
+        refused >= 3,
+        "cancelled before COMMIT, the order is refused: {refused} runs"
     );
 }
 
