@@ -1,7 +1,9 @@
 //! reqwest under a context, between real servers on loopback: a request
 //! arriving with `grpc-timeout: 500m` calls its downstream with reqwest's
-//! `send_ctx_with`, which gets the budget minus the hop's reserve, and a
-//! downstream too slow for it is answered `504 Gateway Timeout`.
+//! `send_ctx_with` (or, with the `reqwest-middleware` feature, through a
+//! `ClientWithMiddleware` with `ContextMiddleware`), which gets the budget
+//! minus the hop's reserve, and a downstream too slow for it is answered
+//! `504 Gateway Timeout`.
 
 use std::time::Duration;
 
@@ -51,16 +53,24 @@ async fn call_downstream(
 }
 
 async fn servers() -> (SocketAddr, ctx::CancelHandle) {
+    servers_with(|downstream| {
+        Router::new()
+            .route("/{path}", get(call_downstream))
+            .with_state((reqwest::Client::new(), downstream))
+    })
+    .await
+}
+
+/// The downstream, and in front of it the service under test made by
+/// `front` from the downstream's address.
+async fn servers_with(front: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, ctx::CancelHandle) {
     let (root, stop) = Context::background().with_cancel();
     let downstream = Router::new()
         .route("/budget", get(budget))
         .route("/slow", get(slow))
         .layer(ContextLayer::new(root.clone()));
     let downstream = serve(downstream, root.clone()).await.unwrap();
-    let front = Router::new()
-        .route("/{path}", get(call_downstream))
-        .with_state((reqwest::Client::new(), downstream.addr))
-        .layer(ContextLayer::new(root.clone()));
+    let front = front(downstream.addr).layer(ContextLayer::new(root.clone()));
     let front = serve(front, root).await.unwrap();
     (front.addr, stop)
 }
@@ -131,4 +141,111 @@ async fn nothing_is_sent_below_the_minimum_budget() {
         "{error}"
     );
     assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));
+}
+
+#[cfg(feature = "reqwest-middleware")]
+mod middleware {
+    use super::*;
+    use ctx::http::client::{with_context, ContextMiddleware};
+    use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+
+    fn client() -> ClientWithMiddleware {
+        let hop = DeadlineLayer::new().reserve(RESERVE);
+        ClientBuilder::new(reqwest::Client::new())
+            .with(ContextMiddleware::new(hop))
+            .build()
+    }
+
+    /// The service under test: calls the downstream's `path` through the
+    /// middleware, inside `with_context` with its request's context.
+    async fn call_downstream(
+        ctx: Context<'_>,
+        State((http, downstream)): State<(ClientWithMiddleware, SocketAddr)>,
+        Path(path): Path<String>,
+    ) -> Result<String, ctx::Error> {
+        let url = format!("http://{downstream}/{path}");
+        let call = async {
+            let response = http.get(url).send().await?;
+            Ok::<_, reqwest_middleware::Error>(response.text().await?)
+        };
+        match with_context(&ctx, call).await {
+            Ok(body) => Ok(body),
+            Err(error) => {
+                Err(ContextMiddleware::context_error(&error).expect("the budget ended the call"))
+            }
+        }
+    }
+
+    async fn servers() -> (SocketAddr, ctx::CancelHandle) {
+        servers_with(|downstream| {
+            Router::new()
+                .route("/{path}", get(call_downstream))
+                .with_state((client(), downstream))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_downstream_gets_the_budget_minus_the_reserve() {
+        let (front, stop) = servers().await;
+        let response = send(front, with_budget("/budget")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let budget = Duration::from_micros(response.body().parse().unwrap());
+        println!(
+            "middleware: grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}"
+        );
+        assert!(
+            budget <= Duration::from_millis(450),
+            "500 ms minus the 50 ms reserve at most: {budget:?}"
+        );
+        assert!(budget > Duration::ZERO);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_downstream_too_slow_for_the_budget_is_a_504() {
+        let (front, stop) = servers().await;
+        let response = send(front, with_budget("/slow")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_context_in_the_extensions_is_the_callers() {
+        let (root, stop) = Context::background().with_cancel();
+        let upstream = Router::new().route("/", get(|| async { StatusCode::GATEWAY_TIMEOUT }));
+        let upstream = serve(upstream, root).await.unwrap();
+        let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
+        let error = client()
+            .get(format!("http://{}/", upstream.addr))
+            .with_extension(ctx.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            ContextMiddleware::context_error(&error),
+            Some(ctx::Error::DeadlineExceeded)
+        );
+        assert!(error.to_string().contains("504 Gateway Timeout"), "{error}");
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_request_under_no_context_is_not_sent() {
+        // Port 9 (discard) is never reached: the request is refused first.
+        let error = client()
+            .get("http://127.0.0.1:9/")
+            .send()
+            .await
+            .unwrap_err();
+        let reqwest_middleware::Error::Middleware(inner) = &error else {
+            panic!("{error}")
+        };
+        assert!(matches!(
+            inner.downcast_ref::<ClientError<reqwest_middleware::Error>>(),
+            Some(ClientError::NoContext)
+        ));
+        assert!(error.to_string().contains("with_context"), "{error}");
+        assert_eq!(ContextMiddleware::context_error(&error), None);
+    }
 }

@@ -38,7 +38,10 @@ use crate::Context;
 /// use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 ///
 /// async fn stock(ctx: Context<'_>, http: &ClientWithMiddleware) -> Result<String, ctx::Error> {
-///     let call = async { http.get("http://127.0.0.1:8080/stock").send().await?.text().await };
+///     let call = async {
+///         let response = http.get("http://127.0.0.1:8080/stock").send().await?;
+///         Ok::<_, reqwest_middleware::Error>(response.text().await?)
+///     };
 ///     match with_context(&ctx, call).await {
 ///         Ok(stock) => Ok(stock),
 ///         Err(error) => Err(ContextMiddleware::context_error(&error).unwrap_or(ctx::Error::Canceled)),
