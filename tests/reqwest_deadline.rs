@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use ctx::http::client::{ClientError, DeadlineLayer, SendCtx, Why};
 use ctx::http::{parse_grpc_timeout, ContextLayer, GRPC_TIMEOUT};
-use ctx::Context;
+use ctx::{CancelHandle, Context};
 use ctx_examples_support::{send, serve};
 
 const RESERVE: Duration = Duration::from_millis(50);
@@ -52,7 +52,7 @@ async fn call_downstream(
     }
 }
 
-async fn servers() -> (SocketAddr, ctx::CancelHandle) {
+async fn servers() -> (SocketAddr, CancelHandle) {
     servers_with(|downstream| {
         Router::new()
             .route("/{path}", get(call_downstream))
@@ -63,7 +63,7 @@ async fn servers() -> (SocketAddr, ctx::CancelHandle) {
 
 /// The downstream, and in front of it the service under test made by
 /// `front` from the downstream's address.
-async fn servers_with(front: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, ctx::CancelHandle) {
+async fn servers_with(front: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, CancelHandle) {
     let (root, stop) = Context::background().with_cancel();
     let downstream = Router::new()
         .route("/budget", get(budget))
@@ -82,13 +82,14 @@ fn with_budget(path: &str) -> http::Request<String> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_downstream_gets_the_budget_minus_the_reserve() {
-    let (front, stop) = servers().await;
+/// Sends `grpc-timeout: 500m` to the `front` of `servers` and asserts that
+/// its downstream was given that minus `RESERVE` (`how` names the client
+/// in the printed budget).
+async fn assert_downstream_budget((front, stop): (SocketAddr, CancelHandle), how: &str) {
     let response = send(front, with_budget("/budget")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let budget = Duration::from_micros(response.body().parse().unwrap());
-    println!("grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}");
+    println!("{how}: grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}");
     assert!(
         budget <= Duration::from_millis(450),
         "500 ms minus the 50 ms reserve at most: {budget:?}"
@@ -97,22 +98,38 @@ async fn the_downstream_gets_the_budget_minus_the_reserve() {
     stop.cancel();
 }
 
-#[tokio::test]
-async fn a_downstream_too_slow_for_the_budget_is_a_504() {
-    let (front, stop) = servers().await;
+/// Asserts that the `front` of `servers` answers 504 when its downstream is
+/// too slow for the budget.
+async fn assert_slow_downstream_is_504((front, stop): (SocketAddr, CancelHandle)) {
     let response = send(front, with_budget("/slow")).await.unwrap();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     stop.cancel();
 }
 
 #[tokio::test]
-async fn an_upstream_504_maps_back_to_deadline_exceeded() {
+async fn the_downstream_gets_the_budget_minus_the_reserve() {
+    assert_downstream_budget(servers().await, "send_ctx_with").await;
+}
+
+#[tokio::test]
+async fn a_downstream_too_slow_for_the_budget_is_a_504() {
+    assert_slow_downstream_is_504(servers().await).await;
+}
+
+/// An upstream answering every request `504 Gateway Timeout`: its URL.
+async fn gateway_timeout() -> (String, CancelHandle) {
     let (root, stop) = Context::background().with_cancel();
     let upstream = Router::new().route("/", get(|| async { StatusCode::GATEWAY_TIMEOUT }));
     let upstream = serve(upstream, root).await.unwrap();
+    (format!("http://{}/", upstream.addr), stop)
+}
+
+#[tokio::test]
+async fn an_upstream_504_maps_back_to_deadline_exceeded() {
+    let (upstream, stop) = gateway_timeout().await;
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
     let error = reqwest::Client::new()
-        .get(format!("http://{}/", upstream.addr))
+        .get(upstream)
         .send_ctx(&ctx)
         .await
         .unwrap_err();
@@ -176,7 +193,7 @@ mod middleware {
         }
     }
 
-    async fn servers() -> (SocketAddr, ctx::CancelHandle) {
+    async fn servers() -> (SocketAddr, CancelHandle) {
         servers_with(|downstream| {
             Router::new()
                 .route("/{path}", get(call_downstream))
@@ -187,37 +204,20 @@ mod middleware {
 
     #[tokio::test]
     async fn the_downstream_gets_the_budget_minus_the_reserve() {
-        let (front, stop) = servers().await;
-        let response = send(front, with_budget("/budget")).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let budget = Duration::from_micros(response.body().parse().unwrap());
-        println!(
-            "middleware: grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}"
-        );
-        assert!(
-            budget <= Duration::from_millis(450),
-            "500 ms minus the 50 ms reserve at most: {budget:?}"
-        );
-        assert!(budget > Duration::ZERO);
-        stop.cancel();
+        assert_downstream_budget(servers().await, "ContextMiddleware").await;
     }
 
     #[tokio::test]
     async fn a_downstream_too_slow_for_the_budget_is_a_504() {
-        let (front, stop) = servers().await;
-        let response = send(front, with_budget("/slow")).await.unwrap();
-        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
-        stop.cancel();
+        assert_slow_downstream_is_504(servers().await).await;
     }
 
     #[tokio::test]
     async fn a_context_in_the_extensions_is_the_callers() {
-        let (root, stop) = Context::background().with_cancel();
-        let upstream = Router::new().route("/", get(|| async { StatusCode::GATEWAY_TIMEOUT }));
-        let upstream = serve(upstream, root).await.unwrap();
+        let (upstream, stop) = gateway_timeout().await;
         let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
         let error = client()
-            .get(format!("http://{}/", upstream.addr))
+            .get(upstream)
             .with_extension(ctx.clone())
             .send()
             .await
