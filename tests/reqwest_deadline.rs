@@ -1,7 +1,9 @@
 //! reqwest under a context, between real servers on loopback: a request
 //! arriving with `grpc-timeout: 500m` calls its downstream with reqwest's
-//! `send_ctx_with`, which gets the budget minus the hop's reserve, and a
-//! downstream too slow for it is answered `504 Gateway Timeout`.
+//! `send_ctx_with` (or, with the `reqwest-middleware` feature, through a
+//! `ClientWithMiddleware` with `ContextMiddleware`), which gets the budget
+//! minus the hop's reserve, and a downstream too slow for it is answered
+//! `504 Gateway Timeout`.
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use ctx::http::client::{ClientError, DeadlineLayer, SendCtx, Why};
 use ctx::http::{parse_grpc_timeout, ContextLayer, GRPC_TIMEOUT};
-use ctx::Context;
+use ctx::{CancelHandle, Context};
 use ctx_examples_support::{send, serve};
 
 const RESERVE: Duration = Duration::from_millis(50);
@@ -50,17 +52,25 @@ async fn call_downstream(
     }
 }
 
-async fn servers() -> (SocketAddr, ctx::CancelHandle) {
+async fn servers() -> (SocketAddr, CancelHandle) {
+    servers_with(|downstream| {
+        Router::new()
+            .route("/{path}", get(call_downstream))
+            .with_state((reqwest::Client::new(), downstream))
+    })
+    .await
+}
+
+/// The downstream, and in front of it the service under test made by
+/// `front` from the downstream's address.
+async fn servers_with(front: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, CancelHandle) {
     let (root, stop) = Context::background().with_cancel();
     let downstream = Router::new()
         .route("/budget", get(budget))
         .route("/slow", get(slow))
         .layer(ContextLayer::new(root.clone()));
     let downstream = serve(downstream, root.clone()).await.unwrap();
-    let front = Router::new()
-        .route("/{path}", get(call_downstream))
-        .with_state((reqwest::Client::new(), downstream.addr))
-        .layer(ContextLayer::new(root.clone()));
+    let front = front(downstream.addr).layer(ContextLayer::new(root.clone()));
     let front = serve(front, root).await.unwrap();
     (front.addr, stop)
 }
@@ -72,13 +82,14 @@ fn with_budget(path: &str) -> http::Request<String> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn the_downstream_gets_the_budget_minus_the_reserve() {
-    let (front, stop) = servers().await;
+/// Sends `grpc-timeout: 500m` to the `front` of `servers` and asserts that
+/// its downstream was given that minus `RESERVE` (`how` names the client
+/// in the printed budget).
+async fn assert_downstream_budget((front, stop): (SocketAddr, CancelHandle), how: &str) {
     let response = send(front, with_budget("/budget")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let budget = Duration::from_micros(response.body().parse().unwrap());
-    println!("grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}");
+    println!("{how}: grpc-timeout: 500m in, reserve 50 ms: the downstream was given {budget:?}");
     assert!(
         budget <= Duration::from_millis(450),
         "500 ms minus the 50 ms reserve at most: {budget:?}"
@@ -87,22 +98,38 @@ async fn the_downstream_gets_the_budget_minus_the_reserve() {
     stop.cancel();
 }
 
-#[tokio::test]
-async fn a_downstream_too_slow_for_the_budget_is_a_504() {
-    let (front, stop) = servers().await;
+/// Asserts that the `front` of `servers` answers 504 when its downstream is
+/// too slow for the budget.
+async fn assert_slow_downstream_is_504((front, stop): (SocketAddr, CancelHandle)) {
     let response = send(front, with_budget("/slow")).await.unwrap();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     stop.cancel();
 }
 
 #[tokio::test]
-async fn an_upstream_504_maps_back_to_deadline_exceeded() {
+async fn the_downstream_gets_the_budget_minus_the_reserve() {
+    assert_downstream_budget(servers().await, "send_ctx_with").await;
+}
+
+#[tokio::test]
+async fn a_downstream_too_slow_for_the_budget_is_a_504() {
+    assert_slow_downstream_is_504(servers().await).await;
+}
+
+/// An upstream answering every request `504 Gateway Timeout`: its URL.
+async fn gateway_timeout() -> (String, CancelHandle) {
     let (root, stop) = Context::background().with_cancel();
     let upstream = Router::new().route("/", get(|| async { StatusCode::GATEWAY_TIMEOUT }));
     let upstream = serve(upstream, root).await.unwrap();
+    (format!("http://{}/", upstream.addr), stop)
+}
+
+#[tokio::test]
+async fn an_upstream_504_maps_back_to_deadline_exceeded() {
+    let (upstream, stop) = gateway_timeout().await;
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
     let error = reqwest::Client::new()
-        .get(format!("http://{}/", upstream.addr))
+        .get(upstream)
         .send_ctx(&ctx)
         .await
         .unwrap_err();
@@ -131,4 +158,94 @@ async fn nothing_is_sent_below_the_minimum_budget() {
         "{error}"
     );
     assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));
+}
+
+#[cfg(feature = "reqwest-middleware")]
+mod middleware {
+    use super::*;
+    use ctx::http::client::{with_context, ContextMiddleware};
+    use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+
+    fn client() -> ClientWithMiddleware {
+        let hop = DeadlineLayer::new().reserve(RESERVE);
+        ClientBuilder::new(reqwest::Client::new())
+            .with(ContextMiddleware::new(hop))
+            .build()
+    }
+
+    /// The service under test: calls the downstream's `path` through the
+    /// middleware, inside `with_context` with its request's context.
+    async fn call_downstream(
+        ctx: Context<'_>,
+        State((http, downstream)): State<(ClientWithMiddleware, SocketAddr)>,
+        Path(path): Path<String>,
+    ) -> Result<String, ctx::Error> {
+        let url = format!("http://{downstream}/{path}");
+        let call = async {
+            let response = http.get(url).send().await?;
+            Ok::<_, reqwest_middleware::Error>(response.text().await?)
+        };
+        match with_context(&ctx, call).await {
+            Ok(body) => Ok(body),
+            Err(error) => {
+                Err(ContextMiddleware::context_error(&error).expect("the budget ended the call"))
+            }
+        }
+    }
+
+    async fn servers() -> (SocketAddr, CancelHandle) {
+        servers_with(|downstream| {
+            Router::new()
+                .route("/{path}", get(call_downstream))
+                .with_state((client(), downstream))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_downstream_gets_the_budget_minus_the_reserve() {
+        assert_downstream_budget(servers().await, "ContextMiddleware").await;
+    }
+
+    #[tokio::test]
+    async fn a_downstream_too_slow_for_the_budget_is_a_504() {
+        assert_slow_downstream_is_504(servers().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_context_in_the_extensions_is_the_callers() {
+        let (upstream, stop) = gateway_timeout().await;
+        let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(5));
+        let error = client()
+            .get(upstream)
+            .with_extension(ctx.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            ContextMiddleware::context_error(&error),
+            Some(ctx::Error::DeadlineExceeded)
+        );
+        assert!(error.to_string().contains("504 Gateway Timeout"), "{error}");
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_request_under_no_context_is_not_sent() {
+        // Port 9 (discard) is never reached: the request is refused first.
+        let error = client()
+            .get("http://127.0.0.1:9/")
+            .send()
+            .await
+            .unwrap_err();
+        let reqwest_middleware::Error::Middleware(inner) = &error else {
+            panic!("{error}")
+        };
+        assert!(matches!(
+            inner.downcast_ref::<ClientError<reqwest_middleware::Error>>(),
+            Some(ClientError::NoContext)
+        ));
+        assert!(error.to_string().contains("with_context"), "{error}");
+        assert_eq!(ContextMiddleware::context_error(&error), None);
+    }
 }

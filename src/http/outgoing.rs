@@ -1,5 +1,5 @@
 //! The budget of an outgoing call: what `inject`, `DeadlineLayer` and the
-//! reqwest extension all compute, in one place.
+//! reqwest extension and middleware all compute, in one place.
 
 use std::time::Duration;
 

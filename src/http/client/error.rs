@@ -40,7 +40,8 @@ pub enum ClientError<E> {
     /// The request was sent under no context: not with
     /// [`call_with`](super::DeadlineService::call_with), not inside
     /// [`with_context`](super::with_context), and with no root or
-    /// `without_cancel` context in its extensions.
+    /// `without_cancel` context in its extensions (the request's, or the
+    /// middleware extensions of a reqwest-middleware client).
     NoContext,
     /// The wrapped service failed.
     Service(E),
@@ -70,9 +71,10 @@ impl<E: fmt::Display> fmt::Display for ClientError<E> {
         match self {
             ClientError::Context(call) => call.fmt(f),
             ClientError::NoContext => f.write_str(
-                "the request was sent under no context: send it with \
-                 `DeadlineService::call_with(&ctx, request)`, or make the call inside \
-                 `ctx::http::client::with_context(&ctx, call)`",
+                "the request was sent under no context: make the call inside \
+                 `ctx::http::client::with_context(&ctx, call)`, send it with \
+                 `DeadlineService::call_with(&ctx, request)`, or put a root or \
+                 `without_cancel` context in its extensions",
             ),
             ClientError::Service(error) => write!(f, "the call failed: {error}"),
         }

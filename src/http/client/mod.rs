@@ -61,6 +61,9 @@
 //! [`DeadlineHeader`]: super::DeadlineHeader
 
 mod error;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+mod middleware;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 mod reqwest;
@@ -74,6 +77,9 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Request, Response, Uri};
 use tower::{Layer, Service};
 
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub use self::middleware::ContextMiddleware;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use self::reqwest::SendCtx;

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use http::Uri;
-use reqwest::{RequestBuilder, Response};
+use reqwest::{Request, RequestBuilder, Response};
 
 use super::error::upstream_deadline;
 use super::{call_ended, CallError, ClientError, DeadlineLayer};
@@ -114,7 +114,31 @@ async fn send(
     layer: DeadlineLayer,
 ) -> Result<Response, ClientError<reqwest::Error>> {
     let (client, request) = builder.build_split();
-    let mut request = request.map_err(ClientError::Service)?;
+    let request = request.map_err(ClientError::Service)?;
+    execute(
+        ctx,
+        layer,
+        request,
+        |request| client.execute(request),
+        reqwest::Error::is_timeout,
+    )
+    .await
+}
+
+/// Sends `request` under `ctx` as `layer` says (see [`SendCtx`]), through
+/// `send`: a reqwest client's `execute`, or the rest of a middleware
+/// chain. `is_timeout` tells reqwest's own timeout (set to the budget)
+/// among `send`'s errors.
+pub(super) async fn execute<E, F>(
+    ctx: &Context<'_>,
+    layer: DeadlineLayer,
+    mut request: Request,
+    send: impl FnOnce(Request) -> F,
+    is_timeout: impl FnOnce(&E) -> bool,
+) -> Result<Response, ClientError<E>>
+where
+    F: Future<Output = Result<Response, E>>,
+{
     let method = request.method().clone();
     // A reqwest URL is always a valid URI.
     let uri = Uri::try_from(request.url().as_str()).unwrap_or_default();
@@ -130,14 +154,14 @@ async fn send(
         *request.timeout_mut() = Some(budget);
     }
     let (call_ctx, _deadline) = layer.call_context(ctx, end);
-    let response = match call_ctx.run(client.execute(request)).await {
+    let response = match call_ctx.run(send(request)).await {
         Err(error) => {
             return Err(ClientError::Context(call_ended(
                 error, end, &call_ctx, method, uri,
             )))
         }
         // reqwest's timer for the budget fired before the context's.
-        Ok(Err(error)) if error.is_timeout() && end.is_some() => {
+        Ok(Err(error)) if end.is_some() && is_timeout(&error) => {
             let error = crate::Error::DeadlineExceeded;
             return Err(ClientError::Context(call_ended(
                 error, end, &call_ctx, method, uri,
