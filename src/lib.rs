@@ -286,6 +286,21 @@
 //! [`CallError`]: http::client::CallError
 //! [`ctx::Error`]: Error
 //!
+//! # Reaching the work
+//!
+//! A context is worth passing when the work takes it. With the `postgres`
+//! and `sqlx` features, `ctx::postgres` (tokio-postgres over a
+//! deadpool-postgres pool) and `ctx::sqlx` (sqlx's `PgPool`) run every
+//! statement under the caller's context, in the shape of Go's
+//! `database/sql`: when the context ends, the caller returns at once, the
+//! statement stops on the server, and the connection is made clean (or
+//! discarded) off the caller's task before the pool sees it again; a
+//! transaction is committed whole or not at all. With the `reqwest` feature,
+//! `.send_ctx(&ctx)` on a reqwest request (and, with `reqwest-middleware`,
+//! a middleware) sends it as the client layer sends tower requests: the
+//! remaining budget minus a reserve in the deadline headers, the trace, the
+//! call raced against the context, an upstream timeout mapped back.
+//!
 //! # Merging two contexts
 //!
 //! [`a.merge(&b)`](Context::merge) is a context done as soon as `a` or `b`
