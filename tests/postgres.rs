@@ -447,25 +447,22 @@ impl Tally {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_cancellations_under_load_through_tokio_postgres() {
-    make_tables().await;
-    let pool = tokio_postgres_pool(16);
-    let count = stress_count();
+/// Places `count` orders from 64 tasks at once, each under a random
+/// budget, through `place`; how they ended.
+async fn place_under_random_cancellations<F, Fut>(count: usize, place: F) -> Tally
+where
+    F: Fn(Context<'static>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), (Option<ctx::Error>, String)>> + Send,
+{
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<_> = (0..64)
         .map(|_| {
-            let (pool, next) = (pool.clone(), next.clone());
+            let (place, next) = (place.clone(), next.clone());
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
                     let (ctx, _cancel) = Context::background().with_timeout(random_budget());
-                    let result = orders::place_with_tokio_postgres(&ctx, &pool, "stress-tp").await;
-                    tally.add(
-                        result
-                            .map(drop)
-                            .map_err(|e| (e.context_error(), e.to_string())),
-                    );
+                    tally.add(place(ctx).await);
                 }
                 tally
             })
@@ -478,64 +475,62 @@ async fn random_cancellations_under_load_through_tokio_postgres() {
         total.cut += tally.cut;
         total.broken.extend(tally.broken);
     }
+    assert_eq!(total.placed + total.cut + total.broken.len(), count);
+    total
+}
+
+impl Tally {
+    /// Asserts that nothing broke and nothing was half committed.
+    async fn assert_clean(&self, driver: &str) {
+        assert!(
+            self.broken.is_empty(),
+            "{} broken: {:?}",
+            self.broken.len(),
+            &self.broken[..self.broken.len().min(5)]
+        );
+        assert_eq!(partial_commits(&observer().await).await, 0);
+        println!(
+            "{driver}: {} placed, {} cut, 0 broken, 0 partial commits",
+            self.placed, self.cut
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_cancellations_under_load_through_tokio_postgres() {
+    make_tables().await;
+    let pool = tokio_postgres_pool(16);
+    let placing = pool.clone();
+    let tally = place_under_random_cancellations(stress_count(), move |ctx| {
+        let pool = placing.clone();
+        async move {
+            let result = orders::place_with_tokio_postgres(&ctx, &pool, "stress-tp").await;
+            result
+                .map(drop)
+                .map_err(|e| (e.context_error(), e.to_string()))
+        }
+    })
+    .await;
     tokio_postgres_settled(&pool).await;
     tokio_postgres_all_answer(&pool).await;
-    assert_eq!(total.placed + total.cut + total.broken.len(), count);
-    assert!(
-        total.broken.is_empty(),
-        "{} broken: {:?}",
-        total.broken.len(),
-        &total.broken[..total.broken.len().min(5)]
-    );
-    assert_eq!(partial_commits(&observer().await).await, 0);
-    println!(
-        "tokio-postgres: {} placed, {} cut, 0 broken, 0 partial commits",
-        total.placed, total.cut
-    );
+    tally.assert_clean("tokio-postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_cancellations_under_load_through_sqlx() {
     make_tables().await;
     let pool = sqlx_pool(16).await;
-    let count = stress_count();
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let workers: Vec<_> = (0..64)
-        .map(|_| {
-            let (pool, next) = (pool.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut tally = Tally::default();
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
-                    let (ctx, _cancel) = Context::background().with_timeout(random_budget());
-                    let result = orders::place_with_sqlx(&ctx, &pool, "stress-sqlx").await;
-                    tally.add(
-                        result
-                            .map(drop)
-                            .map_err(|e| (e.context_error(), e.to_string())),
-                    );
-                }
-                tally
-            })
-        })
-        .collect();
-    let mut total = Tally::default();
-    for worker in workers {
-        let tally = worker.await.unwrap();
-        total.placed += tally.placed;
-        total.cut += tally.cut;
-        total.broken.extend(tally.broken);
-    }
+    let placing = pool.clone();
+    let tally = place_under_random_cancellations(stress_count(), move |ctx| {
+        let pool = placing.clone();
+        async move {
+            let result = orders::place_with_sqlx(&ctx, &pool, "stress-sqlx").await;
+            result
+                .map(drop)
+                .map_err(|e| (e.context_error(), e.to_string()))
+        }
+    })
+    .await;
     sqlx_all_answer(&pool).await;
-    assert_eq!(total.placed + total.cut + total.broken.len(), count);
-    assert!(
-        total.broken.is_empty(),
-        "{} broken: {:?}",
-        total.broken.len(),
-        &total.broken[..total.broken.len().min(5)]
-    );
-    assert_eq!(partial_commits(&observer().await).await, 0);
-    println!(
-        "sqlx: {} placed, {} cut, 0 broken, 0 partial commits",
-        total.placed, total.cut
-    );
+    tally.assert_clean("sqlx").await;
 }
