@@ -500,6 +500,19 @@ async fn state_and_ctx_extract_together() {
 
 /// Reads from `stream` until `needle` has arrived (or the stream ends);
 /// returns everything read.
+/// A raw HTTP/1.1 client that asked for `/stream` and read its head and
+/// first chunk, still connected.
+async fn first_chunk_of_stream(server: &Server) -> TcpStream {
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let received = within("the first chunk", read_until(&mut client, "chunk 1")).await;
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    client
+}
+
 async fn read_until(stream: &mut TcpStream, needle: &str) -> String {
     let mut raw = Vec::new();
     let mut buf = [0; 1024];
@@ -572,13 +585,7 @@ async fn a_client_leaving_mid_body_ends_the_request_as_abandoned() {
     let (app, mut contexts) = streaming_app(root.clone(), None);
     let server = serve(app, root).await.unwrap();
 
-    let mut client = TcpStream::connect(server.addr).await.unwrap();
-    client
-        .write_all(b"GET /stream HTTP/1.1\r\nhost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let received = within("the first chunk", read_until(&mut client, "chunk 1")).await;
-    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    let client = first_chunk_of_stream(&server).await;
     let ctx = contexts.recv().await.unwrap();
     assert!(!ctx.is_done(), "the body is still streaming");
     drop(client);
@@ -751,13 +758,7 @@ async fn a_context_stream_stops_when_the_client_leaves() {
         .layer(ContextLayer::new(root.clone()));
     let server = serve(app, root).await.unwrap();
 
-    let mut client = TcpStream::connect(server.addr).await.unwrap();
-    client
-        .write_all(b"GET /stream HTTP/1.1\r\nhost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let received = within("the first chunk", read_until(&mut client, "chunk 1")).await;
-    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    let client = first_chunk_of_stream(&server).await;
     drop(client);
 
     within("the stream's end", stream_dropped.recv()).await;
