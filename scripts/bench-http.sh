@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The cost per request over loopback, as a user feels it: wrk (Debian's)
+# against the hello-world servers of benches/routers.rs (the bench target
+# `http_server`), one fresh server process per measurement, on 127.0.0.1
+# only. Every round measures every row, each round starting one row later
+# than the one before, so a change in the machine's load spreads over the
+# rows; each row's figure is the median of its rounds, and the ratios are
+# of medians. Prints a markdown table.
+#
+# Rows: the servers `bare`, `timeout` (tower-http's TimeoutLayer),
+# `context` (ContextLayer), `yield_plain` and `yield_ctx_fn` (a handler
+# with one `yield_now().await`, plain and as a `#[ctx_fn]`, both behind
+# ContextLayer); `bare+headers` and `context+headers` send the incoming
+# headers `http_server --headers` prints (a deadline, a request id, a
+# trace context).
+#
+# Environment (defaults): ROUNDS (3), WRK_THREADS (1), WRK_CONNECTIONS
+# (64), WRK_DURATION (4s), WRK_WARMUP (1s, a run not counted, on the same
+# server first), SERVER_THREADS (1: a current-thread runtime; more: a
+# multi-thread runtime with that many workers). Each wrk run is bounded by
+# `timeout`, and every server started is killed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${ROUNDS:-3}
+wrk_threads=${WRK_THREADS:-1}
+connections=${WRK_CONNECTIONS:-64}
+duration=${WRK_DURATION:-4s}
+warmup=${WRK_WARMUP:-1s}
+server_threads=${SERVER_THREADS:-1}
+rows=(bare bare+headers timeout context context+headers yield_plain yield_ctx_fn)
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+# The server binary, built with the release profile; its path from cargo.
+server_bin=$(cargo bench -p ctx-benches --bench http_server --no-run --message-format=json 2>/dev/null |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "http_server" and message.get("executable"):
+        print(message["executable"])
+')
+if [[ -z $server_bin ]]; then
+  echo "bench-http.sh: building the http_server bench target failed:" >&2
+  cargo bench -p ctx-benches --bench http_server --no-run >&2
+  exit 1
+fi
+
+headers=()
+while IFS= read -r header; do
+  headers+=(-H "$header")
+done < <("$server_bin" --headers)
+
+work=$(mktemp -d)
+server_pid=
+stop_server() {
+  if [[ -n $server_pid ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+  fi
+}
+trap 'stop_server; rm -rf "$work"' EXIT
+
+# Seconds in a wrk duration (`4s`, `1m`, `500ms` rounds up to 1).
+seconds() {
+  python3 -c '
+import re, sys
+value, unit = re.fullmatch(r"(\d+)(ms|s|m|h)?", sys.argv[1]).groups()
+print(max(1, -(-int(value) * {"ms": 1, "s": 1000, "m": 60000, "h": 3600000}[unit or "s"] // 1000)))
+' "$1"
+}
+bound=$(($(seconds "$duration") + $(seconds "$warmup") + 20))
+
+# Starts the server of a row and waits for its address (the first line of
+# its stdout), set in `address`. Runs in the script's own shell (never in a
+# `$(...)`), so that `server_pid` is the one the exit trap kills.
+start_server() {
+  local server=$1
+  "$server_bin" "$server" "$server_threads" >"$work/address" 2>"$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    if [[ -s $work/address ]]; then
+      address=$(head -n1 "$work/address")
+      return
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  echo "bench-http.sh: the $server server did not start:" >&2
+  cat "$work/server.err" >&2
+  exit 1
+}
+
+# One measurement of a row, its req/s set in `rate`.
+measure() {
+  local row=$1 extra=()
+  if [[ $row == *+headers ]]; then
+    extra=("${headers[@]}")
+  fi
+  start_server "${row%+headers}"
+  local wrk=(wrk -t"$wrk_threads" -c"$connections" "${extra[@]}" "http://$address/")
+  timeout "$bound" "${wrk[@]}" -d"$warmup" >/dev/null
+  timeout "$bound" "${wrk[@]}" -d"$duration" >"$work/wrk.out"
+  stop_server
+  if grep -q -e 'Non-2xx' -e 'Socket errors' "$work/wrk.out"; then
+    echo "bench-http.sh: $row: wrk saw errors:" >&2
+    cat "$work/wrk.out" >&2
+  fi
+  rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+}
+
+declare -A results
+for round in $(seq "$rounds"); do
+  for i in "${!rows[@]}"; do
+    row=${rows[$(((i + round - 1) % ${#rows[@]}))]}
+    measure "$row"
+    echo "round $round: $row $rate req/s" >&2
+    results[$row]+="$rate "
+  done
+done
+
+others=$(ps -eo pcpu=,comm= | awk '$1 > 20 && $2 !~ /^(wrk|http_server|ps|awk|bash)/' | wc -l)
+echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); other processes above 20% CPU: $others"
+echo "- command: \`ROUNDS=$rounds WRK_THREADS=$wrk_threads WRK_CONNECTIONS=$connections WRK_DURATION=$duration WRK_WARMUP=$warmup SERVER_THREADS=$server_threads scripts/bench-http.sh\` ($(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2))"
+echo
+for row in "${rows[@]}"; do
+  echo "$row ${results[$row]}"
+done | python3 -c '
+import statistics, sys
+rounds = {}
+for line in sys.stdin:
+    row, *rates = line.split()
+    rounds[row] = [float(rate) for rate in rates]
+median = {row: statistics.median(rates) for row, rates in rounds.items()}
+bare = median["bare"]
+# Each row against bare axum, and against the row it differs from by one thing.
+twin = {"bare+headers": "bare", "context+headers": "bare+headers", "yield_ctx_fn": "yield_plain"}
+print("| row | req/s per round | median req/s | / bare | / its twin |")
+print("|---|---|---|---|---|")
+for row, rates in rounds.items():
+    pair = twin.get(row)
+    against = f"{median[row] / median[pair]:.3f} (/ {pair})" if pair else ""
+    per_round = ", ".join(f"{rate:.0f}" for rate in rates)
+    print(f"| {row} | {per_round} | {median[row]:.0f} | {median[row] / bare:.3f} | {against} |")
+'
