@@ -190,10 +190,11 @@ where
     let values = parent.without_cancel();
     let (ctx, budget) = match timeout {
         Some(timeout) => {
-            let (ctx, cancel) = values.with_timeout(timeout);
+            // The budget ends the work; nothing else does (its handle's
+            // drop does not cancel).
+            let (ctx, _) = values.with_timeout(timeout);
             let budget = Budget {
                 ctx: ctx.clone(),
-                _cancel: cancel,
                 timeout,
             };
             (ctx, Some(budget))

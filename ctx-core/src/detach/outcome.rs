@@ -12,7 +12,6 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use super::tracker::{DetachedTracker, Ending};
 use crate::context::Context;
 use crate::error::Error;
-use crate::handle::CancelHandle;
 
 /// What a `#[detached]` fn returns: a `Result` whose error can be logged.
 ///
@@ -49,8 +48,6 @@ pub(crate) struct Budget {
     /// The work's context: an `Err` once it is past its deadline is a
     /// timeout.
     pub(crate) ctx: Context<'static>,
-    /// Keeps the deadline armed as long as the work runs.
-    pub(crate) _cancel: CancelHandle,
     pub(crate) timeout: Duration,
 }
 
