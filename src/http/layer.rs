@@ -17,7 +17,7 @@ use super::deadline_header::{DeadlineHeader, DeadlineHeaderError};
 use super::ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
 use super::incoming::{bad_request, IncomingDeadline, RejectionBody};
 use super::request_context;
-use crate::{CancelCauseHandle, CancelHandle, Context, RequestEnded};
+use crate::{CancelCauseHandle, Context, RequestEnded};
 
 /// A tower [`Layer`](https://docs.rs/tower/0.5/tower/trait.Layer.html) that
 /// gives every request a [`Context`], as Go's `net/http` does.
@@ -290,16 +290,13 @@ impl<S> ContextService<S> {
     /// it has a budget, and the guard that ends it.
     fn request_context(&self, timeout: Option<Duration>) -> (Context<'static>, Guard) {
         let (ctx, cancel) = self.root.with_cancel_cause();
-        let (ctx, deadline) = match timeout {
-            Some(timeout) => {
-                let (ctx, handle) = ctx.with_timeout(timeout);
-                (ctx, Some(handle))
-            }
-            None => (ctx, None),
+        // The deadline's own end is its timer; the guard ends its parent.
+        let ctx = match timeout {
+            Some(timeout) => ctx.with_timeout(timeout).0,
+            None => ctx,
         };
         let guard = Guard {
             cancel,
-            _deadline: deadline,
             _in_flight: self.requests.as_ref().map(TaskTracker::token),
         };
         (ctx, guard)
@@ -379,11 +376,10 @@ impl SpanSlot {
 
 /// The end of a request's context: cancels it, with
 /// [`RequestEnded::Abandoned`] when dropped unless [`end`](Guard::end)
-/// said otherwise first. Also holds the request's deadline and its place
-/// among the requests in flight, released with it.
+/// said otherwise first. Also holds the request's place among the
+/// requests in flight, released with it.
 pub(super) struct Guard {
     cancel: CancelCauseHandle,
-    _deadline: Option<CancelHandle>,
     _in_flight: Option<TaskTrackerToken>,
 }
 

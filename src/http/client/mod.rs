@@ -87,7 +87,7 @@ pub use error::{CallError, ClientError, Why};
 
 use super::deadline_header::DeadlineHeader;
 use super::outgoing::{CallEnd, Outgoing, Refused};
-use crate::{CancelHandle, Context, DoneOwned, Error, Instant};
+use crate::{Context, DoneOwned, Error, Instant};
 
 /// A tower [`Layer`] that sends every request under the caller's context:
 /// see the [module docs](self).
@@ -225,19 +225,12 @@ impl DeadlineLayer {
     }
 
     /// The context a call runs under: the caller's, or a child ending at
-    /// the call's end when a reserve makes that earlier (the handle keeps
-    /// its deadline armed while the call runs).
-    pub(crate) fn call_context<'a>(
-        &self,
-        ctx: &Context<'a>,
-        end: CallEnd,
-    ) -> (Context<'a>, Option<CancelHandle>) {
+    /// the call's end when a reserve makes that earlier (its deadline ends
+    /// it; nothing else needs to).
+    pub(crate) fn call_context<'a>(&self, ctx: &Context<'a>, end: CallEnd) -> Context<'a> {
         match end {
-            Some((end, _)) if !self.outgoing.reserve.is_zero() => {
-                let (call_ctx, cancel) = ctx.with_deadline(end);
-                (call_ctx, Some(cancel))
-            }
-            _ => (ctx.clone(), None),
+            Some((end, _)) if !self.outgoing.reserve.is_zero() => ctx.with_deadline(end).0,
+            _ => ctx.clone(),
         }
     }
 }
@@ -315,7 +308,7 @@ impl<S> DeadlineService<S> {
                 ResponseFuture::failed(Failure::Call(CallError::new(error, hop.0, hop.1, why)))
             }
             Ok(end) => {
-                let (call_ctx, cancel) = self.layer.call_context(ctx, end);
+                let call_ctx = self.layer.call_context(ctx, end);
                 ResponseFuture {
                     state: State::Calling {
                         call: self.inner.call(request),
@@ -323,7 +316,6 @@ impl<S> DeadlineService<S> {
                         call_ctx,
                         end,
                         hop,
-                        _cancel: cancel,
                     },
                 }
             }
@@ -430,8 +422,6 @@ pin_project_lite::pin_project! {
             // When the call ends, and the budget the upstream was given.
             end: Option<(Instant, Duration)>,
             hop: (Method, Uri),
-            // Keeps the call's deadline armed while the call runs.
-            _cancel: Option<CancelHandle>,
         },
         Failed {
             failure: Option<Failure>,

@@ -153,7 +153,7 @@ where
     if let Some((_, budget)) = end {
         *request.timeout_mut() = Some(budget);
     }
-    let (call_ctx, _deadline) = layer.call_context(ctx, end);
+    let call_ctx = layer.call_context(ctx, end);
     let response = match call_ctx.run(send(request)).await {
         Err(error) => {
             return Err(ClientError::Context(call_ended(
