@@ -18,10 +18,10 @@
 //! sized some of their samples at one iteration, from a slow first one).
 //!
 //! Translation notes (each one keeps Go's shape):
-//! - Go's `cancel` funcs are Rust's `CancelHandle`s, and dropping a handle
-//!   cancels. Where Go discards a cancel func (`root, _ = WithCancel(root)`),
-//!   we keep the handles and drop them at the end of the op, innermost
-//!   first, as scopes would.
+//! - Go's `cancel` funcs are Rust's `CancelHandle`s; dropping one does not
+//!   cancel, as discarding a cancel func does not. Where Go discards a
+//!   cancel func (`root, _ = WithCancel(root)`), we keep the handles and
+//!   drop them at the end of the op, innermost first, as scopes would.
 //! - Go's values are keyed by `any` (the ints 0..depth, looked up with the
 //!   missing key -1); ours are keyed by type, so depth `d` is `d` distinct
 //!   key types `Key<0>`..`Key<d-1>`, looked up with the missing type `Miss`.

@@ -2,8 +2,8 @@
 //!
 //! Each group has a `ctx` and a `tokio_util` benchmark doing the same work:
 //! - `ChildChurn`: a child created and dropped under one long-lived parent
-//!   (a `CancelHandle` drop cancels the child and unlinks it; a child
-//!   token's drop unlinks it), on 1 and 2 threads.
+//!   (the child and its `CancelHandle` dropped, uncancelled: it is freed;
+//!   a child token's drop unlinks it), on 1 and 2 threads.
 //! - `IsCancelledContended`: `is_done()` / `is_cancelled()` on 2 threads
 //!   while a third thread keeps creating and dropping children of the same
 //!   parent.

@@ -460,7 +460,8 @@ fn child_churn_under_one_parent() {
                         }
                         // Stop the after-func, then drop everything.
                         1 => assert!(stop.stop(), "stopped on a live context"),
-                        // Just drop (the handle's drop cancels).
+                        // Just drop: the last owner goes with the after-func
+                        // registered, which cancels the child on the way out.
                         _ => {
                             due.fetch_add(1, Ordering::SeqCst);
                         }
