@@ -296,7 +296,7 @@ impl<S> ContextService<S> {
             None => ctx,
         };
         let guard = Guard {
-            cancel,
+            cancel: Some(cancel),
             _in_flight: self.requests.as_ref().map(TaskTracker::token),
         };
         (ctx, guard)
@@ -379,21 +379,29 @@ impl SpanSlot {
 /// said otherwise first. Also holds the request's place among the
 /// requests in flight, released with it.
 pub(super) struct Guard {
-    cancel: CancelCauseHandle,
+    /// `None` once the request's context is ended.
+    cancel: Option<CancelCauseHandle>,
     _in_flight: Option<TaskTrackerToken>,
 }
 
 impl Guard {
     /// Ends the request's context, saying why.
-    pub(super) fn end(self, why: RequestEnded) {
-        // First cancellation wins: the drop's `Abandoned` is then a no-op.
-        self.cancel.cancel(why);
+    pub(super) fn end(mut self, why: RequestEnded) {
+        self.end_once(why);
+    }
+
+    /// Ends the request's context, unless it was ended already: a cause is
+    /// built (two allocations) for the one cancellation that counts.
+    fn end_once(&mut self, why: RequestEnded) {
+        if let Some(cancel) = self.cancel.take() {
+            cancel.cancel(why);
+        }
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.cancel.cancel(RequestEnded::Abandoned);
+        self.end_once(RequestEnded::Abandoned);
     }
 }
 
