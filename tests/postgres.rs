@@ -15,7 +15,7 @@ mod orders;
 
 use std::time::Duration;
 
-use ctx::testing::CancelPoints;
+use ctx::testing::{CancelPoints, Outcome};
 use ctx::Context;
 use sqlx::postgres::PgPoolOptions;
 use tokio_postgres::NoTls;
@@ -310,11 +310,69 @@ struct Swept {
     partial_commits: i64,
 }
 
+impl Swept {
+    /// Looks, from outside the pools, at what placing the order `body`
+    /// left in the database.
+    async fn look(placed: Result<i64, Option<ctx::Error>>, body: &str) -> Swept {
+        let observer = observer().await;
+        let committed: i64 = observer
+            .query_one("SELECT count(*) FROM orders o JOIN outbox b ON b.order_id = o.id WHERE o.body = $1", &[&body])
+            .await
+            .unwrap()
+            .get(0);
+        Swept {
+            placed,
+            committed: committed == 1,
+            partial_commits: partial_commits(&observer).await,
+        }
+    }
+}
+
+/// The runs of a sweep, checked one by one.
+#[derive(Default)]
+struct Sweep {
+    points: usize,
+    refused: usize,
+}
+
+impl Sweep {
+    /// What the caller was told is what the database holds: an order
+    /// placed is committed whole, one refused is not there at all. A
+    /// cancellation that lands while `COMMIT` is in flight (not raced, as
+    /// Go's `Tx.Commit`) lets the order be placed.
+    fn check(&mut self, outcome: Outcome<Swept>) {
+        self.points += 1;
+        let swept = outcome.output;
+        assert_eq!(swept.partial_commits, 0, "{swept:?}");
+        match (&swept.placed, outcome.cancelled_at) {
+            (Ok(_), _) => assert!(swept.committed, "{swept:?}"),
+            (Err(error), Some(_)) => {
+                assert_eq!(*error, Some(ctx::Error::Canceled), "{swept:?}");
+                assert!(!swept.committed, "{swept:?}");
+                self.refused += 1;
+            }
+            (Err(_), None) => panic!("the uncancelled run failed: {swept:?}"),
+        }
+    }
+
+    /// Asserts that the sweep cancelled at each of `checkpoints` (named
+    /// for the message), and that cancellations before `COMMIT` refused
+    /// the order.
+    fn assert_covered(&self, checkpoints: &str) {
+        let Sweep { points, refused } = self;
+        assert!(*points >= 4, "{checkpoints} are checkpoints: {points} runs");
+        assert!(
+            *refused >= 3,
+            "cancelled before COMMIT, the order is refused: {refused} runs"
+        );
+    }
+}
+
 #[test]
 fn cancel_points_sweep_of_the_order_transaction_through_tokio_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(make_tables());
-    let (mut points, mut refused) = (0, 0);
+    let mut sweep = Sweep::default();
     CancelPoints::new(|ctx| async move {
         // The database is real I/O: the run keeps tokio's real clock (the
         // harness' paused one would jump to the first timer while a
@@ -325,96 +383,28 @@ fn cancel_points_sweep_of_the_order_transaction_through_tokio_postgres() {
         let placed = orders::place_with_tokio_postgres(&ctx, &pool, &body).await;
         tokio_postgres_settled(&pool).await;
         tokio_postgres_all_answer(&pool).await;
-        let observer = observer().await;
-        let committed: i64 = observer
-            .query_one("SELECT count(*) FROM orders o JOIN outbox b ON b.order_id = o.id WHERE o.body = $1", &[&body])
-            .await
-            .unwrap()
-            .get(0);
-        Swept {
-            placed: placed.map_err(|error| error.context_error()),
-            committed: committed == 1,
-            partial_commits: partial_commits(&observer).await,
-        }
+        Swept::look(placed.map_err(|error| error.context_error()), &body).await
     })
-    .check(|outcome| {
-        points += 1;
-        let swept = outcome.output;
-        assert_eq!(swept.partial_commits, 0, "{swept:?}");
-        // What the caller was told is what the database holds: an order
-        // placed is committed whole, one refused is not there at all. A
-        // cancellation that lands while `COMMIT` is in flight (not raced,
-        // as Go's `Tx.Commit`) lets the order be placed.
-        match (&swept.placed, outcome.cancelled_at) {
-            (Ok(_), _) => assert!(swept.committed, "{swept:?}"),
-            (Err(error), Some(_)) => {
-                assert_eq!(*error, Some(ctx::Error::Canceled), "{swept:?}");
-                assert!(!swept.committed, "{swept:?}");
-                refused += 1;
-            }
-            (Err(_), None) => panic!("the uncancelled run failed: {swept:?}"),
-        }
-    });
-    assert!(
-        points >= 4,
-        "get, BEGIN and both inserts are checkpoints: {points} runs"
-    );
-    assert!(
-        refused >= 3,
-        "cancelled before COMMIT, the order is refused: {refused} runs"
-    );
+    .check(|outcome| sweep.check(outcome));
+    sweep.assert_covered("get, BEGIN and both inserts");
 }
 
 #[test]
 fn cancel_points_sweep_of_the_order_transaction_through_sqlx() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(make_tables());
-    let (mut points, mut refused) = (0, 0);
+    let mut sweep = Sweep::default();
     CancelPoints::new(|ctx| async move {
         tokio::time::resume(); // see the tokio-postgres sweep
         let pool = sqlx_pool(2).await;
         let body = format!("sweep-sqlx-{}", fastrand::u64(..));
         let placed = orders::place_with_sqlx(&ctx, &pool, &body).await;
         sqlx_all_answer(&pool).await;
-        let observer = observer().await;
-        let committed: i64 = observer
-            .query_one("SELECT count(*) FROM orders o JOIN outbox b ON b.order_id = o.id WHERE o.body = $1", &[&body])
-            .await
-            .unwrap()
-            .get(0);
         pool.inner().close().await;
-        Swept {
-            placed: placed.map_err(|error| error.context_error()),
-            committed: committed == 1,
-            partial_commits: partial_commits(&observer).await,
-        }
+        Swept::look(placed.map_err(|error| error.context_error()), &body).await
     })
-    .check(|outcome| {
-        points += 1;
-        let swept = outcome.output;
-        assert_eq!(swept.partial_commits, 0, "{swept:?}");
-        // What the caller was told is what the database holds: an order
-        // placed is committed whole, one refused is not there at all. A
-        // cancellation that lands while `COMMIT` is in flight (not raced,
-        // as Go's `Tx.Commit`) lets the order be placed.
-        match (&swept.placed, outcome.cancelled_at) {
-            (Ok(_), _) => assert!(swept.committed, "{swept:?}"),
-            (Err(error), Some(_)) => {
-                assert_eq!(*error, Some(ctx::Error::Canceled), "{swept:?}");
-                assert!(!swept.committed, "{swept:?}");
-                refused += 1;
-            }
-            (Err(_), None) => panic!("the uncancelled run failed: {swept:?}"),
-        }
-    });
-    assert!(
-        points >= 4,
-        "acquire, BEGIN and both inserts are checkpoints: {points} runs"
-    );
-    assert!(
-        refused >= 3,
-        "cancelled before COMMIT, the order is refused: {refused} runs"
-    );
+    .check(|outcome| sweep.check(outcome));
+    sweep.assert_covered("acquire, BEGIN and both inserts");
 }
 
 fn stress_count() -> usize {
