@@ -425,6 +425,31 @@ async fn huge_timeouts_are_no_deadline_and_far_deadlines_fire() {
     assert_eq!(forever.err(), None);
 }
 
+/// The last instant there is, as a deadline: armed like any other, and the
+/// timer keeps firing the deadlines before it.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_at_the_last_instant_leaves_the_timer_working() {
+    let now = Instant::now();
+    let fits = |ahead: Duration| now.checked_add(ahead).is_some();
+    let (mut low, mut high) = (Duration::ZERO, Duration::MAX);
+    while high - low > Duration::from_nanos(1) {
+        let middle = low + (high - low) / 2;
+        if fits(middle) {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    let last = now + low;
+    let (at_last, _c1) = Context::background().with_deadline(last);
+    assert_eq!(at_last.deadline(), Some(last));
+    // The timer's driver runs, and sleeps until the earliest deadline.
+    tokio::task::yield_now().await;
+    let (soon, _c2) = Context::background().with_timeout(Duration::from_secs(1));
+    assert_eq!(soon.done().await, Error::DeadlineExceeded);
+    assert_eq!(at_last.err(), None);
+}
+
 /// `remaining` is the time left before the deadline: `None` without one,
 /// zero once it has passed.
 #[tokio::test(start_paused = true)]

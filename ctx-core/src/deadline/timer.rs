@@ -57,6 +57,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
+use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
 use tokio::runtime::{self, Handle};
@@ -72,6 +73,13 @@ use crate::sync::{Arc, Weak};
 /// shard (and its driver task) exists only once a thread arms a deadline
 /// in it, so an unused slot costs nothing.
 const SHARDS: usize = 32;
+
+/// The longest a driver sleeps at once. tokio's timer cannot sleep until
+/// any instant (it rounds a wake-up up to the next millisecond, which
+/// overflows at the last instants there are), so a driver whose earliest
+/// deadline is further away than this wakes after this long, finds
+/// nothing due, and sleeps again.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
 /// A shard's heap is swept no sooner than at this many entries.
 const SWEEP_AT_LEAST: usize = 64;
@@ -381,11 +389,15 @@ async fn drive(shard: CloseOnDrop) {
         // after this read still wakes the sleep below.
         let mut earlier = pin!(shard.earlier.notified());
         earlier.as_mut().enable();
-        let (due, next) = shard.lock().take_due(Instant::now());
+        let now = Instant::now();
+        let (due, next) = shard.lock().take_due(now);
         due.into_iter().for_each(Due::fire);
         match next {
             Some(next) => {
-                let mut sleep = pin!(sleep_until(next));
+                let wake_at = now
+                    .checked_add(LONGEST_SLEEP)
+                    .map_or(next, |longest| next.min(longest));
+                let mut sleep = pin!(sleep_until(wake_at));
                 poll_fn(|cx| {
                     if sleep.as_mut().poll(cx).is_ready() || earlier.as_mut().poll(cx).is_ready() {
                         Poll::Ready(())
@@ -402,8 +414,6 @@ async fn drive(shard: CloseOnDrop) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::error::into_cause;
     use crate::Context;
