@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ctx::Context;
+use ctx_core::testing::registrations;
 use tokio_util::sync::CancellationToken;
 
 mod waited_on;
@@ -192,7 +193,7 @@ fn main() {
             ms(elapsed),
             peak,
             after,
-            parent.debug_registrations()
+            registrations(&parent)
         ),
         format!(
             "{}, peak +{} B, after +{} B",
@@ -215,7 +216,7 @@ fn main() {
         let before = reset_peak();
         let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(ctx.done_owned())).collect();
         // Every waiter registered: all polled once.
-        while ctx.debug_registrations() < n {
+        while registrations(&ctx) < n {
             tokio::task::yield_now().await;
         }
         let mem = LIVE.load(Relaxed) - before;

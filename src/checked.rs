@@ -68,7 +68,7 @@ pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
 #[track_caller]
 pub fn check<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Option<Error> {
     #[cfg(feature = "testing")]
-    ctx_core::__testing::reached();
+    ctx_core::testing::reached();
     ctx_core::__checked::check(ctx.as_context())
 }
 

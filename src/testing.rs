@@ -103,7 +103,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
-use ctx_core::__testing::{observe, Event, Reached};
+use ctx_core::testing::{observe, Event, Reached};
 
 use crate::Context;
 

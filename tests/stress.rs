@@ -21,6 +21,7 @@ use std::thread;
 use std::time::Duration;
 
 use ctx::{CancelCauseHandle, CancelHandle, Context, Error};
+use ctx_core::testing::{armed_deadlines, registrations};
 // Seeded, so every run shuffles and builds the same way and a failure
 // names its seed.
 use fastrand::Rng;
@@ -108,7 +109,7 @@ fn simultaneous_cancels() {
 
         for (i, (ctx, _, parent)) in nodes.iter().enumerate() {
             assert_eq!(ctx.err(), Some(Error::Canceled), "seed {seed} node {i}");
-            assert_eq!(ctx.debug_registrations(), 0, "seed {seed} node {i}");
+            assert_eq!(registrations(ctx), 0, "seed {seed} node {i}");
             let cause = cause_text(ctx).unwrap();
             if cause != format!("node {i}") {
                 assert_eq!(
@@ -190,7 +191,7 @@ fn interlocked_cancels() {
             grandchild_cause == child_cause || grandchild_cause == "after_func",
             "round {round}: {grandchild_cause} under {child_cause}"
         );
-        assert_eq!(parent.debug_registrations(), 0, "round {round}");
+        assert_eq!(registrations(&parent), 0, "round {round}");
     }
 }
 
@@ -359,7 +360,7 @@ fn deadline_vs_handle_churn() {
         runtime.block_on(task).unwrap();
     }
     assert_eq!(parent.err(), None);
-    assert_eq!(parent.debug_registrations(), 0);
+    assert_eq!(registrations(&parent), 0);
 }
 
 /// Deadlines armed from many threads at once, each into its own shard of
@@ -410,10 +411,7 @@ fn deadlines_from_many_threads_fire_once_each() {
     for task in tasks {
         runtime.block_on(task).unwrap();
     }
-    assert_eq!(
-        runtime.block_on(async { Context::debug_armed_deadlines() }),
-        0
-    );
+    assert_eq!(runtime.block_on(async { armed_deadlines() }), 0);
 }
 
 /// Many threads creating and dropping children (with grandchildren,
@@ -497,7 +495,7 @@ fn child_churn_under_one_parent() {
     }
     assert_eq!(parent.err(), None);
     assert_eq!(
-        parent.debug_registrations(),
+        registrations(&parent),
         0,
         "a churned child stayed registered"
     );
@@ -553,7 +551,7 @@ fn child_churn_vs_parent_cancel() {
             t.join().unwrap();
         }
         assert_eq!(cause_text(&parent).as_deref(), Some("parent"));
-        assert_eq!(parent.debug_registrations(), 0);
+        assert_eq!(registrations(&parent), 0);
     }
 }
 
@@ -608,7 +606,7 @@ fn children_freed_by_their_handles_vs_parent_cancel() {
         for t in churners {
             t.join().unwrap();
         }
-        assert_eq!(parent.debug_registrations(), 0);
+        assert_eq!(registrations(&parent), 0);
         assert_after_funcs_ran(&ran, due.load(Ordering::SeqCst));
     }
 }
@@ -639,7 +637,7 @@ fn many_waiters_one_cancel() {
         for task in tasks {
             assert_eq!(runtime.block_on(task).unwrap(), Error::Canceled);
         }
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     }
 }
 
@@ -674,7 +672,7 @@ fn waiters_on_unattached_descendants_one_cancel() {
             assert_eq!(child.as_deref(), Some("shutdown"));
             assert_eq!(grandchild.as_deref(), Some("shutdown"));
         }
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     }
 }
 
@@ -734,9 +732,9 @@ fn select_loops_one_cancel() {
             assert_eq!(err, Error::Canceled);
             // The cancel has returned: the whole subtree is done.
             assert_eq!(own.err(), Some(Error::Canceled));
-            assert_eq!(own.debug_registrations(), 0);
+            assert_eq!(registrations(&own), 0);
         }
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     }
 }
 
@@ -796,8 +794,8 @@ fn merge_churn_under_two_contexts() {
         churner.join().unwrap();
     }
     assert_eq!((first.err(), second.err()), (None, None));
-    assert_eq!(first.debug_registrations(), 0, "a merge stayed a child");
-    assert_eq!(second.debug_registrations(), 0, "a merge stayed registered");
+    assert_eq!(registrations(&first), 0, "a merge stayed a child");
+    assert_eq!(registrations(&second), 0, "a merge stayed registered");
 }
 
 /// Merges between random pairs of a set of contexts, crossing in every
@@ -846,7 +844,7 @@ fn crossed_merges_under_simultaneous_cancels() {
         }
         for (ctx, sides) in &contexts {
             assert_eq!(ctx.err(), Some(Error::Canceled), "seed {seed}: {ctx}");
-            assert_eq!(ctx.debug_registrations(), 0, "seed {seed}: {ctx}");
+            assert_eq!(registrations(ctx), 0, "seed {seed}: {ctx}");
             if let Some((x, y)) = *sides {
                 let cause = cause_text(ctx);
                 assert!(

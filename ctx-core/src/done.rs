@@ -37,11 +37,11 @@ impl Waiter {
     #[inline]
     fn poll_done(
         &mut self,
-        scope: Option<&Arc<CancelNode>>,
+        cancel_node: Option<&Arc<CancelNode>>,
         cx: &mut TaskContext<'_>,
         at: &'static Location<'static>,
     ) -> Poll<Error> {
-        let Some(node) = scope else {
+        let Some(node) = cancel_node else {
             return Poll::Pending;
         };
         let done = match node.err() {
@@ -154,7 +154,7 @@ impl Future for Done<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let this = self.get_mut();
-        this.waiter.poll_done(this.ctx.scope(), cx, this.at)
+        this.waiter.poll_done(this.ctx.cancel_node(), cx, this.at)
     }
 }
 
@@ -204,7 +204,7 @@ impl Future for DoneOwned<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Error> {
         let this = self.get_mut();
-        this.waiter.poll_done(this.ctx.scope(), cx, this.at)
+        this.waiter.poll_done(this.ctx.cancel_node(), cx, this.at)
     }
 }
 
@@ -270,8 +270,8 @@ impl<F: Future> Future for Run<'_, F> {
         let this = self.project();
         // A test harness may cancel the context here, at the first poll.
         this.checkpoint.reached(this.at);
-        let scope = this.ctx.scope();
-        if let Some(node) = scope {
+        let cancel_node = this.ctx.cancel_node();
+        if let Some(node) = cancel_node {
             if let Some(err) = node.check() {
                 return Poll::Ready(Err(ended_wait(node, err, this.at)));
             }
@@ -279,7 +279,7 @@ impl<F: Future> Future for Run<'_, F> {
         if let Poll::Ready(output) = this.fut.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        this.waiter.poll_done(scope, cx, this.at).map(Err)
+        this.waiter.poll_done(cancel_node, cx, this.at).map(Err)
     }
 }
 
@@ -290,7 +290,7 @@ impl<F: Future> Future for Run<'_, F> {
 #[inline]
 #[track_caller]
 pub fn check(ctx: &Context<'_>) -> Option<Error> {
-    let node = ctx.scope()?;
+    let node = ctx.cancel_node()?;
     let err = node.check()?;
     Some(ended_wait(node, err, Location::caller()))
 }

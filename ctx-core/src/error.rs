@@ -107,6 +107,47 @@ impl From<Error> for io::Error {
 /// ```
 pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The [`Cause`] of a deadline context cancelled because the Tokio runtime
+/// timing its deadline shut down before the deadline passed.
+///
+/// A deadline is fired by the timer of the runtime current where it was
+/// derived. When that runtime shuts down first (or was shut down already,
+/// its handle entered), the context cannot end at its deadline: it is
+/// cancelled then instead, with [`Error::Canceled`] and this cause, so
+/// work still waiting on it elsewhere (another runtime, a thread) stops
+/// rather than waiting forever.
+///
+/// ```
+/// use std::time::Duration;
+/// use ctx::{Context, Error, RuntimeGone};
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread()
+///     .enable_time()
+///     .build()
+///     .unwrap();
+/// let (ctx, _cancel) =
+///     runtime.block_on(async { Context::background().with_timeout(Duration::from_secs(60)) });
+/// drop(runtime);
+///
+/// assert_eq!(ctx.err(), Some(Error::Canceled));
+/// let cause = ctx.cause().unwrap();
+/// assert!(cause.downcast_ref::<RuntimeGone>().is_some());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RuntimeGone;
+
+impl fmt::Display for RuntimeGone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "ctx: the Tokio runtime timing this context's deadline shut down before the \
+             deadline passed",
+        )
+    }
+}
+
+impl std::error::Error for RuntimeGone {}
+
 /// Turns anything a user may pass as a cause (an error, a `String`, a
 /// `&str`) into a shared [`Cause`].
 pub(crate) fn into_cause(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Cause {

@@ -14,7 +14,7 @@ use crate::sync::Arc;
 /// handed to (`let (ctx, _) = parent.with_timeout(d)` lives until its
 /// deadline or its parent's end). Go's `defer cancel()` is
 /// [`drop_guard`](CancelHandle::drop_guard), for a context that must end
-/// with a scope. Nothing leaks either way: a context's place in its parent
+/// with the block that made it. Nothing leaks either way: a context's place in its parent
 /// and its timer are released when its last clone and its handle are gone,
 /// cancelled or not.
 ///
@@ -58,7 +58,7 @@ impl CancelHandle {
     }
 
     /// A guard that cancels the context when it is dropped, however the
-    /// scope that holds it ends (return, `?`, panic, a dropped future).
+    /// block that holds it ends (return, `?`, panic, a dropped future).
     /// Go's `defer cancel()`.
     ///
     /// ```

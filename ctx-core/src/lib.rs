@@ -23,18 +23,14 @@ mod response;
 mod scoped;
 mod status;
 mod sync;
-mod timer;
 mod values;
 
-/// The hook of `ctx::testing` (feature `testing`). Not public API.
-#[cfg(feature = "testing")]
-#[doc(hidden)]
-pub mod __testing {
-    pub use crate::checkpoint::{observe, reached, Event, Reached};
-}
+#[cfg(any(feature = "testing", feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "testing", feature = "test-util"))))]
+pub mod testing;
 pub use context::Context;
 pub use done::{Done, DoneOwned, Run};
-pub use error::{Cause, Error};
+pub use error::{Cause, Error, RuntimeGone};
 /// Documented where users meet it, as `ctx::http::MissingContext`.
 #[cfg(feature = "axum")]
 #[doc(hidden)]

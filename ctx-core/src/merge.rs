@@ -1,9 +1,9 @@
 //! Merged contexts: done when either of two contexts is.
 //!
 //! A merge costs no task. Its node is an ordinary child of the first
-//! context, and is registered with the second context's scope by one entry
-//! that cancels it, removed again when the merge ends however it ends; the
-//! protocol is the tree's (invariant 8 of `node.rs`).
+//! context, and is registered with the second context's nearest cancelable
+//! node by one entry that cancels it, removed again when the merge ends
+//! however it ends; the protocol is the tree's (invariant 8 of `node.rs`).
 
 use crate::node::{CancelNode, Entry};
 use crate::sync::Arc;
@@ -33,11 +33,11 @@ impl MergeNode {
         // A check that finds the deadline passed before the second
         // context's timer ends the merge with that deadline's cause.
         let cause = earlier
-            .and(second.scope())
-            .and_then(|scope| scope.effective_deadline_cause());
+            .and(second.cancel_node())
+            .and_then(|node| node.effective_deadline_cause());
         let node = CancelNode::new(first, earlier, cause);
-        if let Some(scope) = second.scope() {
-            observe(&node, scope);
+        if let Some(second_node) = second.cancel_node() {
+            observe(&node, second_node);
         }
         MergeNode {
             node,

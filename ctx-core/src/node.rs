@@ -349,7 +349,7 @@ impl CancelNode {
                 ..Shared::default()
             })
         });
-        let scope = parent.scope();
+        let scope = parent.cancel_node();
         let node = Arc::new(CancelNode {
             parent: parent.erase(),
             state: AtomicU8::new(LIVE),
@@ -375,7 +375,7 @@ impl CancelNode {
     fn deadline_owner(&self) -> Option<&CancelNode> {
         let mut node = self;
         while !node.has_deadline() {
-            node = node.parent.scope()?;
+            node = node.parent.cancel_node()?;
         }
         Some(node)
     }
@@ -537,7 +537,7 @@ impl CancelNode {
     fn inherited_err(&self) -> Option<Error> {
         let mut node = self;
         let mut walked = 0;
-        while let Some(parent) = node.parent.scope() {
+        while let Some(parent) = node.parent.cancel_node() {
             if is_done(parent.state.load(Ordering::Acquire)) {
                 self.inherit_cancellation();
                 return decode(self.state.load(Ordering::Acquire));
@@ -565,7 +565,7 @@ impl CancelNode {
         let live = self.ancestors_until(|ancestor| is_done(ancestor.state.load(Ordering::Acquire)));
         let top_down = live.into_iter().rev().map(|ancestor| &**ancestor);
         for node in top_down.chain(std::iter::once(self)) {
-            let Some(parent) = node.parent.scope() else {
+            let Some(parent) = node.parent.cancel_node() else {
                 // No done ancestor after all: states never go back, so
                 // only a caller that saw none gets here.
                 return;
@@ -600,7 +600,7 @@ impl CancelNode {
     ) -> SmallVec<[&Arc<CancelNode>; 8]> {
         let mut ancestors = SmallVec::new();
         let mut node = self;
-        while let Some(parent) = node.parent.scope() {
+        while let Some(parent) = node.parent.cancel_node() {
             if stop(parent) {
                 break;
             }
@@ -613,7 +613,7 @@ impl CancelNode {
     /// One step of [`attach`](Self::attach): this node into its parent's
     /// registry, under the parent's lock (invariant 9).
     fn join_parent(self: &Arc<Self>) {
-        let Some(parent) = self.parent.scope() else {
+        let Some(parent) = self.parent.cancel_node() else {
             return;
         };
         let refused = {
@@ -858,7 +858,7 @@ impl CancelNode {
 
     /// [`leave_parent`](Self::leave_parent) of a node that joined.
     fn remove_from_parent(&self) {
-        let Some(parent) = self.parent.scope() else {
+        let Some(parent) = self.parent.cancel_node() else {
             return;
         };
         let mut shared = lock(&parent.shared);
@@ -877,6 +877,7 @@ impl CancelNode {
     /// How many registrations the node holds: children, waiters,
     /// after-funcs, merged contexts, and a merged node's record of its
     /// second parent. For tests of the no-leak guarantee.
+    #[cfg(feature = "test-util")]
     pub(crate) fn registrations(&self) -> usize {
         lock(&self.shared)
             .as_ref()

@@ -20,9 +20,9 @@ type Entry = (TypeId, Arc<dyn Any + Send + Sync>);
 /// A context that carries one more value than its parent.
 pub(crate) struct ValueNode {
     pub(crate) parent: Context<'static>,
-    /// The parent's scope, cached so `err()` is O(1) under any number of
-    /// value layers.
-    pub(crate) scope: Option<Arc<CancelNode>>,
+    /// The parent's nearest cancelable node, cached so `err()` is O(1)
+    /// under any number of value layers.
+    pub(crate) cancel_node: Option<Arc<CancelNode>>,
     /// The type of the value this node added, for `Display`.
     pub(crate) type_name: ShortTypeName,
     /// Every value in effect here, sorted by type.
@@ -48,7 +48,7 @@ impl ValueNode {
             .collect();
         ValueNode {
             parent: parent.erase(),
-            scope: parent.scope().cloned(),
+            cancel_node: parent.cancel_node().cloned(),
             type_name: ShortTypeName(std::any::type_name::<T>()),
             entries,
         }

@@ -10,6 +10,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use ctx_core::testing::registrations;
 use ctx_core::{Context, Error};
 
 /// How long a blocked after-func waits for the test's signal: the slow
@@ -153,7 +154,7 @@ fn after_func_stopped_in_time_never_runs() {
     let handle = ctx.after_func(f);
     assert!(handle.stop());
     assert!(!handle.stop(), "only the first stop prevents the run");
-    assert_eq!(ctx.debug_registrations(), 0);
+    assert_eq!(registrations(&ctx), 0);
     cancel.cancel();
     // The function, and its sender with it, was dropped unrun.
     assert_eq!(
@@ -189,11 +190,7 @@ fn after_func_runs_with_no_tree_lock_held() {
         let (grandchild, _g) = watched.with_cancel();
         let nested = watched.after_func(|| {});
         report
-            .send((
-                watched.debug_registrations(),
-                grandchild.err(),
-                nested.stop(),
-            ))
+            .send((registrations(&watched), grandchild.err(), nested.stop()))
             .unwrap();
     });
     cancel.cancel();

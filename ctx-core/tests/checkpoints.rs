@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ctx_core::__testing::{observe, reached, Event};
+use ctx_core::testing::{observe, reached, Event};
 use ctx_core::{Context, Error};
 
 /// An observer that records what it hears, and the record.

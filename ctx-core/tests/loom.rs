@@ -62,6 +62,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
+use ctx_core::testing::registrations;
 use ctx_core::{AfterFuncHandle, Context, Error};
 use loom::future::{block_on, AtomicWaker};
 use loom::sync::atomic::AtomicBool;
@@ -134,7 +135,7 @@ fn cancel_vs_attach() {
         for ctx in [&parent, &child, &grandchild] {
             assert_eq!(ctx.err(), Some(Error::Canceled));
             assert_eq!(cause_text(ctx).as_deref(), Some("parent"));
-            assert_eq!(ctx.debug_registrations(), 0, "{ctx:?} kept a registration");
+            assert_eq!(registrations(ctx), 0, "{ctx:?} kept a registration");
         }
     });
 }
@@ -174,7 +175,7 @@ fn child_drop_vs_parent_cancel(order: DropOrder) {
         let (staying, _staying_handle) = parent.with_cancel();
         attach(&leaving);
         attach(&staying);
-        assert_eq!(parent.debug_registrations(), 2);
+        assert_eq!(registrations(&parent), 2);
 
         let canceller = thread::spawn(move || cancel.cancel());
         let dropper = thread::spawn(move || match order {
@@ -189,7 +190,7 @@ fn child_drop_vs_parent_cancel(order: DropOrder) {
 
         assert_eq!(parent.err(), Some(Error::Canceled));
         assert_eq!(staying.err(), Some(Error::Canceled));
-        assert_eq!(parent.debug_registrations(), 0);
+        assert_eq!(registrations(&parent), 0);
     });
 }
 
@@ -218,7 +219,7 @@ fn attach_vs_detach() {
         let (child, child_handle) = attacher.join().unwrap();
         dropper.join().unwrap();
 
-        assert_eq!(parent.debug_registrations(), 1, "only the new child");
+        assert_eq!(registrations(&parent), 1, "only the new child");
         assert_eq!(child.err(), None);
         child_handle.cancel();
         assert_eq!(child.err(), Some(Error::Canceled));
@@ -227,7 +228,7 @@ fn attach_vs_detach() {
             None,
             "a child's cancel never reaches its parent"
         );
-        assert_eq!(parent.debug_registrations(), 0);
+        assert_eq!(registrations(&parent), 0);
     });
 }
 
@@ -261,7 +262,7 @@ fn slot_reuse_vs_late_drop() {
         let (new, _new_handle) = attacher.join().unwrap();
 
         assert_eq!(new.err(), None);
-        assert_eq!(parent.debug_registrations(), 1, "only the new child");
+        assert_eq!(registrations(&parent), 1, "only the new child");
         cancel_parent.cancel();
         assert_eq!(
             new.err(),
@@ -312,7 +313,7 @@ fn concurrent_cancels() {
             );
         }
         assert_eq!(cause_text(&child).as_deref(), Some(winner.as_str()));
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -385,7 +386,7 @@ fn parent_vs_child_cancel(attached: Attached) {
     assert_eq!(cause_text(&grandchild), Some(child_cause));
     for ctx in [&parent, &child, &grandchild] {
         assert_eq!(ctx.err(), Some(Error::Canceled));
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(ctx), 0);
     }
 }
 
@@ -426,8 +427,8 @@ fn done_on_unattached_child_vs_parent_cancel() {
         let canceller = thread::spawn(move || cancel.cancel());
         assert_eq!(block_on(child.done()), Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(parent.debug_registrations(), 0);
-        assert_eq!(child.debug_registrations(), 0);
+        assert_eq!(registrations(&parent), 0);
+        assert_eq!(registrations(&child), 0);
     });
 }
 
@@ -446,7 +447,7 @@ fn lock_free_cancel_vs_join() {
         let canceller = thread::spawn(move || child_handle.cancel());
         assert_eq!(block_on(child.done()), Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(parent.debug_registrations(), 0, "the child left no entry");
+        assert_eq!(registrations(&parent), 0, "the child left no entry");
         assert_eq!(parent.err(), None);
     });
 }
@@ -467,14 +468,14 @@ fn disengaged_child_cancel_vs_waiter() {
         let (other, _other_handle) = parent.with_cancel();
         attach(&child);
         attach(&other);
-        assert_eq!(child.debug_registrations(), 0, "the child holds nothing");
-        assert_eq!(parent.debug_registrations(), 2);
+        assert_eq!(registrations(&child), 0, "the child holds nothing");
+        assert_eq!(registrations(&parent), 2);
 
         let canceller = thread::spawn(move || child_handle.cancel());
         assert_eq!(block_on(child.done()), Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(parent.debug_registrations(), 1, "the child left its entry");
-        assert_eq!(child.debug_registrations(), 0);
+        assert_eq!(registrations(&parent), 1, "the child left its entry");
+        assert_eq!(registrations(&child), 0);
     });
 }
 
@@ -496,7 +497,7 @@ fn disengage_vs_cancel() {
         attach(&other);
         canceller.join().unwrap();
         assert_eq!(child.err(), Some(Error::Canceled));
-        assert_eq!(parent.debug_registrations(), 1, "only the other child");
+        assert_eq!(registrations(&parent), 1, "only the other child");
     });
 }
 
@@ -510,7 +511,7 @@ fn done_vs_cancel() {
         let canceller = thread::spawn(move || cancel.cancel());
         assert_eq!(block_on(ctx.done()), Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -531,7 +532,7 @@ fn done_rewake_vs_cancel() {
         };
         assert_eq!(err, Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -545,7 +546,7 @@ fn done_drop_vs_cancel() {
         let mut done = Box::pin(ctx.done_owned());
         let first = poll_once(done.as_mut(), Waker::noop());
         assert!(first.is_pending(), "nothing has canceled yet");
-        assert_eq!(ctx.debug_registrations(), 1);
+        assert_eq!(registrations(&ctx), 1);
 
         let canceller = thread::spawn(move || cancel.cancel());
         let dropper = thread::spawn(move || drop(done));
@@ -553,7 +554,7 @@ fn done_drop_vs_cancel() {
         dropper.join().unwrap();
 
         assert_eq!(ctx.err(), Some(Error::Canceled));
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -582,7 +583,7 @@ fn parked_done_vs_cancel() {
         });
         assert_eq!(err, Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -600,7 +601,7 @@ fn parked_takeover_vs_cancel() {
         };
         assert_eq!(err, Error::Canceled);
         canceller.join().unwrap();
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -622,8 +623,8 @@ fn parked_release_vs_cancel() {
         canceller.join().unwrap();
 
         assert_eq!(a.err(), Some(Error::Canceled));
-        assert_eq!(a.debug_registrations(), 0);
-        assert_eq!(b.debug_registrations(), 1, "b's, parked");
+        assert_eq!(registrations(&a), 0);
+        assert_eq!(registrations(&b), 1, "b's, parked");
     });
 }
 
@@ -646,7 +647,7 @@ fn after_func_vs_cancel() {
 
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert!(!handle.stop(), "the function ran: stop prevented nothing");
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -695,7 +696,7 @@ fn after_func_stop_vs_cancel() {
             "stop() = {stopped} but ran {ran} times"
         );
         assert_eq!(ctx.err(), Some(Error::Canceled));
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -709,7 +710,7 @@ fn run_pending_vs_cancel() {
         let canceller = thread::spawn(move || cancel.cancel());
         assert_eq!(block_on(ctx.run(pending::<()>())), Err(Error::Canceled));
         canceller.join().unwrap();
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -739,7 +740,7 @@ fn run_ready_vs_cancel() {
                 assert_eq!(ctx.err(), Some(Error::Canceled));
             }
         }
-        assert_eq!(ctx.debug_registrations(), 0);
+        assert_eq!(registrations(&ctx), 0);
     });
 }
 
@@ -796,8 +797,8 @@ fn merge_vs_cancel_of(cancelled: Side) {
         &first
     };
     assert_eq!(live.err(), None, "a merge never cancels its contexts");
-    assert_eq!(first.debug_registrations(), 0, "the merge stayed a child");
-    assert_eq!(second.debug_registrations(), 0, "the merge's entry stayed");
+    assert_eq!(registrations(&first), 0, "the merge stayed a child");
+    assert_eq!(registrations(&second), 0, "the merge's entry stayed");
     drop(kept);
 }
 
@@ -812,7 +813,7 @@ fn merge_drop_vs_cancel_of_the_second() {
         let (first, _cancel_first) = Context::background().with_cancel();
         let (second, cancel) = Context::background().with_cancel();
         let (merged, merged_handle) = first.merge(&second);
-        assert_eq!(second.debug_registrations(), 1);
+        assert_eq!(registrations(&second), 1);
 
         let canceller = thread::spawn(move || cancel.cancel());
         let dropper = thread::spawn(move || {
@@ -824,8 +825,8 @@ fn merge_drop_vs_cancel_of_the_second() {
 
         assert_eq!(second.err(), Some(Error::Canceled));
         assert_eq!(first.err(), None);
-        assert_eq!(first.debug_registrations(), 0);
-        assert_eq!(second.debug_registrations(), 0);
+        assert_eq!(registrations(&first), 0);
+        assert_eq!(registrations(&second), 0);
     });
 }
 
@@ -861,7 +862,7 @@ fn crossed_merges_vs_both_cancels() {
         }
         for ctx in [&a, &b, &ab, &ba, &ab_child, &ba_child] {
             assert_eq!(ctx.err(), Some(Error::Canceled));
-            assert_eq!(ctx.debug_registrations(), 0, "{ctx}");
+            assert_eq!(registrations(ctx), 0, "{ctx}");
         }
     });
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ctx_core::testing::registrations;
 use ctx_core::{Context, Error};
 use tokio::time::advance;
 
@@ -41,7 +42,7 @@ fn either_side_cancels_the_merge_and_its_descendants() {
         assert_eq!(other.err(), None, "the merge never reaches the other side");
         assert!(other_ended.is_done());
         assert_eq!(
-            other.debug_registrations(),
+            registrations(other),
             0,
             "the merge left the side that did not end"
         );
@@ -113,14 +114,14 @@ fn cancelling_the_merge_touches_neither_side_and_leaves_nothing_in_them() {
     let (a, _ca) = Context::background().with_cancel();
     let (b, _cb) = Context::background().with_value(UserId(2)).with_cancel();
     let (merged, cancel) = a.merge(&b);
-    assert_eq!(a.debug_registrations(), 1, "the merge is a child of a");
-    assert_eq!(b.debug_registrations(), 1, "and registered with b");
+    assert_eq!(registrations(&a), 1, "the merge is a child of a");
+    assert_eq!(registrations(&b), 1, "and registered with b");
 
     cancel.cancel();
     assert_eq!(merged.err(), Some(Error::Canceled));
     assert_eq!((a.err(), b.err()), (None, None));
-    assert_eq!(a.debug_registrations(), 0);
-    assert_eq!(b.debug_registrations(), 0);
+    assert_eq!(registrations(&a), 0);
+    assert_eq!(registrations(&b), 0);
 }
 
 #[test]
@@ -134,10 +135,10 @@ fn dropping_the_merge_leaves_nothing_in_either_side() {
         !grandchild.is_done(),
         "dropping the merge's handle does not end what was derived from it"
     );
-    assert_eq!(b.debug_registrations(), 1, "the merge lives in its child");
+    assert_eq!(registrations(&b), 1, "the merge lives in its child");
     drop((grandchild, keep));
-    assert_eq!(a.debug_registrations(), 0);
-    assert_eq!(b.debug_registrations(), 0, "released with its last owner");
+    assert_eq!(registrations(&a), 0);
+    assert_eq!(registrations(&b), 0, "released with its last owner");
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn a_merge_of_done_contexts_is_done_at_once() {
         assert_eq!(merged.err(), Some(Error::Canceled), "{merged}");
         assert_eq!(cause_text(&merged).as_deref(), Some(cause), "{merged}");
     }
-    assert_eq!(live.debug_registrations(), 0, "a done merge keeps no entry");
+    assert_eq!(registrations(&live), 0, "a done merge keeps no entry");
 }
 
 #[test]
@@ -166,7 +167,7 @@ fn merging_with_a_context_that_is_never_done_is_a_plain_child() {
     let (merged, _cancel) = a.merge(&Context::background().with_value(UserId(3)));
     assert_eq!(merged.deadline(), None);
     assert_eq!(
-        a.debug_registrations(),
+        registrations(&a),
         0,
         "like a plain child, it registers only once something waits on it"
     );
@@ -183,9 +184,9 @@ fn merging_with_a_context_that_is_never_done_is_a_plain_child() {
 fn a_context_merged_with_itself_ends_with_it_and_leaves_nothing() {
     let (a, cancel_a) = Context::background().with_cancel_cause();
     let (merged, cancel) = a.merge(&a);
-    assert_eq!(a.debug_registrations(), 2);
+    assert_eq!(registrations(&a), 2);
     cancel.cancel();
-    assert_eq!(a.debug_registrations(), 0);
+    assert_eq!(registrations(&a), 0);
     assert_eq!(merged.err(), Some(Error::Canceled));
 
     let (merged, _cancel) = a.merge(&a);
@@ -208,7 +209,7 @@ async fn waiters_on_the_merge_wake_when_the_second_side_ends() {
     assert_eq!(waiter.await.unwrap(), Error::Canceled);
     assert_eq!(runner.await.unwrap(), Err(Error::Canceled));
     assert_eq!(
-        merged.debug_registrations(),
+        registrations(&merged),
         0,
         "only waiters were left, and they are gone"
     );
@@ -271,10 +272,10 @@ fn merges_nested_to_any_depth_neither_recurse_nor_overflow() {
             ));
             cancel.cancel();
             assert_eq!(ctx.err(), Some(Error::Canceled));
-            assert_eq!(first.debug_registrations(), 0, "every merge left `first`");
+            assert_eq!(registrations(&first), 0, "every merge left `first`");
             drop(handles);
             drop(ctx);
-            assert_eq!(root.debug_registrations(), 0);
+            assert_eq!(registrations(&root), 0);
         })
         .unwrap()
         .join()

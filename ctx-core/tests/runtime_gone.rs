@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ctx_core::{Context, Error};
+use ctx_core::{Context, Error, RuntimeGone};
 
 /// Bounds a wait that must end; only a broken build waits this long.
 const BOUND: Duration = Duration::from_secs(10);
@@ -16,9 +16,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Cancelled, with a cause users can tell by its type and read.
 fn assert_runtime_gone(ctx: &Context<'_>) {
     assert_eq!(ctx.err(), Some(Error::Canceled));
-    let cause = ctx.cause().unwrap().to_string();
+    let cause = ctx.cause().unwrap();
+    assert!(cause.downcast_ref::<RuntimeGone>().is_some(), "{cause:?}");
+    let cause = cause.to_string();
     assert!(
         cause.contains("runtime") && cause.contains("shut down"),
         "{cause}"

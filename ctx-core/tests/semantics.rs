@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
+use ctx_core::testing::{armed_deadlines, registrations};
 use ctx_core::{Context, Error, Instant};
 use tokio::time::advance;
 
@@ -71,13 +72,13 @@ fn child_cancel_leaves_parent_and_siblings_alone() {
     let (b, _cancel_b) = parent.with_cancel();
     attach(&a);
     attach(&b);
-    assert_eq!(parent.debug_registrations(), 2);
+    assert_eq!(registrations(&parent), 2);
     cancel_a.cancel();
     assert!(a.is_done());
     assert!(!b.is_done());
     assert!(!parent.is_done());
     assert_eq!(
-        parent.debug_registrations(),
+        registrations(&parent),
         1,
         "a canceled child leaves its parent's registry"
     );
@@ -94,7 +95,7 @@ fn child_of_a_done_parent_is_done_at_once_with_its_cause() {
         assert_eq!(ctx.err(), Some(Error::Canceled), "{ctx}");
         assert_eq!(cause_text(ctx).as_deref(), Some("parent gone"), "{ctx}");
     }
-    assert_eq!(parent.debug_registrations(), 0);
+    assert_eq!(registrations(&parent), 0);
 }
 
 /// A child registers with its parent only once something waits on it (or
@@ -105,10 +106,10 @@ fn a_child_registers_with_its_parent_once_waited_on() {
     let (parent, cancel) = Context::background().with_cancel_cause();
     let (child, _c) = parent.with_cancel();
     let (grandchild, _g) = child.with_cancel();
-    assert_eq!(parent.debug_registrations(), 0);
+    assert_eq!(registrations(&parent), 0);
     attach(&grandchild);
-    assert_eq!(parent.debug_registrations(), 1, "the child, for its child");
-    assert_eq!(child.debug_registrations(), 1, "the grandchild");
+    assert_eq!(registrations(&parent), 1, "the child, for its child");
+    assert_eq!(registrations(&child), 1, "the grandchild");
 
     let (unattached, _u) = parent.with_cancel();
     cancel.cancel("parent gone");
@@ -133,11 +134,11 @@ fn a_deep_chain_attaches_on_its_first_check() {
     let attached = |chain: &[(Context<'_>, _)]| {
         chain
             .iter()
-            .filter(|(ctx, _)| ctx.debug_registrations() > 0)
+            .filter(|(ctx, _)| registrations(ctx) > 0)
             .count()
     };
     assert_eq!(attached(&chain), 0, "building the chain attaches nothing");
-    assert_eq!(root.debug_registrations(), 0);
+    assert_eq!(registrations(&root), 0);
 
     assert_eq!(chain.last().unwrap().0.err(), None);
     assert!(
@@ -149,7 +150,7 @@ fn a_deep_chain_attaches_on_its_first_check() {
         .iter()
         .rev()
         .take(8)
-        .all(|(ctx, _)| ctx.debug_registrations() == 0));
+        .all(|(ctx, _)| registrations(ctx) == 0));
     cancel.cancel();
     assert!(chain
         .iter()
@@ -181,16 +182,12 @@ fn dropping_the_handle_does_not_cancel() {
     let (parent, _keep) = Context::background().with_cancel();
     let (child, cancel) = parent.with_cancel();
     attach(&child);
-    assert_eq!(parent.debug_registrations(), 1);
+    assert_eq!(registrations(&parent), 1);
     drop(cancel);
     assert_eq!(child.err(), None);
-    assert_eq!(parent.debug_registrations(), 1);
+    assert_eq!(registrations(&parent), 1);
     drop(child);
-    assert_eq!(
-        parent.debug_registrations(),
-        0,
-        "released with its last clone"
-    );
+    assert_eq!(registrations(&parent), 0, "released with its last clone");
 }
 
 /// Go's `defer cancel()`: the guard cancels when its scope ends.
@@ -351,7 +348,7 @@ async fn a_child_deadline_never_extends_the_parents() {
 async fn a_deadline_child_of_a_parent_cancelled_first_keeps_the_parents_error() {
     let (parent, cancel) = Context::background().with_cancel_cause();
     let (child, _c) = parent.with_timeout_cause(Duration::from_secs(1), "budget spent");
-    assert_eq!(parent.debug_registrations(), 0, "not attached at birth");
+    assert_eq!(registrations(&parent), 0, "not attached at birth");
     cancel.cancel("client went away");
     assert_eq!(child.err(), Some(Error::Canceled));
     advance(Duration::from_secs(2)).await;
@@ -399,14 +396,21 @@ fn a_future_deadline_outside_a_runtime_says_what_to_do() {
     let _ = Context::background().with_timeout(Duration::from_secs(1));
 }
 
+/// A timeout too large for an instant is no deadline: a plain cancelable
+/// child, with its parent's deadline if any. A deadline an instant holds,
+/// however far, is the context's, and ends it when it passes.
 #[tokio::test(start_paused = true)]
-async fn huge_timeouts_and_far_deadlines_do_not_panic() {
+async fn huge_timeouts_are_no_deadline_and_far_deadlines_fire() {
     let (forever, _c1) = Context::background().with_timeout(Duration::MAX);
     assert_eq!(forever.deadline(), None);
-    let far = Instant::now() + Duration::from_secs(1_000 * 365 * 24 * 3600);
+    assert_eq!(forever.remaining(), None);
+    assert_eq!(forever.to_string(), "context.Background.WithCancel");
+    let thousand_years = Duration::from_secs(1_000 * 365 * 24 * 3600);
+    let far = Instant::now() + thousand_years;
     let (distant, _c2) = Context::background().with_deadline(far);
     assert_eq!(distant.deadline(), Some(far));
-    // Within the timer's horizon: armed on tokio's timer, and it fires.
+    let (under_distant, _c4) = distant.with_timeout(Duration::MAX);
+    assert_eq!(under_distant.deadline(), Some(far), "the parent's");
     let twenty_years = Duration::from_secs(20 * 365 * 24 * 3600);
     let (armed, _c3) = Context::background().with_timeout(twenty_years);
     advance(Duration::from_secs(365 * 24 * 3600)).await;
@@ -415,19 +419,90 @@ async fn huge_timeouts_and_far_deadlines_do_not_panic() {
     assert_eq!(armed.err(), None);
     advance(twenty_years).await;
     assert_eq!(armed.done().await, Error::DeadlineExceeded);
+    advance(thousand_years).await;
+    assert_eq!(distant.done().await, Error::DeadlineExceeded);
+    assert_eq!(under_distant.done().await, Error::DeadlineExceeded);
+    assert_eq!(forever.err(), None);
+}
+
+/// The last instant there is, as a deadline: armed like any other, and the
+/// timer keeps firing the deadlines before it.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_at_the_last_instant_leaves_the_timer_working() {
+    let now = Instant::now();
+    let fits = |ahead: Duration| now.checked_add(ahead).is_some();
+    let (mut low, mut high) = (Duration::ZERO, Duration::MAX);
+    while high - low > Duration::from_nanos(1) {
+        let middle = low + (high - low) / 2;
+        if fits(middle) {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    let last = now + low;
+    let (at_last, _c1) = Context::background().with_deadline(last);
+    assert_eq!(at_last.deadline(), Some(last));
+    // The timer's driver runs, and sleeps until the earliest deadline.
+    tokio::task::yield_now().await;
+    let (soon, _c2) = Context::background().with_timeout(Duration::from_secs(1));
+    assert_eq!(soon.done().await, Error::DeadlineExceeded);
+    assert_eq!(at_last.err(), None);
+}
+
+/// `remaining` is the time left before the deadline: `None` without one,
+/// zero once it has passed.
+#[tokio::test(start_paused = true)]
+async fn remaining_is_the_time_left_before_the_deadline() {
+    assert_eq!(Context::background().remaining(), None);
+    let (plain, _c1) = Context::background().with_cancel();
+    assert_eq!(plain.remaining(), None);
+
+    let (ctx, _c2) = Context::background().with_timeout(Duration::from_secs(2));
+    let (child, _c3) = ctx.with_cancel();
+    assert_eq!(ctx.remaining(), Some(Duration::from_secs(2)));
+    assert_eq!(child.remaining(), Some(Duration::from_secs(2)), "inherited");
+    advance(Duration::from_millis(500)).await;
+    assert_eq!(child.remaining(), Some(Duration::from_millis(1500)));
+
+    let past = Instant::now() - Duration::from_secs(1);
+    let (late, _c4) = Context::background().with_deadline(past);
+    assert_eq!(late.remaining(), Some(Duration::ZERO));
+    advance(Duration::from_secs(2)).await;
+    assert_eq!(ctx.remaining(), Some(Duration::ZERO));
+}
+
+/// A child whose deadline is no earlier than its parent's arms no timer of
+/// its own, nor does one under a parent already done, nor one whose
+/// deadline already passed: only the deadlines that will end their
+/// contexts are armed.
+#[tokio::test(start_paused = true)]
+async fn only_a_deadline_of_its_own_is_armed() {
+    let (parent, _c1) = Context::background().with_timeout(Duration::from_secs(1));
+    assert_eq!(armed_deadlines(), 1);
+    let (later, _c2) = parent.with_timeout(Duration::from_secs(10));
+    let (same, _c3) = parent.with_deadline(parent.deadline().unwrap());
+    assert_eq!(armed_deadlines(), 1, "the parent's only");
+    assert_eq!(later.deadline(), parent.deadline());
+    assert_eq!(same.to_string(), format!("{parent}.WithCancel"));
+
+    let (_passed, _c4) = Context::background().with_timeout(Duration::ZERO);
+    let (done, cancel) = Context::background().with_cancel();
+    cancel.cancel();
+    let (_under_done, _c5) = done.with_timeout(Duration::from_secs(1));
+    assert_eq!(armed_deadlines(), 1, "still the parent's only");
+
+    let (_sooner, _c6) = parent.with_timeout(Duration::from_millis(10));
+    assert_eq!(armed_deadlines(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn cancelling_a_deadline_context_reports_canceled_and_disarms_its_deadline() {
     let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(60));
-    assert_eq!(Context::debug_armed_deadlines(), 1);
+    assert_eq!(armed_deadlines(), 1);
     cancel.cancel();
     assert_eq!(ctx.err(), Some(Error::Canceled));
-    assert_eq!(
-        Context::debug_armed_deadlines(),
-        0,
-        "the deadline is disarmed"
-    );
+    assert_eq!(armed_deadlines(), 0, "the deadline is disarmed");
     advance(Duration::from_secs(61)).await;
     assert_eq!(
         ctx.err(),
@@ -543,25 +618,21 @@ fn dropped_done_futures_leave_one_registration_per_thread() {
     for _ in 0..1000 {
         assert!(poll_done_once(&ctx, &waker).is_pending());
     }
-    assert_eq!(ctx.debug_registrations(), 1);
+    assert_eq!(registrations(&ctx), 1);
 
     assert!(poll_done_once(&other, &waker).is_pending());
-    assert_eq!(
-        ctx.debug_registrations(),
-        0,
-        "freed when another was parked"
-    );
-    assert_eq!(other.debug_registrations(), 1);
+    assert_eq!(registrations(&ctx), 0, "freed when another was parked");
+    assert_eq!(registrations(&other), 1);
 
     let thread_ctx = ctx.clone();
     std::thread::spawn(move || {
         let (_task, waker) = Task::waker();
         assert!(poll_done_once(&thread_ctx, &waker).is_pending());
-        assert_eq!(thread_ctx.debug_registrations(), 1);
+        assert_eq!(registrations(&thread_ctx), 1);
     })
     .join()
     .unwrap();
-    assert_eq!(ctx.debug_registrations(), 0, "freed when its thread exited");
+    assert_eq!(registrations(&ctx), 0, "freed when its thread exited");
 }
 
 /// A parked registration is taken over by the next task that waits on its
@@ -577,7 +648,7 @@ fn a_parked_registration_wakes_the_task_that_took_it_over() {
     let mut done = std::pin::pin!(ctx.done());
     let mut cx = TaskContext::from_waker(&waiting_waker);
     assert!(done.as_mut().poll(&mut cx).is_pending());
-    assert_eq!(ctx.debug_registrations(), 1, "the parked one, taken over");
+    assert_eq!(registrations(&ctx), 1, "the parked one, taken over");
 
     cancel.cancel();
     assert_eq!(waiting.wakes(), 1);
@@ -595,7 +666,7 @@ fn a_parked_registration_wakes_its_task_once_on_cancel() {
     assert!(poll_done_once(&ctx, &waker).is_pending());
     cancel.cancel();
     assert_eq!(task.wakes(), 1);
-    assert_eq!(ctx.debug_registrations(), 0);
+    assert_eq!(registrations(&ctx), 0);
     assert_eq!(poll_done_once(&ctx, &waker), Poll::Ready(Error::Canceled));
 }
 
@@ -612,12 +683,12 @@ fn a_completed_done_future_leaves_the_parked_registration_alone() {
     let mut done = Box::pin(ctx.done());
     assert!(done.as_mut().poll(&mut cx).is_pending());
     assert!(poll_done_once(&parked, &waker).is_pending());
-    assert_eq!(parked.debug_registrations(), 1);
+    assert_eq!(registrations(&parked), 1);
 
     cancel.cancel();
     assert_eq!(done.as_mut().poll(&mut cx), Poll::Ready(Error::Canceled));
     drop(done);
-    assert_eq!(parked.debug_registrations(), 1, "still parked");
+    assert_eq!(registrations(&parked), 1, "still parked");
 }
 
 #[tokio::test(start_paused = true)]
@@ -719,7 +790,7 @@ fn a_very_deep_chain_neither_recurses_nor_overflows() {
             assert_eq!(ctx.err(), Some(Error::Canceled));
             drop(handles);
             drop(ctx);
-            assert_eq!(root.debug_registrations(), 0);
+            assert_eq!(registrations(&root), 0);
         })
         .unwrap()
         .join()

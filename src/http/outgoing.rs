@@ -68,10 +68,9 @@ impl Outgoing {
         if let Some(error) = ctx.err() {
             return Err((error, Refused::CallerDone));
         }
-        let end = match ctx.deadline() {
+        let end = match ctx.deadline().zip(ctx.remaining()) {
             None => None,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
+            Some((deadline, left)) => {
                 if left.is_zero() {
                     return Err((Error::DeadlineExceeded, Refused::CallerDone));
                 }

@@ -462,11 +462,12 @@ where
                 if let Poll::Ready(error) = Pin::new(done).poll(cx) {
                     return Poll::Ready(Err(ended(error)));
                 }
-                // The call's end is checked on the clock too, not only by
-                // the context's timer: an upstream's answer that it ran
-                // out of time comes after its budget, which ends after
-                // ours, and must not win the race against our timer.
-                if end.is_some_and(|(end, _)| end <= Instant::now()) {
+                // The call's end (its context's deadline) is checked on the
+                // clock too, not only by the context's timer: an upstream's
+                // answer that it ran out of time comes after its budget,
+                // which ends after ours, and must not win the race against
+                // our timer.
+                if call_ctx.remaining() == Some(Duration::ZERO) {
                     return Poll::Ready(Err(ended(Error::DeadlineExceeded)));
                 }
                 let response = ready!(call.poll(cx)).map_err(ClientError::Service)?;

@@ -1,22 +1,22 @@
 //! The `Context` handle.
 
-use std::fmt;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
-use std::mem;
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use crate::after_func;
 use crate::done::{Done, DoneOwned, Run};
-use crate::error::{into_cause, Cause, Error};
+use crate::error::{Cause, Error};
 use crate::handle::{AfterFuncHandle, CancelCauseHandle, CancelHandle};
 use crate::merge::MergeNode;
 use crate::node::{CancelNode, Entry};
 use crate::sync::Arc;
-use crate::timer;
 use crate::values::ValueNode;
+
+use repr::{Repr, WithoutCancelNode};
+
+mod deadlines;
+mod display;
+mod repr;
 
 /// A request's cancellation signal, deadline and values, carried across API
 /// boundaries and tasks: Go's `context.Context`.
@@ -103,21 +103,6 @@ impl<'a> Clone for Context<'a> {
     }
 }
 
-#[derive(Clone)]
-enum Repr {
-    Background,
-    Todo,
-    Cancel(Arc<CancelNode>),
-    Merge(Arc<MergeNode>),
-    Value(Arc<ValueNode>),
-    WithoutCancel(Arc<WithoutCancelNode>),
-}
-
-/// A context that keeps its parent's values and nothing of its cancellation.
-struct WithoutCancelNode {
-    parent: Context<'static>,
-}
-
 impl Context<'static> {
     /// The empty root context: never canceled, no deadline, no values.
     ///
@@ -191,162 +176,6 @@ impl<'a> Context<'a> {
     pub fn with_cancel_cause(&self) -> (Context<'a>, CancelCauseHandle) {
         let (ctx, handle) = self.with_cancel();
         (ctx, CancelCauseHandle::new(handle))
-    }
-
-    /// A child that is done with [`Error::DeadlineExceeded`] at `deadline`,
-    /// or earlier like a [`with_cancel`](Context::with_cancel) child.
-    ///
-    /// A child's deadline never extends its parent's: if this context's
-    /// deadline is earlier, the child is a plain cancelable child that keeps
-    /// it. A deadline already past makes the child done at once.
-    ///
-    /// # Panics
-    ///
-    /// A deadline in the future needs tokio's timer: this panics, saying so,
-    /// when called outside a Tokio runtime or in one built without
-    /// `enable_time`. A past deadline or no deadline needs no runtime.
-    ///
-    /// # Runtime shutdown
-    ///
-    /// The deadline is timed by the runtime current here. If that runtime
-    /// shuts down before the deadline passes, the context cannot keep its
-    /// promise to end then, and is cancelled at once instead, with
-    /// [`Error::Canceled`] and a cause saying its runtime shut down: work
-    /// under it elsewhere (another runtime, a thread) stops rather than
-    /// waiting forever for a timer that is gone. The same holds for a
-    /// deadline derived while entered in the handle of a runtime that
-    /// already shut down. Neither panics.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use ctx::{Context, Error, Instant};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let deadline = Instant::now() + Duration::from_millis(50);
-    /// let (ctx, _cancel) = Context::background().with_deadline(deadline);
-    /// assert_eq!(ctx.deadline(), Some(deadline));
-    /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
-    /// # }
-    /// ```
-    #[doc(alias = "WithDeadline")]
-    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
-    pub fn with_deadline(&self, deadline: Instant) -> (Context<'a>, CancelHandle) {
-        self.derive_deadline(deadline, remaining_until(deadline), None)
-    }
-
-    /// Like [`with_deadline`](Context::with_deadline), but when the deadline
-    /// passes, [`cause`](Context::cause) reports `cause`. Cancelling through
-    /// the handle does not set it. Go's `WithDeadlineCause`.
-    ///
-    /// # Panics
-    ///
-    /// As [`with_deadline`](Context::with_deadline).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use ctx::{Context, Instant};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let deadline = Instant::now() + Duration::from_millis(50);
-    /// let (ctx, _cancel) = Context::background().with_deadline_cause(deadline, "payment provider too slow");
-    /// ctx.done().await;
-    /// assert_eq!(ctx.cause().unwrap().to_string(), "payment provider too slow");
-    /// # }
-    /// ```
-    #[doc(alias = "WithDeadlineCause")]
-    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
-    pub fn with_deadline_cause(
-        &self,
-        deadline: Instant,
-        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> (Context<'a>, CancelHandle) {
-        self.derive_deadline(deadline, remaining_until(deadline), Some(into_cause(cause)))
-    }
-
-    /// [`with_deadline`](Context::with_deadline) at now + `timeout`. A
-    /// timeout too large to represent as an instant never expires.
-    ///
-    /// # Panics
-    ///
-    /// As [`with_deadline`](Context::with_deadline).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use ctx::{Context, Error};
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(50));
-    /// assert_eq!(ctx.done().await, Error::DeadlineExceeded);
-    ///
-    /// let (forever, _cancel) = Context::background().with_timeout(Duration::MAX);
-    /// assert_eq!(forever.deadline(), None);
-    /// # }
-    /// ```
-    #[doc(alias = "WithTimeout")]
-    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
-    pub fn with_timeout(&self, timeout: Duration) -> (Context<'a>, CancelHandle) {
-        self.derive_timeout(timeout, None)
-    }
-
-    /// [`with_deadline_cause`](Context::with_deadline_cause) at now +
-    /// `timeout`.
-    ///
-    /// # Panics
-    ///
-    /// As [`with_deadline`](Context::with_deadline).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use ctx::Context;
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let (ctx, _cancel) = Context::background().with_timeout_cause(Duration::from_millis(50), "search budget spent");
-    /// ctx.done().await;
-    /// assert_eq!(ctx.cause().unwrap().to_string(), "search budget spent");
-    /// # }
-    /// ```
-    #[doc(alias = "WithTimeoutCause")]
-    #[must_use = "this returns a new context and its cancel handle; the receiver is unchanged"]
-    pub fn with_timeout_cause(
-        &self,
-        timeout: Duration,
-        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> (Context<'a>, CancelHandle) {
-        self.derive_timeout(timeout, Some(into_cause(cause)))
-    }
-
-    fn derive_timeout(
-        &self,
-        timeout: Duration,
-        cause: Option<Cause>,
-    ) -> (Context<'a>, CancelHandle) {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.derive_deadline(deadline, timeout, cause),
-            None => self.with_cancel(),
-        }
-    }
-
-    /// The child of `with_deadline`, `remaining` from now (a timeout
-    /// knows it without reading the clock twice).
-    fn derive_deadline(
-        &self,
-        deadline: Instant,
-        remaining: Duration,
-        cause: Option<Cause>,
-    ) -> (Context<'a>, CancelHandle) {
-        if self
-            .deadline()
-            .is_some_and(|inherited| inherited <= deadline)
-        {
-            return self.with_cancel();
-        }
-        let node = CancelNode::new(self, Some(deadline), cause);
-        timer::arm(&node, deadline, remaining);
-        (Context::from_node(&node), CancelHandle::new(node))
     }
 
     /// A child that carries `value`, found by its type with
@@ -513,11 +342,11 @@ impl<'a> Context<'a> {
     /// ```
     #[doc(alias = "AfterFunc")]
     pub fn after_func(&self, f: impl FnOnce() + Send + 'static) -> AfterFuncHandle {
-        let Some(scope) = self.scope() else {
+        let Some(node) = self.cancel_node() else {
             return AfterFuncHandle::never_runs();
         };
-        match scope.register(Entry::AfterFunc(Box::new(f))) {
-            Ok(slot) => AfterFuncHandle::registered(scope.clone(), slot),
+        match node.register(Entry::AfterFunc(Box::new(f))) {
+            Ok(slot) => AfterFuncHandle::registered(node.clone(), slot),
             Err(refused) => {
                 if let Entry::AfterFunc(f) = refused.entry {
                     after_func::start(f);
@@ -545,7 +374,7 @@ impl<'a> Context<'a> {
     #[inline]
     #[doc(alias = "Err")]
     pub fn err(&self) -> Option<Error> {
-        self.scope().and_then(|scope| scope.err())
+        self.cancel_node().and_then(|node| node.err())
     }
 
     /// Whether this context is done: `err().is_some()`.
@@ -575,26 +404,7 @@ impl<'a> Context<'a> {
     /// ```
     #[doc(alias = "Cause")]
     pub fn cause(&self) -> Option<Cause> {
-        self.scope()?.cause()
-    }
-
-    /// When this context will be done by itself, if ever: the earliest
-    /// deadline on its path from the root. Go's `Deadline`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use ctx::Context;
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let (short, _c1) = Context::background().with_timeout(Duration::from_secs(1));
-    /// let (long, _c2) = short.with_timeout(Duration::from_secs(10));
-    /// assert_eq!(long.deadline(), short.deadline(), "a child never extends its parent's deadline");
-    /// # }
-    /// ```
-    #[doc(alias = "Deadline")]
-    pub fn deadline(&self) -> Option<Instant> {
-        self.scope()?.deadline()
+        self.cancel_node()?.cause()
     }
 
     /// A future that completes with [`err`](Context::err) once this context
@@ -673,235 +483,4 @@ impl<'a> Context<'a> {
     pub fn run<F: IntoFuture>(&self, fut: F) -> Run<'_, F::IntoFuture> {
         Run::new(self, fut.into_future())
     }
-
-    /// How many registrations (attached children, waiting futures,
-    /// after-funcs, merges) the nearest cancelable context holds. A child
-    /// is attached once something waits on it or on a descendant.
-    /// Diagnostics for leak tests; not part of the stable API.
-    #[doc(hidden)]
-    pub fn debug_registrations(&self) -> usize {
-        self.scope().map_or(0, |scope| scope.registrations())
-    }
-
-    /// How many deadlines are armed on the current Tokio runtime's timer
-    /// queue. Diagnostics for leak tests; not part of the stable API.
-    #[doc(hidden)]
-    pub fn debug_armed_deadlines() -> usize {
-        timer::armed_on_current_runtime()
-    }
-
-    fn from_node(node: &Arc<CancelNode>) -> Context<'a> {
-        Context::from_repr(Repr::Cancel(node.clone()))
-    }
-
-    /// A clone of this context that the type system no longer ties to its
-    /// scope: what the tree's own links hold. Never handed to users, except
-    /// through the doors that make it sound ([`without_cancel`], which drops
-    /// the cancellation; [`spawn`], whose child is canceled with this one).
-    ///
-    /// [`without_cancel`]: Context::without_cancel
-    /// [`spawn`]: Context::spawn
-    pub(crate) fn erase(&self) -> Context<'static> {
-        Context::from_repr(self.repr.clone())
-    }
-
-    /// The nearest cancelable context on the path to the root, whose
-    /// cancellation this context observes.
-    #[inline]
-    pub(crate) fn scope(&self) -> Option<&Arc<CancelNode>> {
-        match &self.repr {
-            Repr::Cancel(node) => Some(node),
-            Repr::Merge(merge) => Some(&merge.node),
-            Repr::Value(node) => node.scope.as_ref(),
-            Repr::Background | Repr::Todo | Repr::WithoutCancel(_) => None,
-        }
-    }
-
-    /// The nearest value context on the path to the root, whose table
-    /// holds every value in effect here.
-    ///
-    /// Found by walking up through the cancelable contexts in between, not
-    /// cached in each: a cached reference would be one more shared
-    /// reference count that every child of a request's context writes
-    /// twice (at birth and at drop), from every thread serving the
-    /// request, and 8 bytes of every node. A request's tree has few
-    /// cancelable contexts between its values, and Go's lookup walks every
-    /// context.
-    pub(crate) fn values(&self) -> Option<&Arc<ValueNode>> {
-        let mut ctx = self;
-        loop {
-            ctx = match &ctx.repr {
-                Repr::Background | Repr::Todo => return None,
-                Repr::Value(node) => return Some(node),
-                Repr::Cancel(node) => &node.parent,
-                Repr::Merge(merge) => &merge.node.parent,
-                Repr::WithoutCancel(node) => &node.parent,
-            };
-        }
-    }
-}
-
-/// The derivation chain, in Go's notation:
-/// `context.Background.WithCancel.WithValue(TraceId)` (a value shown by its
-/// type's name, without module paths), a merge's second context in
-/// parentheses: `.Merge(context.Background.WithCancel)`.
-///
-/// ```
-/// use ctx::Context;
-///
-/// let (ctx, _cancel) = Context::background().with_cancel();
-/// let ctx = ctx.with_value(42_u64).without_cancel();
-/// assert_eq!(
-///     ctx.to_string(),
-///     "context.Background.WithCancel.WithValue(u64).WithoutCancel"
-/// );
-/// ```
-impl fmt::Display for Context<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Iterative, so a chain of any depth, or merges nested to any
-        // depth, print without recursion. Covariance lets the `'static`
-        // links stand beside `self`.
-        enum Piece<'c> {
-            /// A whole chain, from its root to this context.
-            Chain(&'c Context<'c>),
-            /// One context's own link.
-            Link(&'c Context<'c>),
-            /// The end of a merge's second chain.
-            Close,
-        }
-        let mut pieces = vec![Piece::Chain(self)];
-        while let Some(piece) = pieces.pop() {
-            match piece {
-                // Pushed from this context up, so the root comes out first.
-                Piece::Chain(ctx) => {
-                    let mut link = Some(ctx);
-                    while let Some(ctx) = link {
-                        pieces.push(Piece::Link(ctx));
-                        link = ctx.parent();
-                    }
-                }
-                Piece::Link(ctx) => {
-                    if let Some(second) = ctx.fmt_link(f)? {
-                        pieces.push(Piece::Close);
-                        pieces.push(Piece::Chain(second));
-                    }
-                }
-                Piece::Close => f.write_str(")")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Context<'_> {
-    /// The context this one was derived from; `None` for a root.
-    fn parent(&self) -> Option<&Context<'static>> {
-        match &self.repr {
-            Repr::Background | Repr::Todo => None,
-            Repr::Cancel(node) => Some(&node.parent),
-            Repr::Merge(merge) => Some(&merge.node.parent),
-            Repr::Value(node) => Some(&node.parent),
-            Repr::WithoutCancel(node) => Some(&node.parent),
-        }
-    }
-
-    /// Writes this context's own link of the `Display` chain. A merge's
-    /// link opens a parenthesis and hands back the second chain, to be
-    /// printed next, then closed.
-    fn fmt_link(
-        &self,
-        f: &mut fmt::Formatter<'_>,
-    ) -> Result<Option<&Context<'static>>, fmt::Error> {
-        let link = match &self.repr {
-            Repr::Background => f.write_str("context.Background"),
-            Repr::Todo => f.write_str("context.TODO"),
-            Repr::Cancel(node) => match node.own_deadline() {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    write!(f, ".WithDeadline([{left:?}])")
-                }
-                None => f.write_str(".WithCancel"),
-            },
-            Repr::Merge(merge) => {
-                f.write_str(".Merge(")?;
-                return Ok(Some(&merge.second));
-            }
-            Repr::Value(node) => write!(f, ".WithValue({})", node.type_name),
-            Repr::WithoutCancel(_) => f.write_str(".WithoutCancel"),
-        };
-        link.map(|()| None)
-    }
-}
-
-/// Dropping the last handle on a deep chain frees it link by link, rather
-/// than recursively through each node's parent, so no depth overflows the
-/// stack. A merge's second chain waits its turn on a list, so neither do
-/// merges nested to any depth.
-impl Drop for Context<'_> {
-    // Inline, so dropping a root, or a node's parent already taken by
-    // `into_parent`, is a comparison where it happens rather than a call
-    // that saves the registers `dismantle`'s loop needs.
-    #[inline]
-    fn drop(&mut self) {
-        if !matches!(self.repr, Repr::Background | Repr::Todo) {
-            dismantle(mem::replace(&mut self.repr, Repr::Background));
-        }
-    }
-}
-
-/// Drops the chain of nodes `repr` owns, iteratively: a chain of any depth
-/// is dropped without deepening the stack.
-fn dismantle(mut repr: Repr) {
-    // Allocated only by a merge, as most chains have none.
-    let mut seconds = None;
-    loop {
-        let next = into_parent(repr, &mut seconds).or_else(|| seconds.as_mut().and_then(Vec::pop));
-        let Some(mut next) = next else {
-            return;
-        };
-        repr = mem::replace(&mut next.repr, Repr::Background);
-    }
-}
-
-impl<'a> Context<'a> {
-    const fn from_repr(repr: Repr) -> Context<'a> {
-        Context {
-            repr,
-            scope: PhantomData,
-        }
-    }
-}
-
-/// Dismantles the node `repr` points at if this was its last owner, and
-/// hands back its parent for the caller to drop next (a merge's second
-/// context goes to `seconds`).
-fn into_parent(
-    repr: Repr,
-    seconds: &mut Option<Vec<Context<'static>>>,
-) -> Option<Context<'static>> {
-    match repr {
-        Repr::Background | Repr::Todo => None,
-        Repr::Cancel(node) => Arc::into_inner(node).map(CancelNode::into_parent),
-        Repr::Merge(merge) => {
-            let MergeNode { node, second } = Arc::into_inner(merge)?;
-            seconds.get_or_insert_with(Vec::new).push(second);
-            Arc::into_inner(node).map(CancelNode::into_parent)
-        }
-        Repr::Value(node) => Arc::into_inner(node).map(|node| node.parent),
-        Repr::WithoutCancel(node) => Arc::into_inner(node).map(|node| node.parent),
-    }
-}
-
-impl fmt::Debug for Context<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Context")
-            .field("chain", &format_args!("{self}"))
-            .field("err", &self.err())
-            .finish()
-    }
-}
-
-/// How long until `deadline`: zero once it has passed.
-fn remaining_until(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
 }

@@ -1,16 +1,16 @@
 //! A node's own deadline, packed into the node.
 //!
 //! Most contexts with a deadline are a request's: made, checked and
-//! cancelled within the request. Kept in the node's boxed rare state, the
-//! deadline cost each of them a second allocation, and every read of it
-//! (`deadline()`, a child's `with_timeout` comparing against it) the node's
-//! lock. Packed as 8 bytes in the node itself, it costs neither.
+//! cancelled within the request. Packed as 8 bytes in the node itself, the
+//! deadline costs them no second allocation (the node's boxed rare state),
+//! and reading it (`deadline()`, a child's `with_timeout` comparing against
+//! it) takes no lock.
 //!
 //! An instant is 16 bytes; the packing stores the nanoseconds since a
 //! process-wide epoch (the first instant packed) instead, which covers 584
 //! years from it. An instant before the epoch (a deadline already past when
 //! the process made its first one) or beyond that range does not pack, and
-//! its node keeps it in its boxed state, as before.
+//! its node keeps it in its boxed state.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1,4 +1,6 @@
-//! Deadlines, on tokio's timer.
+//! The mechanism that fires deadlines, on tokio's timer: [`arm`] a node's
+//! deadline, and its node is expired when it passes. Which deadlines are
+//! armed is decided by the module above.
 //!
 //! A task per deadline would cost more than the rest of a context: a
 //! cache-aligned task allocation, then two cross-thread wake-ups to start
@@ -40,7 +42,7 @@
 //! could never fire: a context timed by one would stay live forever, and a
 //! `done()` awaited elsewhere would hang. So a driver's drop closes its
 //! shard and cancels every deadline it still held, with [`Error::Canceled`]
-//! and a cause that says why ([`RUNTIME_GONE`]); a deadline armed on a
+//! and a cause that says why ([`RuntimeGone`]); a deadline armed on a
 //! closed shard (through the handle of a runtime that already shut down) is
 //! cancelled the same way at once.
 //!
@@ -62,19 +64,22 @@ use tokio::runtime::{self, Handle};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 
-use crate::error::{into_cause, Error};
+use crate::error::{Cause, Error, RuntimeGone};
 use crate::node::CancelNode;
 use crate::sync::{Arc, Weak};
-
-/// Deadlines further away than this never fire: no process runs that long,
-/// and tokio's timer wheel has a horizon of its own.
-const HORIZON: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
 
 /// How many shards a runtime's deadlines may spread over. Threads take
 /// shard slots in turn, so up to this many threads never share one; a
 /// shard (and its driver task) exists only once a thread arms a deadline
 /// in it, so an unused slot costs nothing.
 const SHARDS: usize = 32;
+
+/// The longest a driver sleeps at once. tokio's timer cannot sleep until
+/// any instant (it rounds a wake-up up to the next millisecond, which
+/// overflows at the last instants there are), so a driver whose earliest
+/// deadline is further away than this wakes after this long, finds
+/// nothing due, and sleeps again.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
 /// A shard's heap is swept no sooner than at this many entries.
 const SWEEP_AT_LEAST: usize = 64;
@@ -148,11 +153,6 @@ impl Ord for Due {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
 }
-
-/// The cause of a deadline context cancelled because the runtime timing its
-/// deadline shut down first.
-pub(crate) const RUNTIME_GONE: &str = "ctx: the Tokio runtime timing this context's deadline \
-     shut down before the deadline passed";
 
 impl Shard {
     fn lock(&self) -> MutexGuard<'_, Armed> {
@@ -251,20 +251,15 @@ thread_local! {
 /// whose cache misses.
 static SHARDS_BY_RUNTIME: Mutex<Vec<(runtime::Id, usize, Weak<Shard>)>> = Mutex::new(Vec::new());
 
-/// Expires `node` ([`CancelNode::expire`]) at `deadline`, `remaining`
-/// from now, or at once if nothing remains.
-pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant, remaining: Duration) {
-    if node.err().is_some() {
-        // Born done, under a done parent: nothing left to time.
-        return;
-    }
-    if remaining.is_zero() {
-        node.expire();
-        return;
-    }
-    if remaining > HORIZON {
-        return;
-    }
+/// Expires `node` ([`CancelNode::expire`]) once `deadline` passes, on the
+/// timer of the current Tokio runtime; cancels it with [`RuntimeGone`] if
+/// that runtime shut down already, or does before `deadline` passes.
+///
+/// # Panics
+///
+/// Outside a Tokio runtime, or in one built without `enable_time`, saying
+/// so.
+pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant) {
     let Ok(runtime) = Handle::try_current() else {
         panic!(
             "ctx: a context with a deadline needs a Tokio runtime for its timer, and none is \
@@ -300,12 +295,19 @@ pub(crate) fn arm(node: &Arc<CancelNode>, deadline: Instant, remaining: Duration
         // was destroyed: found the slow way.
         .unwrap_or_else(|_| arm_on(&shared_shard_of(&runtime, id)));
     if !armed {
-        node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
+        orphan(node);
     }
+}
+
+/// Cancels `node`, whose deadline no timer will fire: its runtime is gone.
+fn orphan(node: &CancelNode) {
+    let cause: Cause = std::sync::Arc::new(RuntimeGone);
+    node.cancel(Error::Canceled, Some(cause));
 }
 
 /// How many deadlines are armed on the current runtime (0 outside one).
 /// For tests of the no-leak guarantee.
+#[cfg(feature = "test-util")]
 pub(crate) fn armed_on_current_runtime() -> usize {
     let Ok(runtime) = Handle::try_current() else {
         return 0;
@@ -372,7 +374,7 @@ impl Drop for CloseOnDrop {
         // Cancelled unlocked (invariant 4 of the tree).
         for Reverse(due) in orphaned {
             if let Some(node) = due.node.upgrade() {
-                node.cancel(Error::Canceled, Some(into_cause(RUNTIME_GONE)));
+                orphan(&node);
             }
         }
     }
@@ -387,11 +389,15 @@ async fn drive(shard: CloseOnDrop) {
         // after this read still wakes the sleep below.
         let mut earlier = pin!(shard.earlier.notified());
         earlier.as_mut().enable();
-        let (due, next) = shard.lock().take_due(Instant::now());
+        let now = Instant::now();
+        let (due, next) = shard.lock().take_due(now);
         due.into_iter().for_each(Due::fire);
         match next {
             Some(next) => {
-                let mut sleep = pin!(sleep_until(next));
+                let wake_at = now
+                    .checked_add(LONGEST_SLEEP)
+                    .map_or(next, |longest| next.min(longest));
+                let mut sleep = pin!(sleep_until(wake_at));
                 poll_fn(|cx| {
                     if sleep.as_mut().poll(cx).is_ready() || earlier.as_mut().poll(cx).is_ready() {
                         Poll::Ready(())
@@ -409,6 +415,7 @@ async fn drive(shard: CloseOnDrop) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::into_cause;
     use crate::Context;
 
     fn arm_in(armed: &mut Armed, at: Instant, node: &Arc<CancelNode>) -> bool {
