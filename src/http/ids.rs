@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The W3C trace-context header, `traceparent`, read by the
 /// [`ContextLayer`](super::ContextLayer) and written by [`inject`](super::inject).
@@ -158,6 +158,13 @@ impl RequestId {
         ok.then(|| RequestId(value.to_owned()))
     }
 
+    /// The id as an `x-request-id` header value.
+    pub(crate) fn to_header_value(&self) -> Option<HeaderValue> {
+        // Visible ASCII, as `from_header` and `generate` make it: a valid
+        // header value.
+        HeaderValue::from_str(self.as_str()).ok()
+    }
+
     /// The id as text.
     ///
     /// ```
@@ -173,6 +180,22 @@ impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The trace and request ids a request carries, or new ones where it
+/// carries none (or a malformed one).
+pub(crate) fn of_request(headers: &HeaderMap) -> (TraceId, RequestId) {
+    let trace_id = headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceId::parse_traceparent)
+        .unwrap_or_else(TraceId::generate);
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestId::from_header)
+        .unwrap_or_else(RequestId::generate);
+    (trace_id, request_id)
 }
 
 /// 64 unpredictable-enough bits for ids (not for cryptography): SipHash,
