@@ -27,62 +27,89 @@ pub const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-time
 pub const ENVOY_EXPECTED_RQ_TIMEOUT_MS: HeaderName =
     HeaderName::from_static("x-envoy-expected-rq-timeout-ms");
 
-/// A header that carries the time a caller gives a request: the
-/// [`ContextLayer`](super::ContextLayer) turns the ones it honours into the
-/// request context's deadline, and the client layer writes the ones it is
-/// told to.
-///
-/// ```
-/// use std::time::Duration;
-/// use ctx::http::DeadlineHeader;
-///
-/// for header in DeadlineHeader::ALL {
-///     let value = header.format(Duration::from_millis(250));
-///     assert_eq!(header.parse(value.as_bytes()), Ok(Duration::from_millis(250)));
-/// }
-/// assert_eq!(DeadlineHeader::ConnectTimeoutMs.format(Duration::from_millis(250)), "250");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DeadlineHeader {
+/// Declares [`DeadlineHeader`] from its one list of headers: each entry is
+/// a variant, the header's name, and the syntax of its values
+/// ([`ValueSyntax`]). The enum, [`DeadlineHeader::ALL`], its names and the
+/// layers' sets of headers all derive from that list.
+macro_rules! deadline_headers {
+    ($($(#[$doc:meta])* $variant:ident => $name:expr, $syntax:ident;)+) => {
+        /// A header that carries the time a caller gives a request: the
+        /// [`ContextLayer`](super::ContextLayer) turns the ones it honours
+        /// into the request context's deadline, and the client layer writes
+        /// the ones it is told to.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use ctx::http::DeadlineHeader;
+        ///
+        /// for header in DeadlineHeader::ALL {
+        ///     let value = header.format(Duration::from_millis(250));
+        ///     assert_eq!(header.parse(value.as_bytes()), Ok(Duration::from_millis(250)));
+        /// }
+        /// assert_eq!(DeadlineHeader::ConnectTimeoutMs.format(Duration::from_millis(250)), "250");
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum DeadlineHeader {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl DeadlineHeader {
+            /// Every deadline header, in the order of this enum.
+            ///
+            /// ```
+            /// use ctx::http::DeadlineHeader;
+            ///
+            /// assert!(DeadlineHeader::ALL.contains(&DeadlineHeader::GrpcTimeout));
+            /// ```
+            pub const ALL: [DeadlineHeader; [$(DeadlineHeader::$variant),+].len()] =
+                [$(DeadlineHeader::$variant),+];
+
+            /// The header's name.
+            ///
+            /// ```
+            /// use ctx::http::DeadlineHeader;
+            ///
+            /// assert_eq!(DeadlineHeader::GrpcTimeout.name(), "grpc-timeout");
+            /// ```
+            pub const fn name(self) -> HeaderName {
+                match self {
+                    $(DeadlineHeader::$variant => $name,)+
+                }
+            }
+
+            /// The syntax of the header's values.
+            const fn syntax(self) -> ValueSyntax {
+                match self {
+                    $(DeadlineHeader::$variant => ValueSyntax::$syntax,)+
+                }
+            }
+        }
+    };
+}
+
+deadline_headers! {
     /// gRPC's `grpc-timeout` (`250m`): see
     /// [`parse_grpc_timeout`](super::parse_grpc_timeout).
-    GrpcTimeout,
+    GrpcTimeout => GRPC_TIMEOUT, GrpcTimeout;
     /// Connect's `Connect-Timeout-Ms` (`250`): see
     /// [`parse_timeout_ms`](super::parse_timeout_ms).
-    ConnectTimeoutMs,
+    ConnectTimeoutMs => CONNECT_TIMEOUT_MS, Millis;
     /// Envoy's `x-envoy-expected-rq-timeout-ms` (`250`), the route's
     /// timeout as Envoy forwards it.
-    EnvoyExpectedRqTimeoutMs,
+    EnvoyExpectedRqTimeoutMs => ENVOY_EXPECTED_RQ_TIMEOUT_MS, Millis;
+}
+
+/// How a deadline header writes a budget.
+#[derive(Clone, Copy)]
+enum ValueSyntax {
+    /// gRPC's digits and a unit letter (`250m`).
+    GrpcTimeout,
+    /// A count of milliseconds (`250`).
+    Millis,
 }
 
 impl DeadlineHeader {
-    /// Every deadline header, in the order of this enum.
-    ///
-    /// ```
-    /// assert_eq!(ctx::http::DeadlineHeader::ALL.len(), 3);
-    /// ```
-    pub const ALL: [DeadlineHeader; 3] = [
-        DeadlineHeader::GrpcTimeout,
-        DeadlineHeader::ConnectTimeoutMs,
-        DeadlineHeader::EnvoyExpectedRqTimeoutMs,
-    ];
-
-    /// The header's name.
-    ///
-    /// ```
-    /// use ctx::http::DeadlineHeader;
-    ///
-    /// assert_eq!(DeadlineHeader::GrpcTimeout.name(), "grpc-timeout");
-    /// ```
-    pub const fn name(self) -> HeaderName {
-        match self {
-            DeadlineHeader::GrpcTimeout => GRPC_TIMEOUT,
-            DeadlineHeader::ConnectTimeoutMs => CONNECT_TIMEOUT_MS,
-            DeadlineHeader::EnvoyExpectedRqTimeoutMs => ENVOY_EXPECTED_RQ_TIMEOUT_MS,
-        }
-    }
-
     /// Parses a value of this header into a budget.
     ///
     /// # Errors
@@ -96,11 +123,11 @@ impl DeadlineHeader {
     /// assert!(error.to_string().starts_with("malformed connect-timeout-ms: "));
     /// ```
     pub fn parse(self, value: impl AsRef<[u8]>) -> Result<Duration, DeadlineHeaderError> {
-        match self {
-            DeadlineHeader::GrpcTimeout => {
+        match self.syntax() {
+            ValueSyntax::GrpcTimeout => {
                 parse_grpc_timeout(value).map_err(DeadlineHeaderError::GrpcTimeout)
             }
-            DeadlineHeader::ConnectTimeoutMs | DeadlineHeader::EnvoyExpectedRqTimeoutMs => {
+            ValueSyntax::Millis => {
                 parse_timeout_ms(value).map_err(|error| DeadlineHeaderError::Millis {
                     header: self,
                     error,
@@ -118,11 +145,9 @@ impl DeadlineHeader {
     /// assert_eq!(DeadlineHeader::GrpcTimeout.format(Duration::from_millis(250)), "250000u");
     /// ```
     pub fn format(self, budget: Duration) -> HeaderValue {
-        let text = match self {
-            DeadlineHeader::GrpcTimeout => format_grpc_timeout(budget),
-            DeadlineHeader::ConnectTimeoutMs | DeadlineHeader::EnvoyExpectedRqTimeoutMs => {
-                format_timeout_ms(budget)
-            }
+        let text = match self.syntax() {
+            ValueSyntax::GrpcTimeout => format_grpc_timeout(budget),
+            ValueSyntax::Millis => format_timeout_ms(budget),
         };
         HeaderValue::try_from(text).expect("digits and a unit letter are a valid header value")
     }
@@ -181,14 +206,23 @@ impl std::error::Error for DeadlineHeaderError {
     }
 }
 
-/// A set of [`DeadlineHeader`]s: which ones a layer reads or writes.
+/// A set of [`DeadlineHeader`]s: which ones a layer reads or writes. A
+/// bit per header, at the header's place in [`DeadlineHeader::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct HeaderSet(u8);
 
-impl HeaderSet {
-    pub(crate) const ALL: HeaderSet = HeaderSet(0b111);
-    pub(crate) const GRPC_TIMEOUT: HeaderSet = HeaderSet(1);
+// A bit per header fits in the set's `u8`.
+const _: () = assert!(DeadlineHeader::ALL.len() <= u8::BITS as usize);
 
+impl HeaderSet {
+    /// Every header of [`DeadlineHeader::ALL`].
+    pub(crate) const ALL: HeaderSet =
+        HeaderSet(u8::MAX >> (u8::BITS as usize - DeadlineHeader::ALL.len()));
+    /// `grpc-timeout` alone.
+    pub(crate) const GRPC_TIMEOUT: HeaderSet = HeaderSet(Self::bit(DeadlineHeader::GrpcTimeout));
+
+    /// The header's bit: its place in [`DeadlineHeader::ALL`], which lists
+    /// the variants in their order.
     const fn bit(header: DeadlineHeader) -> u8 {
         1 << header as u8
     }
@@ -231,6 +265,15 @@ impl HeaderSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_header_has_its_own_bit_in_the_full_set() {
+        for (place, header) in DeadlineHeader::ALL.into_iter().enumerate() {
+            assert_eq!(header as usize, place, "{header}");
+            assert_ne!(HeaderSet::ALL.0 & HeaderSet::bit(header), 0, "{header}");
+        }
+        assert_eq!(HeaderSet::ALL.iter().count(), DeadlineHeader::ALL.len());
+    }
 
     #[test]
     fn the_tightest_honoured_header_wins() {

@@ -2,11 +2,11 @@
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The W3C trace-context header, `traceparent`, read by the
 /// [`ContextLayer`](super::ContextLayer) and written by [`inject`](super::inject).
@@ -119,8 +119,19 @@ impl fmt::Display for TraceId {
 /// assert_ne!(a, RequestId::generate());
 /// assert_eq!(a.as_str().len(), 16);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RequestId(String);
+#[derive(Clone)]
+pub struct RequestId(IdText);
+
+/// A request id's text, kept without an allocation of its own.
+#[derive(Clone)]
+enum IdText {
+    /// A new id: 16 lowercase hex digits.
+    Generated([u8; 16]),
+    /// An incoming `x-request-id`, checked to be 1 to `MAX_LEN` visible
+    /// ASCII characters: the header's value itself, which shares the
+    /// request's bytes.
+    Incoming(HeaderValue),
+}
 
 impl RequestId {
     /// The longest incoming `x-request-id` that is kept.
@@ -139,7 +150,13 @@ impl RequestId {
     /// assert!(ctx::http::RequestId::generate().as_str().bytes().all(|b| b.is_ascii_hexdigit()));
     /// ```
     pub fn generate() -> RequestId {
-        RequestId(format!("{:016x}", random_u64()))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bits = random_u64();
+        let mut digits = [0; 16];
+        for (at, digit) in digits.iter_mut().enumerate() {
+            *digit = HEX[(bits >> (60 - 4 * at) & 0xf) as usize];
+        }
+        RequestId(IdText::Generated(digits))
     }
 
     /// The id of an incoming `x-request-id` header value, if it is 1 to
@@ -153,9 +170,29 @@ impl RequestId {
     /// assert!(RequestId::from_header("has space").is_none());
     /// ```
     pub fn from_header(value: &str) -> Option<RequestId> {
-        let ok = (1..=Self::MAX_LEN).contains(&value.len())
-            && value.bytes().all(|b| b.is_ascii_graphic());
-        ok.then(|| RequestId(value.to_owned()))
+        let value = Self::is_valid(value.as_bytes()).then(|| HeaderValue::from_str(value))?;
+        value.ok().map(|value| RequestId(IdText::Incoming(value)))
+    }
+
+    /// The id of an incoming `x-request-id` header, sharing its bytes, if
+    /// it is 1 to [`MAX_LEN`](RequestId::MAX_LEN) visible ASCII characters.
+    fn from_header_value(value: &HeaderValue) -> Option<RequestId> {
+        Self::is_valid(value.as_bytes()).then(|| RequestId(IdText::Incoming(value.clone())))
+    }
+
+    /// Whether `id` is 1 to [`MAX_LEN`](RequestId::MAX_LEN) visible ASCII
+    /// characters.
+    fn is_valid(id: &[u8]) -> bool {
+        (1..=Self::MAX_LEN).contains(&id.len()) && id.iter().all(u8::is_ascii_graphic)
+    }
+
+    /// The id as an `x-request-id` header value: the incoming header's own
+    /// value, or a new id's digits.
+    pub(crate) fn to_header_value(&self) -> Option<HeaderValue> {
+        match &self.0 {
+            IdText::Generated(digits) => HeaderValue::from_bytes(digits).ok(),
+            IdText::Incoming(value) => Some(value.clone()),
+        }
     }
 
     /// The id as text.
@@ -165,14 +202,55 @@ impl RequestId {
     /// assert_eq!(id.as_str(), "r-1");
     /// ```
     pub fn as_str(&self) -> &str {
-        &self.0
+        let bytes = match &self.0 {
+            IdText::Generated(digits) => digits.as_slice(),
+            IdText::Incoming(value) => value.as_bytes(),
+        };
+        // Both are ASCII (hex digits; a header checked to be visible ASCII),
+        // so this is never empty for want of UTF-8.
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+impl PartialEq for RequestId {
+    fn eq(&self, other: &RequestId) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RequestId {}
+
+impl Hash for RequestId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
+}
+
+/// The trace and request ids a request carries, or new ones where it
+/// carries none (or a malformed one).
+pub(crate) fn of_request(headers: &HeaderMap) -> (TraceId, RequestId) {
+    let trace_id = headers
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceId::parse_traceparent)
+        .unwrap_or_else(TraceId::generate);
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(RequestId::from_header_value)
+        .unwrap_or_else(RequestId::generate);
+    (trace_id, request_id)
 }
 
 /// 64 unpredictable-enough bits for ids (not for cryptography): SipHash,
@@ -220,6 +298,20 @@ mod tests {
         ] {
             assert_eq!(TraceId::parse_traceparent(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_request_id_reads_as_its_text_whatever_its_source() {
+        let generated = RequestId::generate();
+        let text = generated.as_str().to_owned();
+        assert_eq!(text.len(), 16);
+        assert!(text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        assert_eq!(format!("{generated}"), text);
+        assert_eq!(format!("{generated:?}"), format!("RequestId({text:?})"));
+        assert_eq!(generated.to_header_value().unwrap(), text.as_str());
+        let incoming = RequestId::from_header(&text).unwrap();
+        assert_eq!(incoming, generated);
+        assert_eq!(incoming.to_header_value().unwrap(), text.as_str());
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //!   from a server-wide root (cancel the root at shutdown), ends it when
 //!   the response, body included, has been sent or the request is
 //!   abandoned (client gone), applies the budget of an incoming deadline
-//!   header ([`DeadlineHeader`]: `grpc-timeout`, `Connect-Timeout-Ms`,
-//!   `x-envoy-expected-rq-timeout-ms`), or a default timeout, as a
+//!   header (each [`DeadlineHeader`]: gRPC's `grpc-timeout`, Connect's,
+//!   Envoy's), or a default timeout, as a
 //!   deadline, carries a [`TraceId`] and a [`RequestId`], and echoes the
 //!   request id on the response. It works around an axum `Router` and a
 //!   tonic server alike.
@@ -193,7 +193,6 @@
 //! # }
 //! ```
 
-mod body;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
@@ -209,7 +208,6 @@ mod shutdown;
 mod signal;
 mod timeout_ms;
 
-pub use body::ResponseBody;
 #[doc(inline)]
 pub use ctx_core::MissingContext;
 #[doc(inline)]
@@ -219,9 +217,8 @@ pub use deadline_header::{
 };
 pub use grpc_timeout::{format_grpc_timeout, parse_grpc_timeout, GrpcTimeoutError, GRPC_TIMEOUT};
 pub use ids::{RequestId, TraceId, REQUEST_ID, TRACEPARENT};
-pub use incoming::RejectionBody;
 pub use inject::inject;
-pub use layer::{ContextLayer, ContextService, ResponseFuture};
+pub use layer::{ContextLayer, ContextService, ResponseBody, ResponseFuture};
 pub use request_context::RequestContextExt;
 pub use shutdown::{Server, ServerShutdown, Shutdown, ShutdownReport};
 pub use timeout_ms::{format_timeout_ms, parse_timeout_ms, TimeoutMsError};
