@@ -3,7 +3,7 @@
 //! A merge costs no task. Its node is an ordinary child of the first
 //! context, and is registered with the second context's nearest cancelable
 //! node by one entry that cancels it, removed again when the merge ends
-//! however it ends; the protocol is the tree's (invariant 8 of `node.rs`).
+//! however it ends; the protocol is the tree's (invariant 8 of `node/mod.rs`).
 
 use crate::node::{CancelNode, Entry};
 use crate::sync::Arc;

@@ -17,17 +17,19 @@ pub(crate) use parking_lot::{Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 pub(crate) use std::sync::{Arc, Weak};
 
-/// Locks `mutex`. The tree's critical sections are a few instructions long
-/// and contended by design (every child of a parent takes the parent's
-/// lock to join and to leave): parking_lot's lock spins briefly before it
-/// parks, where `std`'s sleeps in the kernel sooner.
+/// Locks `mutex`. The tree holds a lock for a few instructions, never while
+/// user code runs (invariant 4 of `node/mod.rs`), and its locks are
+/// contended by design (every child of a parent takes the parent's lock to
+/// join and to leave): parking_lot's lock spins briefly before it parks,
+/// where `std`'s sleeps in the kernel sooner.
 #[cfg(not(ctx_loom))]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock()
 }
 
 /// Locks `mutex` (loom's, which has std's poisoning API; the tree never
-/// runs user code while it holds a lock, so poison cannot happen).
+/// runs user code while it holds a lock, invariant 4, so poison cannot
+/// happen).
 #[cfg(ctx_loom)]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex

@@ -3,7 +3,7 @@
 //! Built only with `--cfg ctx_loom`, which swaps the tree's mutexes and
 //! atomics for loom's (see `src/sync.rs`), so loom explores every
 //! interleaving of the lock and atomic operations the protocol of
-//! `src/node.rs` relies on. Each model is one race, named after it:
+//! `src/node/` relies on. Each model is one race, named after it:
 //!
 //! | model | race |
 //! |---|---|
@@ -71,11 +71,10 @@ use loom::thread;
 /// Preemptions per execution when `LOOM_MAX_PREEMPTIONS` is not set.
 ///
 /// Each thread here makes only a handful of lock and atomic operations, so
-/// every model but one is explored exhaustively at any bound (measured: the
-/// same iterations and milliseconds at 2 as at 200). The exception is
-/// [`run_ready_vs_cancel`], three threads plus loom's `AtomicWaker`, whose
-/// cost grows about fourfold per preemption (release build: 0.25 s at 3,
-/// 1.3 s at 4, 6 s at 5, 22 s at 6); 5 keeps the suite within seconds.
+/// every model but one is explored exhaustively at any bound. The exception
+/// is [`run_ready_vs_cancel`], three threads plus loom's `AtomicWaker`,
+/// whose cost grows about fourfold per preemption; 5 keeps the suite within
+/// seconds.
 const DEFAULT_PREEMPTIONS: usize = 5;
 
 /// Runs `f` under loom with the suite's preemption bound.
