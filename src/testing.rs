@@ -103,7 +103,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
-use ctx_core::testing::{observe, Event, Reached};
+use ctx_core::testing::{observe, Event, Reached, ShortTypeName};
 
 use crate::Context;
 
@@ -187,38 +187,8 @@ impl Checkpoint {
         while let Some(outer) = name.strip_suffix("::{{closure}}") {
             name = outer;
         }
-        let mut short = String::with_capacity(name.len());
-        let mut rest = name;
-        while !rest.is_empty() {
-            let path_len = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            let (path, after) = rest.split_at(path_len);
-            short.push_str(without_modules(path));
-            let other_len = after
-                .find(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
-                .unwrap_or(after.len());
-            short.push_str(&after[..other_len]);
-            rest = &after[other_len..];
-        }
-        Some(short)
+        Some(ShortTypeName(name).to_string())
     }
-}
-
-/// `a::b::Type::method` → `Type::method`; `a::b::function` → `function`:
-/// the segments from the first capitalized one, or the last.
-fn without_modules(path: &str) -> &str {
-    let mut start = 0;
-    for (at, _) in path.match_indices("::") {
-        let next = &path[at + 2..];
-        if path[start..].starts_with(|c: char| c.is_uppercase()) {
-            break;
-        }
-        if !next.is_empty() {
-            start = at + 2;
-        }
-    }
-    &path[start..]
 }
 
 /// `checkpoint 2 at src/shop.rs:41:37 (awaiting Ledger::record, in

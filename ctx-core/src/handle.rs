@@ -79,6 +79,12 @@ impl CancelHandle {
     fn cancel_with(&self, cause: Option<Cause>) {
         self.node.cancel(Error::Canceled, cause);
     }
+
+    /// Cancels with `cause`, already shared: what a cause handle does, for
+    /// the crate's own handles that cancel with a cause known in advance.
+    pub(crate) fn cancel_with_cause(&self, cause: Cause) {
+        self.cancel_with(Some(cause));
+    }
 }
 
 impl fmt::Debug for CancelHandle {

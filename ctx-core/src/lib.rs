@@ -48,7 +48,7 @@ pub mod __checked {
 /// Where `ctx::http` keeps a request's context. Not public API.
 #[doc(hidden)]
 pub mod __request {
-    pub use crate::request::{caller, with_caller, RequestContext};
+    pub use crate::request::{caller, with_caller, with_values, RequestContext, RequestEnd};
 }
 pub use handle::{AfterFuncHandle, CancelGuard};
 // Go's names as search aliases: rustdoc keeps those of a re-export, not

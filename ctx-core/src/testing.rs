@@ -11,6 +11,11 @@
 
 #[cfg(feature = "testing")]
 pub use crate::checkpoint::{observe, reached, Event, Reached};
+/// How `ctx::testing` names an awaited future's type: as a context's
+/// `Display` names its values' types.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use crate::values::ShortTypeName;
 #[cfg(feature = "test-util")]
 pub use counters::{armed_deadlines, registrations};
 

@@ -9,7 +9,7 @@
 //! values a request carries.
 
 use std::any::{Any, TypeId};
-use std::{fmt, iter};
+use std::fmt;
 
 use crate::node::CancelNode;
 use crate::sync::Arc;
@@ -17,40 +17,89 @@ use crate::Context;
 
 type Entry = (TypeId, Arc<dyn Any + Send + Sync>);
 
-/// A context that carries one more value than its parent.
+fn entry<T: Send + Sync + 'static>(value: T) -> Entry {
+    (TypeId::of::<T>(), Arc::new(value))
+}
+
+/// A context that carries one or two more values than its parent.
 pub(crate) struct ValueNode {
     pub(crate) parent: Context<'static>,
     /// The parent's nearest cancelable node, cached so `err()` is O(1)
     /// under any number of value layers.
     pub(crate) cancel_node: Option<Arc<CancelNode>>,
-    /// The type of the value this node added, for `Display`.
-    pub(crate) type_name: ShortTypeName,
+    /// The types of the values this node added, in the order they were
+    /// given, for `Display`.
+    pub(crate) added: AddedTypes,
     /// Every value in effect here, sorted by type.
     entries: Box<[Entry]>,
+}
+
+/// The types a value node added: one (`with_value`), or two in one node
+/// (the HTTP layer's ids, which every request carries).
+#[derive(Clone, Copy)]
+pub(crate) struct AddedTypes {
+    pub(crate) first: ShortTypeName,
+    pub(crate) second: Option<ShortTypeName>,
 }
 
 impl ValueNode {
     /// `parent`'s values plus `value`, which shadows a value of the same
     /// type, as a nearer `WithValue` does in Go.
     pub(crate) fn new<T: Send + Sync + 'static>(parent: &Context<'_>, value: T) -> Self {
-        let key = TypeId::of::<T>();
-        let value: Arc<dyn Any + Send + Sync> = Arc::new(value);
-        let inherited: &[Entry] = parent.values().map_or(&[], |values| &values.entries);
-        let (at, shadowed) = match inherited.binary_search_by_key(&key, |(id, _)| *id) {
-            Ok(at) => (at, 1),
-            Err(at) => (at, 0),
+        let added = AddedTypes {
+            first: ShortTypeName::of::<T>(),
+            second: None,
         };
-        let entries = inherited[..at]
-            .iter()
-            .cloned()
-            .chain(iter::once((key, value)))
-            .chain(inherited[at + shadowed..].iter().cloned())
-            .collect();
+        ValueNode::with_entries(parent, [entry(value)], added)
+    }
+
+    /// `parent`'s values plus `first` and `second`, in one node: what
+    /// `with_value(first).with_value(second)` carries, in one allocation of
+    /// a node and one of a table instead of two each.
+    pub(crate) fn pair<A, B>(parent: &Context<'_>, first: A, second: B) -> Self
+    where
+        A: Send + Sync + 'static,
+        B: Send + Sync + 'static,
+    {
+        let added = AddedTypes {
+            first: ShortTypeName::of::<A>(),
+            second: Some(ShortTypeName::of::<B>()),
+        };
+        if TypeId::of::<A>() == TypeId::of::<B>() {
+            // The second shadows the first, as the nearer one would.
+            return ValueNode::with_entries(parent, [entry(second)], added);
+        }
+        let mut added_entries = [entry(first), entry(second)];
+        added_entries.sort_unstable_by_key(|(id, _)| *id);
+        ValueNode::with_entries(parent, added_entries, added)
+    }
+
+    /// `parent`'s table merged with `added` (sorted by type, no type
+    /// twice), whose entries shadow the parent's of the same type.
+    fn with_entries<const N: usize>(
+        parent: &Context<'_>,
+        added: [Entry; N],
+        types: AddedTypes,
+    ) -> Self {
+        let inherited: &[Entry] = parent.values().map_or(&[], |values| &values.entries);
+        let mut entries = Vec::with_capacity(inherited.len() + N);
+        let mut inherited = inherited.iter().peekable();
+        for (key, value) in added {
+            while let Some((id, _)) = inherited.peek() {
+                if *id > key {
+                    break;
+                }
+                let kept = inherited.next().filter(|(id, _)| *id != key);
+                entries.extend(kept.cloned());
+            }
+            entries.push((key, value));
+        }
+        entries.extend(inherited.cloned());
         ValueNode {
             parent: parent.erase(),
             cancel_node: parent.cancel_node().cloned(),
-            type_name: ShortTypeName(std::any::type_name::<T>()),
-            entries,
+            added: types,
+            entries: entries.into_boxed_slice(),
         }
     }
 
@@ -65,25 +114,34 @@ impl ValueNode {
 }
 
 /// A type's name without its module paths: `Vec<TraceId>` for
-/// `alloc::vec::Vec<my_app::http::ids::TraceId>`. A type's path is where it
-/// is defined, often a private module, not where its users name it; Go
-/// prints a key's type by its short name too (`main.traceKey`).
+/// `alloc::vec::Vec<my_app::http::ids::TraceId>`, `Ledger::record` for
+/// `my_app::Ledger::record`. A type's path is where it is defined, often a
+/// private module, not where its users name it; Go prints a key's type by
+/// its short name too (`main.traceKey`). Each path keeps its segments from
+/// the first capitalized one (a type, and what is named inside it), or its
+/// last.
 ///
 /// Hand-written rather than a dependency of every user for one `Display`.
-#[derive(Clone, Copy)]
-pub(crate) struct ShortTypeName(pub(crate) &'static str);
+#[derive(Clone, Copy, Debug)]
+pub struct ShortTypeName(pub &'static str);
+
+impl ShortTypeName {
+    pub(crate) fn of<T: ?Sized>() -> ShortTypeName {
+        ShortTypeName(std::any::type_name::<T>())
+    }
+}
 
 impl fmt::Display for ShortTypeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
         while !rest.is_empty() {
             // A path runs to the next character that cannot be part of one
-            // (`<`, `,`, ` `, `&`, ...): only its last segment is written.
+            // (`<`, `,`, ` `, `&`, ...).
             let end = rest
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .unwrap_or(rest.len());
             let (path, tail) = rest.split_at(end);
-            f.write_str(path.rsplit("::").next().unwrap_or(path))?;
+            f.write_str(without_modules(path))?;
             let delimiter_len = tail.chars().next().map_or(0, char::len_utf8);
             let (delimiter, next) = tail.split_at(delimiter_len);
             f.write_str(delimiter)?;
@@ -93,9 +151,60 @@ impl fmt::Display for ShortTypeName {
     }
 }
 
+/// `a::b::Type::method` → `Type::method`; `a::b::function` → `function`.
+fn without_modules(path: &str) -> &str {
+    let segments = path.split("::");
+    let mut start = 0;
+    for segment in segments {
+        if segment.starts_with(char::is_uppercase) {
+            return &path[start..];
+        }
+        start += segment.len() + 2;
+    }
+    path.rsplit("::").next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ShortTypeName;
+    use crate::Context;
+
+    #[derive(Debug, PartialEq)]
+    struct TraceId(u8);
+    #[derive(Debug, PartialEq)]
+    struct RequestId(u8);
+    #[derive(Debug, PartialEq)]
+    struct User(u8);
+
+    #[test]
+    fn a_pair_carries_what_two_value_contexts_carry() {
+        let parent = Context::background()
+            .with_value(User(1))
+            .with_value(TraceId(1));
+        let pair = parent.with_value_pair(TraceId(2), RequestId(3));
+        let chained = parent.with_value(TraceId(2)).with_value(RequestId(3));
+        for ctx in [&pair, &chained] {
+            assert_eq!(ctx.value::<User>(), Some(&User(1)), "inherited");
+            assert_eq!(ctx.value::<TraceId>(), Some(&TraceId(2)), "shadowed");
+            assert_eq!(ctx.value::<RequestId>(), Some(&RequestId(3)));
+            assert_eq!(ctx.value::<u8>(), None);
+        }
+        assert_eq!(pair.to_string(), chained.to_string());
+        assert!(pair
+            .to_string()
+            .ends_with(".WithValue(TraceId).WithValue(RequestId)"));
+        let same_type = parent.with_value_pair(User(2), User(3));
+        assert_eq!(
+            same_type.value::<User>(),
+            Some(&User(3)),
+            "the second is nearer"
+        );
+        assert_eq!(
+            parent.value::<TraceId>(),
+            Some(&TraceId(1)),
+            "the parent keeps its own"
+        );
+    }
 
     #[test]
     fn short_type_names_drop_every_module_path() {
@@ -112,6 +221,11 @@ mod tests {
                 "Box<dyn Any + Send>",
             ),
             ("app::main::{{closure}}", "{{closure}}"),
+            (
+                "app::Ledger::record::{{closure}}",
+                "Ledger::record::{{closure}}",
+            ),
+            ("tokio::time::sleep::Sleep", "Sleep"),
             ("résumé::Café", "Café"),
         ] {
             assert_eq!(ShortTypeName(full).to_string(), short, "{full}");

@@ -203,6 +203,15 @@ impl<'a> Context<'a> {
         Context::from_repr(Repr::Value(Arc::new(ValueNode::new(self, value))))
     }
 
+    /// `with_value(first).with_value(second)` in one node.
+    pub(crate) fn with_value_pair<A, B>(&self, first: A, second: B) -> Context<'a>
+    where
+        A: Send + Sync + 'static,
+        B: Send + Sync + 'static,
+    {
+        Context::from_repr(Repr::Value(Arc::new(ValueNode::pair(self, first, second))))
+    }
+
     /// The value of type `T` this context carries, if any. A lookup costs
     /// the same at any depth of the tree.
     ///

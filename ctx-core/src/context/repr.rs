@@ -78,7 +78,13 @@ impl Repr {
                 f.write_str(".Merge(")?;
                 return Ok(Some(&merge.second));
             }
-            Repr::Value(node) => write!(f, ".WithValue({})", node.type_name),
+            Repr::Value(node) => {
+                write!(f, ".WithValue({})", node.added.first)?;
+                match node.added.second {
+                    Some(second) => write!(f, ".WithValue({second})"),
+                    None => Ok(()),
+                }
+            }
             Repr::WithoutCancel(_) => f.write_str(".WithoutCancel"),
         };
         link.map(|()| None)

@@ -12,7 +12,8 @@ use http_body::{Body, Frame, SizeHint};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::span::SpanSlot;
-use crate::{CancelCauseHandle, RequestEnded};
+use crate::RequestEnded;
+use ctx_core::__request::RequestEnd;
 
 pin_project_lite::pin_project! {
     /// The response body of [`ContextService`](super::ContextService): the
@@ -215,19 +216,16 @@ impl<B> fmt::Debug for ResponseBody<B> {
 /// dropped first.
 pub(super) struct InFlightRequest {
     /// `None` once the request's context is ended.
-    cancel: Option<CancelCauseHandle>,
+    end: Option<RequestEnd>,
     _tracked: Option<TaskTrackerToken>,
 }
 
 impl InFlightRequest {
-    /// A request whose context `cancel` ends, counted by `tracked` if a
+    /// A request whose context `end` ends, counted by `tracked` if a
     /// shutdown waits for it.
-    pub(super) fn new(
-        cancel: CancelCauseHandle,
-        tracked: Option<TaskTrackerToken>,
-    ) -> InFlightRequest {
+    pub(super) fn new(end: RequestEnd, tracked: Option<TaskTrackerToken>) -> InFlightRequest {
         InFlightRequest {
-            cancel: Some(cancel),
+            end: Some(end),
             _tracked: tracked,
         }
     }
@@ -237,11 +235,10 @@ impl InFlightRequest {
         self.end_once(why);
     }
 
-    /// Ends the request's context unless it is ended already, so that a
-    /// cause is built only for the cancellation that counts.
+    /// Ends the request's context unless it is ended already.
     fn end_once(&mut self, why: RequestEnded) {
-        if let Some(cancel) = self.cancel.take() {
-            cancel.cancel(why);
+        if let Some(end) = self.end.take() {
+            end.end(why);
         }
     }
 }

@@ -22,6 +22,7 @@ use super::incoming::IncomingDeadline;
 use super::request_context;
 use crate::Context;
 use body::InFlightRequest;
+use ctx_core::__request::{with_values, RequestEnd};
 use span::SpanSlot;
 
 pub use body::ResponseBody;
@@ -254,7 +255,8 @@ where
             Err(error) => return ResponseFuture::rejected(&error, echoed),
         };
         let (ctx, in_flight) = self.request_context(timeout);
-        let ctx = ctx.with_value(trace_id).with_value(request_id);
+        // Both ids in one value node: `with_value(trace_id).with_value(request_id)`.
+        let ctx = with_values(&ctx, trace_id, request_id);
         let (ctx, span) = SpanSlot::for_request(ctx, &request, trace_id);
         request_context::insert(request.extensions_mut(), ctx);
 
@@ -274,14 +276,8 @@ impl<S> ContextService<S> {
     /// A request's context under the server's root, with its deadline if
     /// it has a budget, and the request in flight that ends it.
     fn request_context(&self, timeout: Option<Duration>) -> (Context<'static>, InFlightRequest) {
-        let (ctx, cancel) = self.root.with_cancel_cause();
-        // The deadline's own end is its timer; the request in flight ends
-        // its parent.
-        let ctx = match timeout {
-            Some(timeout) => ctx.with_timeout(timeout).0,
-            None => ctx,
-        };
+        let (ctx, end) = RequestEnd::derive(&self.root, timeout);
         let tracked = self.requests.as_ref().map(TaskTracker::token);
-        (ctx, InFlightRequest::new(cancel, tracked))
+        (ctx, InFlightRequest::new(end, tracked))
     }
 }
