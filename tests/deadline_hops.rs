@@ -29,7 +29,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use ctx::http::client::{with_context, ClientError, DeadlineLayer, DeadlineService, Why};
+use ctx::http::client::{
+    with_context, CallErrorReason, ClientError, DeadlineLayer, DeadlineService,
+};
 use ctx::http::{ContextLayer, MissingContext, RequestContextExt, TraceId};
 use ctx::{Context, Error, Instant};
 use ctx_examples_support::serve;
@@ -278,7 +280,7 @@ async fn http_budget_crosses_three_hops() {
     assert_eq!(error.error(), Error::DeadlineExceeded);
     assert_eq!(error.uri().to_string(), format!("http://{hop1}/search"));
     assert!(
-        matches!(error.why(), Why::Upstream { status, grpc_message: None } if *status == StatusCode::GATEWAY_TIMEOUT),
+        matches!(error.reason(), CallErrorReason::Upstream { status, grpc_message: None } if *status == StatusCode::GATEWAY_TIMEOUT),
         "{error}"
     );
     check_reports(rx, &format!("GET http://{hop2}/slow")).await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::routing::get;
 use axum::Router;
-use ctx::http::client::{CallError, ClientError, DeadlineLayer, Why};
+use ctx::http::client::{CallError, CallErrorReason, ClientError, DeadlineLayer};
 use ctx::http::{
     ContextLayer, DeadlineHeader, RequestEnded, TraceId, CONNECT_TIMEOUT_MS,
     ENVOY_EXPECTED_RQ_TIMEOUT_MS, GRPC_TIMEOUT, TRACEPARENT,
@@ -282,7 +282,7 @@ async fn below_the_minimum_budget_nothing_is_sent() {
 
     let error = call_error(client.clone(), &ctx).await;
     assert_eq!(error.error(), Error::DeadlineExceeded);
-    let Why::BudgetBelowMinimum { budget, min_budget } = *error.why() else {
+    let CallErrorReason::BudgetBelowMinimum { budget, min_budget } = *error.reason() else {
         panic!("{error}")
     };
     assert_eq!(
@@ -309,7 +309,7 @@ async fn below_the_minimum_budget_nothing_is_sent() {
 fn assert_caller_done(error: &CallError, sent: bool, ending: &str) {
     assert_eq!(error.error(), Error::Canceled);
     assert!(
-        matches!(error.why(), Why::CallerDone { sent: s, .. } if *s == sent),
+        matches!(error.reason(), CallErrorReason::CallerDone { sent: s, .. } if *s == sent),
         "{error}"
     );
     assert!(error.to_string().ends_with(ending), "{error}");
@@ -373,7 +373,7 @@ async fn an_upstream_that_never_answers_is_dropped_when_its_budget_is_spent() {
     );
     assert_eq!(error.error(), Error::DeadlineExceeded);
     assert!(
-        matches!(error.why(), Why::NoAnswerInTime { budget } if *budget == Duration::from_millis(250))
+        matches!(error.reason(), CallErrorReason::NoAnswerInTime { budget } if *budget == Duration::from_millis(250))
     );
     assert_eq!(alive.load(Ordering::SeqCst), 0, "the call was dropped");
     assert_eq!(ctx.err(), None, "the caller still has its reserve");
@@ -396,7 +396,10 @@ async fn an_answer_once_the_budget_is_spent_is_not_taken() {
         .layer(upstream);
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(300));
     let error = call_error(client, &ctx).await;
-    assert!(matches!(error.why(), Why::NoAnswerInTime { .. }), "{error}");
+    assert!(
+        matches!(error.reason(), CallErrorReason::NoAnswerInTime { .. }),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -427,7 +430,7 @@ async fn an_upstream_deadline_maps_back_to_deadline_exceeded() {
     let error = call_error(layer.layer(grpc), &ctx).await;
     assert_eq!(error.error(), Error::DeadlineExceeded);
     assert!(
-        matches!(error.why(), Why::Upstream { grpc_message: Some(message), .. } if message == "stock lookup ran out"),
+        matches!(error.reason(), CallErrorReason::Upstream { grpc_message: Some(message), .. } if message == "stock lookup ran out"),
         "{error}"
     );
 

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use ctx::http::client::{ClientError, DeadlineLayer, SendCtx, Why};
+use ctx::http::client::{CallErrorReason, ClientError, DeadlineLayer, SendCtx};
 use ctx::http::{parse_grpc_timeout, ContextLayer, GRPC_TIMEOUT};
 use ctx::{CancelHandle, Context};
 use ctx_examples_support::{send, serve};
@@ -45,7 +45,10 @@ async fn call_downstream(
         Ok(response) => Ok(response.text().await.unwrap_or_default()),
         Err(error) => {
             if let ClientError::Context(call) = &error {
-                assert!(matches!(call.why(), Why::NoAnswerInTime { .. }), "{error}");
+                assert!(
+                    matches!(call.reason(), CallErrorReason::NoAnswerInTime { .. }),
+                    "{error}"
+                );
             }
             Err(error.context_error().expect("the budget ended the call"))
         }
@@ -156,7 +159,7 @@ async fn nothing_is_sent_below_the_minimum_budget() {
         panic!("{error}")
     };
     assert!(
-        matches!(call.why(), Why::BudgetBelowMinimum { .. }),
+        matches!(call.reason(), CallErrorReason::BudgetBelowMinimum { .. }),
         "{error}"
     );
     assert_eq!(error.context_error(), Some(ctx::Error::DeadlineExceeded));

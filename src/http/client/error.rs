@@ -96,7 +96,7 @@ impl<E: std::error::Error + 'static> std::error::Error for ClientError<E> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ctx::http::client::{ClientError, DeadlineLayer, Why};
+/// use ctx::http::client::{ClientError, DeadlineLayer, CallErrorReason};
 /// use ctx::Context;
 /// use tower::{service_fn, Layer, Service};
 ///
@@ -112,7 +112,7 @@ impl<E: std::error::Error + 'static> std::error::Error for ClientError<E> {
 /// let Err(ClientError::Context(error)) = client.call_with(&ctx, request).await else { panic!() };
 /// assert_eq!(error.error(), ctx::Error::DeadlineExceeded);
 /// assert_eq!(error.uri(), "http://inventory.internal/stock");
-/// assert!(matches!(error.why(), Why::Upstream { .. }));
+/// assert!(matches!(error.reason(), CallErrorReason::Upstream { .. }));
 /// assert_eq!(
 ///     error.to_string(),
 ///     "context deadline exceeded calling GET http://inventory.internal/stock: \
@@ -125,7 +125,7 @@ pub struct CallError {
     error: Error,
     method: Method,
     uri: Uri,
-    why: Why,
+    reason: CallErrorReason,
     /// The same, for tonic's clients (see [`ClientError`]), made when
     /// tonic asks for it.
     #[cfg(feature = "tonic")]
@@ -136,14 +136,14 @@ pub struct CallError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ctx::http::client::Why;
+/// use ctx::http::client::CallErrorReason;
 ///
-/// let why = Why::NoAnswerInTime { budget: Duration::from_millis(250) };
-/// assert_eq!(why.to_string(), "no answer within the 250ms budget the upstream was given");
+/// let reason = CallErrorReason::NoAnswerInTime { budget: Duration::from_millis(250) };
+/// assert_eq!(reason.to_string(), "no answer within the 250ms budget the upstream was given");
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum Why {
+pub enum CallErrorReason {
     /// The caller's context was done: before sending (the request was not
     /// sent) or while waiting (the call was dropped).
     CallerDone {
@@ -176,10 +176,10 @@ pub enum Why {
     },
 }
 
-impl fmt::Display for Why {
+impl fmt::Display for CallErrorReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Why::CallerDone { cause, sent } => {
+            CallErrorReason::CallerDone { cause, sent } => {
                 f.write_str(if *sent {
                     "the caller's context ended while waiting; the call was dropped"
                 } else {
@@ -190,19 +190,19 @@ impl fmt::Display for Why {
                     None => Ok(()),
                 }
             }
-            Why::BudgetBelowMinimum { budget, min_budget } => write!(
+            CallErrorReason::BudgetBelowMinimum { budget, min_budget } => write!(
                 f,
                 "{budget:?} left for the upstream, below the minimum of {min_budget:?}; not sent"
             ),
-            Why::NoAnswerInTime { budget } => write!(
+            CallErrorReason::NoAnswerInTime { budget } => write!(
                 f,
                 "no answer within the {budget:?} budget the upstream was given"
             ),
-            Why::Upstream {
+            CallErrorReason::Upstream {
                 status,
                 grpc_message: None,
             } => write!(f, "the upstream answered {status}"),
-            Why::Upstream {
+            CallErrorReason::Upstream {
                 grpc_message: Some(message),
                 ..
             } => write!(
@@ -215,19 +215,24 @@ impl fmt::Display for Why {
 }
 
 impl CallError {
-    pub(crate) fn new(error: Error, method: Method, uri: Uri, why: Why) -> CallError {
+    pub(crate) fn new(
+        error: Error,
+        method: Method,
+        uri: Uri,
+        reason: CallErrorReason,
+    ) -> CallError {
         CallError {
             error,
             method,
             uri,
-            why,
+            reason,
             #[cfg(feature = "tonic")]
             status: OnceLock::new(),
         }
     }
 
     /// The context error: [`DeadlineExceeded`](Error::DeadlineExceeded)
-    /// for every [`Why`] but a cancelled caller.
+    /// for every [`CallErrorReason`] but a cancelled caller.
     ///
     /// ```
     /// # use ctx::http::client::CallError;
@@ -268,13 +273,13 @@ impl CallError {
     /// Why the call ended.
     ///
     /// ```
-    /// # use ctx::http::client::{CallError, Why};
+    /// # use ctx::http::client::{CallError, CallErrorReason};
     /// # fn f(error: CallError) {
-    /// let sent = !matches!(error.why(), Why::BudgetBelowMinimum { .. } | Why::CallerDone { sent: false, .. });
+    /// let sent = !matches!(error.reason(), CallErrorReason::BudgetBelowMinimum { .. } | CallErrorReason::CallerDone { sent: false, .. });
     /// # }
     /// ```
-    pub fn why(&self) -> &Why {
-        &self.why
+    pub fn reason(&self) -> &CallErrorReason {
+        &self.reason
     }
 }
 
@@ -283,7 +288,7 @@ impl fmt::Display for CallError {
         write!(
             f,
             "{} calling {} {}: {}",
-            self.error, self.method, self.uri, self.why
+            self.error, self.method, self.uri, self.reason
         )
     }
 }
@@ -300,11 +305,14 @@ impl std::error::Error for CallError {
     }
 }
 
-/// [`Why::Upstream`] when an upstream's response says it ran out of time:
+/// [`CallErrorReason::Upstream`] when an upstream's response says it ran out of time:
 /// `504 Gateway Timeout`, or `grpc-status: 4` in its headers (a gRPC
 /// trailers-only answer, how servers answer an error before any message).
 /// A status in trailers, after messages, reaches the gRPC client as usual.
-pub(super) fn upstream_deadline(status: StatusCode, headers: &HeaderMap) -> Option<Why> {
+pub(super) fn upstream_deadline(
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Option<CallErrorReason> {
     let grpc_status = headers
         .get(GRPC_STATUS)
         .and_then(|value| value.to_str().ok())
@@ -316,12 +324,12 @@ pub(super) fn upstream_deadline(status: StatusCode, headers: &HeaderMap) -> Opti
                 .decode_utf8_lossy()
                 .into_owned()
         });
-        return Some(Why::Upstream {
+        return Some(CallErrorReason::Upstream {
             status,
             grpc_message: Some(message.unwrap_or_default()),
         });
     }
-    (status == Error::DeadlineExceeded.http_status()).then_some(Why::Upstream {
+    (status == Error::DeadlineExceeded.http_status()).then_some(CallErrorReason::Upstream {
         status,
         grpc_message: None,
     })

@@ -83,7 +83,7 @@ pub use self::middleware::ContextMiddleware;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use self::reqwest::SendCtx;
-pub use error::{CallError, ClientError, Why};
+pub use error::{CallError, CallErrorReason, ClientError};
 
 use super::deadline_header::DeadlineHeader;
 use super::outgoing::{CallEnd, Outgoing, Refused};
@@ -172,7 +172,7 @@ impl DeadlineLayer {
 
     /// The smallest budget worth sending: when the upstream would be given
     /// less (after the reserve), the request is not sent and the call fails
-    /// with [`Error::DeadlineExceeded`] at once ([`Why::BudgetBelowMinimum`]).
+    /// with [`Error::DeadlineExceeded`] at once ([`CallErrorReason::BudgetBelowMinimum`]).
     ///
     /// ```
     /// use std::time::Duration;
@@ -207,20 +207,20 @@ impl DeadlineLayer {
         &self,
         ctx: &Context<'_>,
         headers: &mut HeaderMap,
-    ) -> Result<CallEnd, (Error, Why)> {
+    ) -> Result<CallEnd, (Error, CallErrorReason)> {
         self.outgoing
             .prepare(ctx, headers)
             .map_err(|(error, refused)| {
-                let why = match refused {
-                    Refused::CallerDone => Why::CallerDone {
+                let reason = match refused {
+                    Refused::CallerDone => CallErrorReason::CallerDone {
                         cause: ctx.cause(),
                         sent: false,
                     },
                     Refused::BelowMinimum { budget, min_budget } => {
-                        Why::BudgetBelowMinimum { budget, min_budget }
+                        CallErrorReason::BudgetBelowMinimum { budget, min_budget }
                     }
                 };
-                (error, why)
+                (error, reason)
             })
     }
 
@@ -304,8 +304,8 @@ impl<S> DeadlineService<S> {
     {
         let hop = (request.method().clone(), request.uri().clone());
         match self.layer.prepare(ctx, request.headers_mut()) {
-            Err((error, why)) => {
-                ResponseFuture::failed(Failure::Call(CallError::new(error, hop.0, hop.1, why)))
+            Err((error, reason)) => {
+                ResponseFuture::failed(Failure::Call(CallError::new(error, hop.0, hop.1, reason)))
             }
             Ok(end) => {
                 let call_ctx = self.layer.call_context(ctx, end);
@@ -471,9 +471,15 @@ where
                     return Poll::Ready(Err(ended(Error::DeadlineExceeded)));
                 }
                 let response = ready!(call.poll(cx)).map_err(ClientError::Service)?;
-                if let Some(why) = error::upstream_deadline(response.status(), response.headers()) {
-                    let error =
-                        CallError::new(Error::DeadlineExceeded, hop.0.clone(), hop.1.clone(), why);
+                if let Some(reason) =
+                    error::upstream_deadline(response.status(), response.headers())
+                {
+                    let error = CallError::new(
+                        Error::DeadlineExceeded,
+                        hop.0.clone(),
+                        hop.1.clone(),
+                        reason,
+                    );
                     return Poll::Ready(Err(ClientError::Context(error)));
                 }
                 Poll::Ready(Ok(response))
@@ -500,14 +506,14 @@ pub(crate) fn call_ended(
     method: Method,
     uri: Uri,
 ) -> CallError {
-    let why = match (error, end) {
-        (Error::DeadlineExceeded, Some((_, budget))) => Why::NoAnswerInTime { budget },
-        _ => Why::CallerDone {
+    let reason = match (error, end) {
+        (Error::DeadlineExceeded, Some((_, budget))) => CallErrorReason::NoAnswerInTime { budget },
+        _ => CallErrorReason::CallerDone {
             cause: call_ctx.cause(),
             sent: true,
         },
     };
-    CallError::new(error, method, uri, why)
+    CallError::new(error, method, uri, reason)
 }
 
 impl<F> fmt::Debug for ResponseFuture<'_, F> {

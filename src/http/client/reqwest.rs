@@ -144,9 +144,9 @@ where
     let uri = Uri::try_from(request.url().as_str()).unwrap_or_default();
     let end = match layer.prepare(ctx, request.headers_mut()) {
         Ok(end) => end,
-        Err((error, why)) => {
+        Err((error, reason)) => {
             return Err(ClientError::Context(CallError::new(
-                error, method, uri, why,
+                error, method, uri, reason,
             )));
         }
     };
@@ -170,11 +170,11 @@ where
         Ok(response) => response.map_err(ClientError::Service)?,
     };
     match upstream_deadline(response.status(), response.headers()) {
-        Some(why) => Err(ClientError::Context(CallError::new(
+        Some(reason) => Err(ClientError::Context(CallError::new(
             crate::Error::DeadlineExceeded,
             method,
             uri,
-            why,
+            reason,
         ))),
         None => Ok(response),
     }
