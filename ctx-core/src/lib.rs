@@ -4,7 +4,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod after_func;
-mod checkpoint;
 mod clock;
 mod context;
 mod deadline;
@@ -15,6 +14,7 @@ mod extract;
 mod handle;
 mod merge;
 mod node;
+mod observe;
 mod parked;
 mod report;
 mod request;
@@ -30,7 +30,7 @@ mod values;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod __testing {
-    pub use crate::checkpoint::{observe, reached, Event, Reached};
+    pub use crate::observe::{observe, reached, Event, Reached};
 }
 pub use context::Context;
 pub use done::{Done, DoneOwned, Run};
