@@ -103,6 +103,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
+use ctx_core::__private::panic_message;
 use ctx_core::__testing::{observe, Event, Reached};
 
 use crate::Context;
@@ -499,9 +500,5 @@ fn locations(points: &[Reached]) -> String {
 
 /// A panic's message, when it has one.
 fn message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("(a panic without a message)")
+    panic_message(panic).unwrap_or("(a panic without a message)")
 }

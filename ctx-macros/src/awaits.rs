@@ -1,5 +1,8 @@
-//! Rewrites the `.await`s of a `#[ctx_fn]` body into races against the
-//! context, and `#[uncancelable]` statements into shielded ones.
+//! Rewrites the `.await`s of a checked body into races against the
+//! context, and `#[uncancelable]` statements into shielded ones; and
+//! generates every other use of the races' runtime (the body's clone of
+//! its context, its shield, the whole-body race), whose contract
+//! `ctx::__private`'s `awaits` module states.
 //!
 //! Like async-trait's rewriters it never enters nested items. Closures and
 //! async blocks are another future's code, which may run after this fn has
@@ -16,7 +19,7 @@ use syn::visit::{self, Visit};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Attribute, Block, Expr, Item, Macro, Stmt, Token};
 
-use crate::expand::respan;
+use crate::tokens::{mentions, respan};
 
 /// The attribute that exempts every `.await` of one statement.
 const UNCANCELABLE: &str = "uncancelable";
@@ -78,12 +81,12 @@ pub(crate) fn uncancelable_nested(block: &Block) -> bool {
 
 /// Rewrites the fn's own `.await`s.
 ///
-/// Each await races the context in scope (`Context::run`). In a body the
-/// guard races as a whole (one that calls a macro; see `checked_body`),
-/// which registers with the fn's context once, on the first pending poll,
-/// an await only *checks* the context before it polls, except where the
-/// name of the context is shadowed by a derivation, which the guard does
-/// not watch.
+/// Each await races the context in scope (`race`). In a body raced as a
+/// whole (one that calls a macro; see `body.rs`), whose race registers
+/// with the fn's context once, on the first pending poll, an await only
+/// *checks* the context before it polls, except where the name of the
+/// context is shadowed by a derivation, which the whole-body race does not
+/// watch.
 pub(crate) struct AwaitRewriter<'a> {
     pub(crate) krate: &'a TokenStream,
     /// What each await checks (see [`RaceTarget`]).
@@ -91,9 +94,9 @@ pub(crate) struct AwaitRewriter<'a> {
     /// Whether a race must respect the shield (an `#[uncancelable]`
     /// statement inside an async block this fn awaits).
     shielded: bool,
-    /// Whether the body is raced as a whole by a guard, so that an await
-    /// only has to check the context before it polls.
-    guarded: bool,
+    /// Whether the body is raced as a whole ([`race_body`]), so that an
+    /// await only has to check the context before it polls.
+    body_raced: bool,
     /// Whether the context's name may mean another binding than the fn's
     /// context where the rewriter stands: a `let` of this block or of an
     /// enclosing one has shadowed it, or a `match` arm, `if let`,
@@ -116,7 +119,7 @@ impl<'a> AwaitRewriter<'a> {
     pub(crate) fn new(
         krate: &'a TokenStream,
         target: RaceTarget<'a>,
-        guarded: bool,
+        body_raced: bool,
         uncancelable_nested: bool,
         assigns: bool,
     ) -> Self {
@@ -124,7 +127,7 @@ impl<'a> AwaitRewriter<'a> {
             krate,
             target,
             shielded: uncancelable_nested,
-            guarded,
+            body_raced,
             shadowed: assigns,
             tracked: true,
             assigns,
@@ -154,6 +157,45 @@ impl RaceTarget<'_> {
 /// The hygienic clone of [`RaceTarget::Clone`].
 pub(crate) fn clone_ident() -> Ident {
     Ident::new("__ctx", Span::mixed_site())
+}
+
+/// `let [mut] __ctx = clone_context(&source);` at `at`: the clone of
+/// [`RaceTarget::Clone`], `mut` where the body assigns the context's name
+/// (then the rewriter takes it again there, with `reclone`).
+pub(crate) fn take_clone(
+    krate: &TokenStream,
+    source: &Ident,
+    mutable: bool,
+    at: Span,
+) -> TokenStream {
+    let clone = clone_ident();
+    let mutability = mutable.then(|| quote!(mut));
+    quote_spanned! {at=>
+        #[allow(unused_mut)]
+        let #mutability #clone = #krate::__private::clone_context(&#source);
+    }
+}
+
+/// The body's shield, `__shield`, which `#[uncancelable]` statements hold.
+/// Never raised without them, where it costs one store.
+pub(crate) fn shield(krate: &TokenStream) -> TokenStream {
+    quote_spanned! {Span::mixed_site()=>
+        let __shield_storage = #krate::__private::Shield::default();
+        let __shield = &__shield_storage;
+    }
+}
+
+/// `race_body(&ctx, __shield, body)` at `at`: `body` raced against the
+/// context `ctx` names, except while the shield is held.
+pub(crate) fn race_body(
+    krate: &TokenStream,
+    ctx: &Ident,
+    body: TokenStream,
+    at: Span,
+) -> TokenStream {
+    quote_spanned! {at=>
+        #krate::__private::race_body(#krate::__private::AsContext::as_context(&#ctx), __shield, #body)
+    }
 }
 
 impl VisitMut for AwaitRewriter<'_> {
@@ -319,14 +361,7 @@ impl AwaitRewriter<'_> {
         if !self.tracked {
             return None;
         }
-        let clone = clone_ident();
-        let ctx = located(ctx, at);
-        let krate = self.krate;
-        let mutability = self.assigns.then(|| quote!(mut));
-        Some(quote_spanned! {at=>
-            #[allow(unused_mut)]
-            let #mutability #clone = #krate::__private::clone_context(&#ctx);
-        })
+        Some(take_clone(self.krate, &located(ctx, at), self.assigns, at))
     }
 
     /// `#krate::__private::#name`, all at `span`.
@@ -362,8 +397,8 @@ impl AwaitRewriter<'_> {
         // `ctx::testing`) is reported; a mixed-site one would be reported
         // at the attribute.
         let private = |name: &str| self.private(name, span);
-        let raced = if self.guarded && !self.shadowed {
-            // The guard races the pending awaits: check, then poll.
+        let raced = if self.body_raced && !self.shadowed {
+            // The whole-body race races the pending awaits: check, then poll.
             let base = quote_spanned!(def=> (#base));
             let check = private("check");
             let check = quote_spanned!(span=> #check(&#ctx));
@@ -374,12 +409,10 @@ impl AwaitRewriter<'_> {
                 }
             };
         } else if self.shielded {
-            quote_spanned! {def=>
-                #krate::__private::guard(#krate::__private::AsContext::as_context(&#ctx), __shield, #base)
-            }
+            race_body(krate, &ctx, base.to_token_stream(), def)
         } else {
-            let checkpoint = private("checkpoint");
-            quote_spanned! {span=> #checkpoint(&#ctx, #base) }
+            let race = private("race");
+            quote_spanned! {span=> #race(&#ctx, #base) }
         };
         quote_spanned! {def=>
             match #raced.await {
@@ -392,7 +425,7 @@ impl AwaitRewriter<'_> {
     /// A macro call in the fn's own body: when its arguments parse as
     /// expressions (`format!`, `assert!`, `vec!`), their awaits are checked
     /// like any other. Awaits a macro hides in its own expansion
-    /// (`select!`, `join!`) are raced by the fn's guard.
+    /// (`select!`, `join!`) are raced by the whole-body race.
     fn visit_macro_call(&mut self, mac: &mut Macro) {
         if !mentions(&mac.tokens, "await") {
             return;
@@ -425,7 +458,8 @@ impl VisitMut for Shielder {
 /// Visits each statement of `block` with `visit` (given its index), which
 /// may return a statement to put after it, except those marked
 /// `#[uncancelable]`: their mark is removed, their awaits left plain, and
-/// the fn's shield is raised while they run, so its guard lets them finish.
+/// the fn's shield is raised while they run, so its whole-body race lets
+/// them finish.
 fn shield_statements(block: &mut Block, mut visit: impl FnMut(usize, &mut Stmt) -> Option<Stmt>) {
     let mut stmts = Vec::with_capacity(block.stmts.len());
     for (index, mut stmt) in block.stmts.drain(..).enumerate() {
@@ -623,15 +657,6 @@ fn binding(pat: &syn::Pat, ctx: &Ident) -> Option<Span> {
     let mut finder = Binding { ctx, found: None };
     finder.visit_pat(pat);
     finder.found
-}
-
-/// Whether `tokens` contain the identifier `name`, at any depth.
-pub(crate) fn mentions(tokens: &TokenStream, name: &str) -> bool {
-    tokens.clone().into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => ident == name,
-        TokenTree::Group(group) => mentions(&group.stream(), name),
-        _ => false,
-    })
 }
 
 /// The outer attributes of a statement, where `#[uncancelable]` may sit.

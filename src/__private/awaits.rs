@@ -1,20 +1,28 @@
-//! The runtime side of `#[ctx_fn]`'s checked awaits, named by generated
-//! code through `__private` only.
+//! What `ctx-macros`' `awaits.rs` generates: the races of a checked body's
+//! awaits against the context, and of the whole body.
 //!
-//! A `#[ctx_fn]` body is checked in two layers:
+//! A checked body (a `#[ctx_fn]`'s, a `#[detached]` task's) races its
+//! context in two layers:
 //!
-//! - every `.await` the macro can see races the context in scope where it
-//!   stands ([`checkpoint`], which checks before it polls, so a loop of
-//!   always-ready awaits stops at the next one, and honours a shadowing
-//!   `let (ctx, _c) = ctx.with_timeout(..)`);
+//! - every `.await` the macro can see becomes
+//!   `match race(&ctx, fut).await { Ok(out) => out, Err(err) => return __bail(err) }`,
+//!   `ctx` being the context's name as it resolves where the await stands
+//!   (so a shadowing `let (ctx, _c) = ctx.with_timeout(..)` is honoured),
+//!   or the body's hygienic clone of it ([`clone_context`], taken again by
+//!   [`reclone`] where the body assigns the name) when the body moves its
+//!   context. [`race`] checks before it polls, so a loop of always-ready
+//!   awaits stops at the next one;
 //! - a body that calls a macro (whose expansion may hide awaits:
-//!   `tokio::select!`, `join!`) is also raced as a whole ([`guard`]), which
-//!   registers with the context once, on the first pending poll; its
+//!   `tokio::select!`, `join!`) is also raced as a whole by [`race_body`],
+//!   which registers with the context once, on the first pending poll; its
 //!   visible awaits then only [`check`] the context before they poll,
-//!   except after a shadowing derivation, which the guard does not watch.
+//!   except after a shadowing derivation, which the whole-body race does
+//!   not watch.
 //!
-//! `#[uncancelable]` statements raise a [`Shield`] while they run: the
-//! whole-body race does not drop the body meanwhile.
+//! An `#[uncancelable]` statement holds the body's [`Shield`]
+//! (`let __shield_held = __shield.hold();`) while it runs: the whole-body
+//! race does not drop the body meanwhile, and its awaits are left plain.
+//! The first checked await after it reports the cancellation.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -50,17 +58,18 @@ impl<'a, C: AsContext<'a> + ?Sized> AsContext<'a> for &C {
     }
 }
 
-/// One checked `.await`: races `fut` against the context `ctx` names.
+/// One checked `.await`: races `fut` against the context `ctx` names,
+/// checking it before the first poll.
 #[inline(always)]
 #[track_caller]
-pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
+pub fn race<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
     ctx: &'c C,
     fut: F,
 ) -> Run<'c, F::IntoFuture> {
     ctx.as_context().run(fut)
 }
 
-/// One checked `.await` under the fn's guard: `Some` error when the
+/// One checked `.await` under the whole-body race: `Some` error when the
 /// context `ctx` names is done (or its deadline has passed), before the
 /// awaited future is polled. With the `testing` feature, a cancellation
 /// point of `ctx::testing`.
@@ -69,7 +78,7 @@ pub fn checkpoint<'c, 'a: 'c, C: AsContext<'a> + ?Sized, F: IntoFuture>(
 pub fn check<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Option<Error> {
     #[cfg(feature = "testing")]
     ctx_core::__testing::reached();
-    ctx_core::__checked::check(ctx.as_context())
+    ctx_core::__private::check(ctx.as_context())
 }
 
 /// A clone of the context `ctx` names, for the races of a body that moves
@@ -87,7 +96,8 @@ pub fn reclone<'a, C: AsContext<'a> + ?Sized>(slot: &mut Context<'a>, ctx: &C) {
 }
 
 /// Raised while an `#[uncancelable]` statement runs, so the whole-body race
-/// lets it finish.
+/// lets it finish. One per checked body (`__shield`), never raised without
+/// `#[uncancelable]`.
 ///
 /// Only ever touched by the one task polling the fn, so relaxed loads and
 /// stores suffice; it is atomic only to keep the fn's future `Send`.
@@ -129,10 +139,15 @@ impl Drop for ShieldGuard<'_> {
     }
 }
 
-/// Races a whole `#[ctx_fn]` body against its context, except while
-/// `shield` is raised.
-pub fn guard<'c, F: Future>(ctx: &'c Context<'c>, shield: &'c Shield, body: F) -> Guard<'c, F> {
-    Guard {
+/// Races a whole checked body against its context, except while `shield`
+/// is raised; also the race of one await inside a body whose async blocks
+/// hold an `#[uncancelable]` statement.
+pub fn race_body<'c, F: Future>(
+    ctx: &'c Context<'c>,
+    shield: &'c Shield,
+    body: F,
+) -> BodyRace<'c, F> {
+    BodyRace {
         done: ctx.done(),
         ctx,
         shield,
@@ -141,9 +156,9 @@ pub fn guard<'c, F: Future>(ctx: &'c Context<'c>, shield: &'c Shield, body: F) -
 }
 
 pin_project! {
-    /// The future of [`guard`].
+    /// The future of [`race_body`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct Guard<'c, F> {
+    pub struct BodyRace<'c, F> {
         ctx: &'c Context<'c>,
         shield: &'c Shield,
         #[pin]
@@ -153,7 +168,7 @@ pin_project! {
     }
 }
 
-impl<F: Future> Future for Guard<'_, F> {
+impl<F: Future> Future for BodyRace<'_, F> {
     type Output = Result<F::Output, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
@@ -172,77 +187,5 @@ impl<F: Future> Future for Guard<'_, F> {
             return Poll::Pending;
         }
         this.done.poll(cx).map(Err)
-    }
-}
-
-/// What an argument of a `#[detached]` fn must be: the work takes it to
-/// another thread, for as long as it runs.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be moved into `#[detached]` work: its arguments must be `Send + 'static`",
-    label = "the detached work runs on another thread, after its caller returns",
-    note = "pass an owned, thread-safe value instead (e.g. `Arc<..>` rather than `Rc<..>`, `String` rather than `&str`)"
-)]
-pub trait DetachArg: Send + 'static {}
-
-impl<T: Send + 'static> DetachArg for T {}
-
-/// Checks, at compile time and at the argument, that `#[detached]` work
-/// can take it.
-#[inline(always)]
-pub fn detach_arg<T: DetachArg>(_: &T) {}
-
-/// The type of a parameter `#[ctx_fn]` took for the context by its name.
-#[diagnostic::on_unimplemented(
-    message = "`#[ctx_fn]` took this parameter for the context, but `{Self}` is not `ctx::Context`",
-    label = "a parameter whose type is named `Context` is taken for the context",
-    note = "write the other type by its path (e.g. `opentelemetry::Context`) to pass it as an ordinary parameter; `#[ctx_fn]` then inserts `ctx: ctx::Context` first"
-)]
-pub trait ContextParam {}
-
-impl ContextParam for Context<'_> {}
-impl ContextParam for &Context<'_> {}
-
-/// Checks, at compile time, that a parameter taken for the context is one.
-#[inline(always)]
-pub fn context_param<C: ContextParam>(_: &C) {}
-
-/// Probes a parameter's type for being a context under another name (a
-/// type alias): [`Probe::not_a_context`] resolves to the inherent fn for a
-/// context, whose bound fails with a message, and to [`NotAContext`]'s
-/// for every other type.
-pub struct Probe<T: ?Sized>(std::marker::PhantomData<T>);
-
-/// The fallback of [`Probe::not_a_context`]: the type is not a context.
-pub trait NotAContext {
-    /// Nothing to report.
-    #[inline(always)]
-    fn not_a_context() {}
-}
-
-impl<T: ?Sized> NotAContext for Probe<T> {}
-
-/// Never implemented: a context reached through another name.
-#[diagnostic::on_unimplemented(
-    message = "this parameter is a `ctx::Context` under another name, and `#[ctx_fn]` finds the context by the name `Context`",
-    label = "a context, but not named `Context`",
-    note = "write its type as `Context` (or `ctx::Context`) and put it first, so `#[ctx_fn]` uses it instead of inserting a second context"
-)]
-pub trait ContextUnderAnotherName {}
-
-impl<'a> Probe<Context<'a>> {
-    /// Fails to compile: see [`ContextUnderAnotherName`].
-    pub fn not_a_context()
-    where
-        Self: ContextUnderAnotherName,
-    {
-    }
-}
-
-impl<'a, 'b> Probe<&'b Context<'a>> {
-    /// Fails to compile: see [`ContextUnderAnotherName`].
-    pub fn not_a_context()
-    where
-        Self: ContextUnderAnotherName,
-    {
     }
 }
