@@ -11,13 +11,14 @@ use syn::visit_mut::VisitMut;
 use syn::{Attribute, Block, FnArg, Signature};
 
 use crate::awaits::{
-    assigns_context, calls_macro, clone_ident, moves_context, race_body, shield, take_clone,
-    uncancelable_nested, AwaitRewriter, RaceTarget,
+    assigns_context, calls_macro, clone_ident, moves_context, race_body, take_clone, AwaitRewriter,
+    RaceTarget,
 };
 use crate::item::return_span;
 use crate::roots::RootFinder;
 use crate::signature::CtxParam;
 use crate::tokens::{mentions, respan};
+use crate::uncancelable::{shield, uncancelable_nested};
 
 /// What a checked body is made of: the fn it belongs to, its context
 /// parameter, the user's block, and where it runs.

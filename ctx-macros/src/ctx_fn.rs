@@ -1,22 +1,22 @@
 //! `#[ctx_fn]`: validate the fn and its context parameter, rewrite its body
-//! into a checked one (`body.rs`), emit it. A fn that fails validation is
+//! into a checked one (`body.rs`), emit it (`item.rs`). A fn that fails validation is
 //! emitted as written, after the errors.
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
-use syn::{Attribute, ItemFn, ReturnType, Signature, Visibility};
+use quote::ToTokens;
+use syn::{ItemFn, ReturnType, Signature};
 
 use crate::attr::CtxFnArgs;
 use crate::body::{BodyPlan, Host};
 use crate::debug_handler::{into_extractor, is_debug_handler, lend_from_extractor};
-use crate::item::{as_written, parse_fn, return_span, split_inner, with_errors};
+use crate::item::{as_written, parse_fn, return_span, split_inner, with_errors, ExpandedFn};
 use crate::signature::{context_param, CtxParam};
 use crate::static_scope::static_scope;
 
 pub(crate) fn ctx_fn(args: CtxFnArgs, item: TokenStream) -> TokenStream {
     let krate = &args.krate.0;
     match validate(item, krate) {
-        Ok(valid) => emit(rewrite(valid, krate)),
+        Ok(valid) => rewrite(valid, krate).emit(),
         Err(rejected) => rejected,
     }
 }
@@ -29,15 +29,6 @@ struct Valid {
     /// Under `#[axum::debug_handler]`, which takes no generic fn: the
     /// context comes from a `'static` extractor, lent to the body.
     debug_handler: bool,
-}
-
-/// The expanded fn, before it is emitted.
-struct Rewritten {
-    outer_attrs: Vec<Attribute>,
-    vis: Visibility,
-    sig: Signature,
-    body: TokenStream,
-    errors: Vec<syn::Error>,
 }
 
 /// Checks the fn's form and its context parameter; on failure, the fn as
@@ -81,53 +72,32 @@ fn validate(item: TokenStream, krate: &TokenStream) -> Result<Valid, TokenStream
 
 /// Makes the fn's body a checked one, and a debug handler's context
 /// parameter its extractor.
-fn rewrite(valid: Valid, krate: &TokenStream) -> Rewritten {
+fn rewrite(valid: Valid, krate: &TokenStream) -> ExpandedFn {
     let Valid {
         func,
         ctx,
         debug_handler,
     } = valid;
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        block,
-        ..
-    } = func;
-    let (inner_attrs, outer_attrs) = split_inner(attrs);
+    let (inner_attrs, outer_attrs) = split_inner(func.attrs);
+    let mut sig = func.sig;
     let (body, errors) = BodyPlan {
         krate,
         sig: &mut sig,
         ctx: &ctx,
-        block,
+        block: func.block,
         host: Host::CtxFn { inner_attrs },
     }
     .expand();
     if debug_handler {
         into_extractor(&mut sig, &ctx, krate);
     }
-    Rewritten {
-        outer_attrs,
-        vis,
+    ExpandedFn {
+        attrs: outer_attrs,
+        vis: func.vis,
         sig,
         body,
         errors,
     }
-}
-
-fn emit(rewritten: Rewritten) -> TokenStream {
-    let Rewritten {
-        outer_attrs,
-        vis,
-        sig,
-        body,
-        errors,
-    } = rewritten;
-    let expanded = quote! {
-        #(#outer_attrs)*
-        #vis #sig #body
-    };
-    with_errors(expanded, errors)
 }
 
 /// The forms `#[ctx_fn]` cannot take, with what to do instead.

@@ -1,5 +1,5 @@
 //! `#[detached]`: validate the fn, rewrite it into one that spawns its
-//! checked body (`body.rs`) and returns the handle, emit it. The calls it
+//! checked body (`body.rs`) and returns the handle, emit it (`item.rs`). The calls it
 //! generates (`detach`, `detach_arg`) have their contract in
 //! `ctx::__private`'s `detached` module. A fn that fails validation is
 //! emitted as written, after the errors.
@@ -8,17 +8,17 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{AttrStyle, Attribute, FnArg, Ident, ItemFn, Pat, Signature, Type, Visibility};
+use syn::{AttrStyle, FnArg, Ident, ItemFn, Pat, Signature, Type};
 
 use crate::attr::DetachedArgs;
 use crate::body::{BodyPlan, Host};
-use crate::item::{as_written, parse_fn, return_type, split_inner, with_errors};
+use crate::item::{as_written, parse_fn, return_type, split_inner, with_errors, ExpandedFn};
 use crate::signature::{context_param, is_context, CtxParam};
 
 pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
     let krate = &args.krate.0;
     match validate(item, krate) {
-        Ok(valid) => emit(rewrite(valid, &args), krate),
+        Ok(valid) => rewrite(valid, &args).emit(),
         Err(rejected) => rejected,
     }
 }
@@ -28,28 +28,6 @@ pub(crate) fn detached(args: DetachedArgs, item: TokenStream) -> TokenStream {
 struct Valid {
     func: ItemFn,
     ctx: CtxParam,
-}
-
-/// The fn that spawns the work, before it is emitted.
-struct Rewritten {
-    attrs: Vec<Attribute>,
-    vis: Visibility,
-    /// The fn's signature, not `async`, returning `Detached<output>`.
-    sig: Signature,
-    /// The fn's return type as written: the task's output.
-    output: TokenStream,
-    /// The fn's name, for the logs and `DetachError`.
-    name: String,
-    /// The work's own budget: `Option<Duration>` tokens.
-    timeout: TokenStream,
-    /// The context parameter's name, its pattern as written (which binds
-    /// the task's context), and the checks of the parameters.
-    ctx: CtxParam,
-    /// The `detach_arg` check of each other argument.
-    movable: TokenStream,
-    /// The task's checked body.
-    body: TokenStream,
-    errors: Vec<syn::Error>,
 }
 
 /// Checks the fn's form and parameters; on failure, the fn as written
@@ -84,7 +62,7 @@ fn validate(item: TokenStream, krate: &TokenStream) -> Result<Valid, TokenStream
 
 /// Makes the body the task's checked body, and the fn one that returns
 /// the task's handle at once.
-fn rewrite(valid: Valid, args: &DetachedArgs) -> Rewritten {
+fn rewrite(valid: Valid, args: &DetachedArgs) -> ExpandedFn {
     let krate = &args.krate.0;
     let Valid { func, ctx } = valid;
     let ItemFn {
@@ -133,51 +111,27 @@ fn rewrite(valid: Valid, args: &DetachedArgs) -> Rewritten {
         }
     }
     let movable = movable_args(&sig, &ctx.ident, krate);
-    Rewritten {
-        attrs,
-        vis,
-        sig,
-        output,
-        name,
-        timeout,
-        ctx,
-        movable,
-        body,
-        errors,
-    }
-}
-
-fn emit(rewritten: Rewritten, krate: &TokenStream) -> TokenStream {
-    let Rewritten {
-        attrs,
-        vis,
-        sig,
-        output,
-        name,
-        timeout,
-        ctx,
-        movable,
-        body,
-        errors,
-    } = rewritten;
+    attrs.push(syn::parse_quote!(#[track_caller]));
     let CtxParam {
         ident, pat, checks, ..
     } = ctx;
-    let expanded = quote! {
-        #(#attrs)*
-        #[track_caller]
-        #vis #sig {
-            #checks
-            #movable
-            #krate::__private::detach::<#output, _, _>(
-                #name,
-                &#ident,
-                #timeout,
-                move |#pat: #krate::__private::Context<'static>| async move #body,
-            )
-        }
-    };
-    with_errors(expanded, errors)
+    let body = quote! {{
+        #checks
+        #movable
+        #krate::__private::detach::<#output, _, _>(
+            #name,
+            &#ident,
+            #timeout,
+            move |#pat: #krate::__private::Context<'static>| async move #body,
+        )
+    }};
+    ExpandedFn {
+        attrs,
+        vis,
+        sig,
+        body,
+        errors,
+    }
 }
 
 /// Checks, argument by argument and at each argument, that the work can

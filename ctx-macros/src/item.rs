@@ -5,10 +5,10 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Attribute, FnArg, ItemFn, ReturnType, Signature};
+use syn::{AttrStyle, Attribute, FnArg, ItemFn, ReturnType, Signature, Visibility};
 
-use crate::awaits::strip_uncancelable;
 use crate::signature::{is_context, name_scope};
+use crate::uncancelable::strip_uncancelable;
 
 /// Parses the annotated item as a fn with a body; anything else is an
 /// error at the item's keyword.
@@ -94,5 +94,36 @@ pub(crate) fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenSt
     quote! {
         #(#errors)*
         #item
+    }
+}
+
+/// A fn a macro expanded, with the errors found in its body (which do not
+/// stop the expansion).
+pub(crate) struct ExpandedFn {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    /// The body, braces included.
+    pub(crate) body: TokenStream,
+    pub(crate) errors: Vec<syn::Error>,
+}
+
+impl ExpandedFn {
+    /// The errors, then the fn.
+    pub(crate) fn emit(self) -> TokenStream {
+        let ExpandedFn {
+            attrs,
+            vis,
+            sig,
+            body,
+            errors,
+        } = self;
+        with_errors(
+            quote! {
+                #(#attrs)*
+                #vis #sig #body
+            },
+            errors,
+        )
     }
 }

@@ -2,16 +2,15 @@
 //! (imported as `ctx`): [`#[ctx_fn]`](macro@ctx_fn) and
 //! [`#[detached]`](macro@detached). Depend on `goctx`, which re-exports them.
 
-//!
-//! The modules import one way: `lib.rs` parses the options (`attr.rs`) and
-//! hands the fn to `ctx_fn.rs` or `detached.rs`, each a validate → rewrite
-//! → emit of its macro; both build their body with `body.rs`, which
-//! rewrites the awaits with `awaits.rs`; `signature.rs`, `static_scope.rs`,
-//! `debug_handler.rs` and `roots.rs` check what their names say; `item.rs`
-//! and `tokens.rs` are shared helpers. What the generated code calls is in
-//! `ctx::__private`, one module there for each module here that generates
-//! a call, under the same name, stating its contract.
-
+// The modules import one way: `lib.rs` parses the options (`attr.rs`) and
+// hands the fn to `ctx_fn.rs` or `detached.rs`, each a validate → rewrite
+// → emit of its macro; both build their body with `body.rs`, which
+// rewrites the awaits with `awaits.rs` and the `#[uncancelable]`
+// statements with `uncancelable.rs`; `signature.rs`, `static_scope.rs`,
+// `debug_handler.rs` and `roots.rs` check what their names say; `item.rs`
+// and `tokens.rs` are shared helpers. What the generated code calls is in
+// `ctx::__private`, one module there for each module here that generates
+// a call, under the same name, stating its contract.
 mod attr;
 mod awaits;
 mod body;
@@ -23,6 +22,7 @@ mod roots;
 mod signature;
 mod static_scope;
 mod tokens;
+mod uncancelable;
 
 use proc_macro::TokenStream;
 

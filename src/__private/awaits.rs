@@ -19,18 +19,17 @@
 //!   except after a shadowing derivation, which the whole-body race does
 //!   not watch.
 //!
-//! An `#[uncancelable]` statement holds the body's [`Shield`]
-//! (`let __shield_held = __shield.hold();`) while it runs: the whole-body
-//! race does not drop the body meanwhile, and its awaits are left plain.
-//! The first checked await after it reports the cancellation.
+//! The whole-body race lets the body run on while its [`Shield`] is held
+//! (see `uncancelable.rs`).
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context as TaskContext, Poll};
 
 use ctx_core::{Context, Done, Error, Run};
 use pin_project_lite::pin_project;
+
+use super::uncancelable::Shield;
 
 /// What an `.await` in a `#[ctx_fn]` races: the `ctx` in scope there.
 #[diagnostic::on_unimplemented(
@@ -93,50 +92,6 @@ pub fn clone_context<'a, C: AsContext<'a> + ?Sized>(ctx: &C) -> Context<'a> {
 #[inline(always)]
 pub fn reclone<'a, C: AsContext<'a> + ?Sized>(slot: &mut Context<'a>, ctx: &C) {
     *slot = ctx.as_context().clone();
-}
-
-/// Raised while an `#[uncancelable]` statement runs, so the whole-body race
-/// lets it finish. One per checked body (`__shield`), never raised without
-/// `#[uncancelable]`.
-///
-/// Only ever touched by the one task polling the fn, so relaxed loads and
-/// stores suffice; it is atomic only to keep the fn's future `Send`.
-#[derive(Debug)]
-pub struct Shield(AtomicU32);
-
-impl Default for Shield {
-    #[inline(always)]
-    fn default() -> Self {
-        Shield(AtomicU32::new(0))
-    }
-}
-
-impl Shield {
-    /// Raises the shield until the guard is dropped.
-    #[inline]
-    pub fn hold(&self) -> ShieldGuard<'_> {
-        self.0
-            .store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        ShieldGuard(self)
-    }
-
-    #[inline(always)]
-    fn is_raised(&self) -> bool {
-        self.0.load(Ordering::Relaxed) != 0
-    }
-}
-
-/// Lowers its [`Shield`] when dropped, however the statement ends.
-#[must_use = "the shield is lowered when the guard is dropped"]
-#[derive(Debug)]
-pub struct ShieldGuard<'s>(&'s Shield);
-
-impl Drop for ShieldGuard<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        let shield = &self.0 .0;
-        shield.store(shield.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
-    }
 }
 
 /// Races a whole checked body against its context, except while `shield`

@@ -12,6 +12,7 @@
 //! |-------------------|--------------------------------|---------------------------------------------------|
 //! | `body`            | `body.rs`                      | the entry check's `Err`, at the fn's return type  |
 //! | `awaits`          | `awaits.rs`                    | the races of the awaits and of the whole body     |
+//! | `uncancelable`    | `uncancelable.rs`              | the shield `#[uncancelable]` statements hold      |
 //! | `signature`       | `signature.rs`                 | the compile-time checks of the context parameter  |
 //! | `detached`        | `detached.rs`                  | spawning and tracking `#[detached]` work          |
 //! | `debug_handler`   | `debug_handler.rs`             | the context of a handler under `debug_handler`    |
@@ -26,13 +27,15 @@ mod body;
 mod debug_handler;
 mod detached;
 mod signature;
+mod uncancelable;
 
-pub use awaits::{check, clone_context, race, race_body, reclone, AsContext, Shield};
+pub use awaits::{check, clone_context, race, race_body, reclone, AsContext};
 pub use body::{bail, CtxFnError, CtxFnReturn};
 #[cfg(feature = "axum")]
 pub use debug_handler::DebugHandlerContext;
 pub use detached::{detach, detach_arg, DetachArg, Detached};
 pub use signature::{context_param, ContextParam, ContextUnderAnotherName, NotAContext, Probe};
+pub use uncancelable::Shield;
 
 /// The context type, named by every module of `ctx-macros`: the inserted
 /// or scope-named context parameter (`signature.rs`), the entry check's
