@@ -203,8 +203,8 @@ impl BodyPlan<'_> {
 /// has borrowck blame the rebinding instead of the `send` the request's
 /// context escapes by; and a `Context` being `Sync`, they mostly are too.
 fn own_params(sig: &mut Signature) -> TokenStream {
-    struct Own(TokenStream);
-    impl VisitMut for Own {
+    struct OwnParams(TokenStream);
+    impl VisitMut for OwnParams {
         fn visit_pat_ident_mut(&mut self, pat: &mut syn::PatIdent) {
             if pat.by_ref.is_none() {
                 let mutability = pat.mutability.take();
@@ -216,7 +216,7 @@ fn own_params(sig: &mut Signature) -> TokenStream {
             syn::visit_mut::visit_pat_ident_mut(self, pat);
         }
     }
-    let mut own = Own(TokenStream::new());
+    let mut own = OwnParams(TokenStream::new());
     for arg in &mut sig.inputs {
         match arg {
             FnArg::Typed(typed) if !mentions(&typed.ty.to_token_stream(), "Context") => {

@@ -169,7 +169,7 @@ fn borrowed_params(sig: &Signature, krate: &TokenStream) -> Vec<syn::Error> {
             // `without_cancel()`, which is `'static`.
             FnArg::Typed(typed) if is_context(&typed.ty, krate) && !matches!(*typed.ty, Type::Reference(_)) => None,
             FnArg::Typed(typed) => {
-                let mut finder = Borrow(false);
+                let mut finder = HoldsBorrow(false);
                 finder.visit_type(&typed.ty);
                 finder.0.then(|| {
                     let name = typed.pat.to_token_stream();
@@ -187,9 +187,9 @@ fn borrowed_params(sig: &Signature, krate: &TokenStream) -> Vec<syn::Error> {
 /// parameter, so where in the type does not matter. The argument types of
 /// fn pointers and `Fn` traits (`fn(&str)`, `Box<dyn Fn(&str) + Send>`)
 /// are not held: they only say what the callee is given.
-struct Borrow(bool);
+struct HoldsBorrow(bool);
 
-impl<'ast> Visit<'ast> for Borrow {
+impl<'ast> Visit<'ast> for HoldsBorrow {
     fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {}
 
     fn visit_parenthesized_generic_arguments(
