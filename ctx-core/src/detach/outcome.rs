@@ -106,7 +106,7 @@ impl Watch {
     /// Counts the ending with the tracker, and logs it unless the work
     /// finished.
     fn record(&self, ending: &EndingLog<'_>) {
-        self.tracker.count(ending.ending());
+        self.tracker.count(ending.kind());
         if !matches!(ending, EndingLog::Finished) {
             log(self.name, ending);
         }
@@ -139,7 +139,8 @@ enum EndingLog<'a> {
 }
 
 impl EndingLog<'_> {
-    fn ending(&self) -> Ending {
+    /// The [`Ending`] this logs.
+    fn kind(&self) -> Ending {
         match self {
             EndingLog::Finished => Ending::Finished,
             EndingLog::Failed { .. } => Ending::Failed,
