@@ -103,7 +103,8 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 
-use ctx_core::testing::{observe, Event, Reached, ShortTypeName};
+use ctx_core::__private::{panic_message, ShortTypeName};
+use ctx_core::testing::{observe, Event, Reached};
 
 use crate::Context;
 
@@ -469,9 +470,5 @@ fn locations(points: &[Reached]) -> String {
 
 /// A panic's message, when it has one.
 fn message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("(a panic without a message)")
+    panic_message(panic).unwrap_or("(a panic without a message)")
 }

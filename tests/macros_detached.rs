@@ -207,11 +207,12 @@ async fn detached_work_registers_with_the_tracker_its_context_carries() {
     assert_eq!((report.finished, report.running), (1, 0), "{report}");
     assert_eq!(b.report().running, 1);
 
-    // `wait_detached` waits on the tracker its context carries, too.
+    // The tracker a context carries is found and drained through it, too.
     let (bound, _cancel) = Context::background()
         .with_value(b.clone())
         .with_timeout(Duration::from_secs(120));
-    assert_eq!(ctx::wait_detached(&bound).await, Ok(()));
+    let report = DetachedTracker::of(&bound).drain(&bound).await;
+    assert_eq!(report.running, 0, "{report}");
     assert_eq!(b.report().finished, 1);
 }
 

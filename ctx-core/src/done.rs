@@ -7,9 +7,9 @@ use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::node::{CancelNode, Entry};
+use crate::observe::ReachReport;
 use crate::parked::{self, Registration, WakerIdentity};
 use crate::request::ended_wait;
 use crate::sync::Arc;
@@ -233,7 +233,7 @@ pin_project! {
         waiter: Waiter,
         at: &'static Location<'static>,
         // Zero-sized without the `testing` feature.
-        checkpoint: Checkpoint,
+        reach_report: ReachReport,
     }
 
     impl<F> PinnedDrop for Run<'_, F> {
@@ -257,7 +257,7 @@ impl<'a, F> Run<'a, F> {
             fut,
             waiter: Waiter::default(),
             at,
-            checkpoint: Checkpoint::new(std::any::type_name::<F>()),
+            reach_report: ReachReport::new(std::any::type_name::<F>()),
         }
     }
 }
@@ -269,7 +269,7 @@ impl<F: Future> Future for Run<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // A test harness may cancel the context here, at the first poll.
-        this.checkpoint.reached(this.at);
+        this.reach_report.reached(this.at);
         let cancel_node = this.ctx.cancel_node();
         if let Some(node) = cancel_node {
             if let Some(err) = node.check() {

@@ -4,7 +4,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod after_func;
-mod checkpoint;
 mod clock;
 mod context;
 mod deadline;
@@ -15,6 +14,7 @@ mod extract;
 mod handle;
 mod merge;
 mod node;
+mod observe;
 mod parked;
 mod report;
 mod request;
@@ -39,11 +39,13 @@ pub use extract::MissingContext;
 #[doc(hidden)]
 pub use request::RequestEnded;
 pub use scoped::{ContextStream, ScopedFuture, ScopedStream, SpawnHandle};
-/// The check of `#[ctx_fn]`'s awaits, named by `ctx::__private`. Not
-/// public API.
+/// What the facade's `ctx::__private` (the runtime of the macros' generated
+/// code) and `ctx::testing` forward from the core. Not public API.
 #[doc(hidden)]
-pub mod __checked {
+pub mod __private {
+    pub use crate::detach::{detach, panic_message};
     pub use crate::done::check;
+    pub use crate::values::ShortTypeName;
 }
 /// Where `ctx::http` keeps a request's context. Not public API.
 #[doc(hidden)]
@@ -61,7 +63,4 @@ pub use handle::CancelHandle;
 /// deadline code deterministic in tests.
 pub use tokio::time::Instant;
 mod detach;
-pub use detach::{
-    __detach, detached_running, wait_detached, DetachError, Detached, DetachedOutcome,
-    DetachedTracker, DrainReport,
-};
+pub use detach::{DetachError, Detached, DetachedOutcome, DetachedTracker, DrainReport};

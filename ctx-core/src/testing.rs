@@ -10,12 +10,7 @@
 //!   build may turn them on and still test the code as shipped.
 
 #[cfg(feature = "testing")]
-pub use crate::checkpoint::{observe, reached, Event, Reached};
-/// How `ctx::testing` names an awaited future's type: as a context's
-/// `Display` names its values' types.
-#[cfg(feature = "testing")]
-#[doc(hidden)]
-pub use crate::values::ShortTypeName;
+pub use crate::observe::{observe, reached, Event, Reached};
 #[cfg(feature = "test-util")]
 pub use counters::{armed_deadlines, registrations};
 

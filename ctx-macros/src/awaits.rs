@@ -1,5 +1,8 @@
-//! Rewrites the `.await`s of a `#[ctx_fn]` body into races against the
-//! context, and `#[uncancelable]` statements into shielded ones.
+//! Rewrites the `.await`s of a checked body into races against the
+//! context (its `#[uncancelable]` statements shielded by
+//! `uncancelable.rs`); and generates every other use of the races' runtime
+//! (the body's clone of its context, the whole-body race), whose contract
+//! `ctx::__private`'s `awaits` module states.
 //!
 //! Like async-trait's rewriters it never enters nested items. Closures and
 //! async blocks are another future's code, which may run after this fn has
@@ -14,12 +17,10 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, Block, Expr, Item, Macro, Stmt, Token};
+use syn::{Block, Expr, Item, Macro, Stmt, Token};
 
-use crate::expand::respan;
-
-/// The attribute that exempts every `.await` of one statement.
-const UNCANCELABLE: &str = "uncancelable";
+use crate::tokens::{mentions, respan};
+use crate::uncancelable::{shield_statements, Shielder};
 
 /// Whether the fn's own body calls a macro, any macro: its expansion may
 /// hold awaits nobody can see (`select!`, `join!`), so the body is raced
@@ -43,47 +44,14 @@ pub(crate) fn calls_macro(block: &Block) -> bool {
     finder.0
 }
 
-/// Whether `#[uncancelable]` marks a statement inside a closure or async
-/// block of `block` (which the fn awaits as a whole): then a race of a
-/// shadowing derivation must respect the shield too.
-pub(crate) fn uncancelable_nested(block: &Block) -> bool {
-    struct Finder {
-        found: bool,
-        depth: usize,
-    }
-    impl VisitMut for Finder {
-        fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
-            let marked =
-                stmt_attrs_mut(stmt).is_some_and(|attrs| attrs.iter().any(is_uncancelable));
-            self.found |= marked && self.depth > 0;
-            visit_mut::visit_stmt_mut(self, stmt);
-        }
-        fn visit_expr_mut(&mut self, expr: &mut Expr) {
-            let nested = matches!(expr, Expr::Closure(_) | Expr::Async(_));
-            self.depth += usize::from(nested);
-            visit_mut::visit_expr_mut(self, expr);
-            self.depth -= usize::from(nested);
-        }
-        fn visit_item_mut(&mut self, _: &mut Item) {}
-    }
-    let mut finder = Finder {
-        found: false,
-        depth: 0,
-    };
-    // The attributes are reached through `&mut` only; a scan of a copy
-    // keeps one accessor for both passes.
-    finder.visit_block_mut(&mut block.clone());
-    finder.found
-}
-
 /// Rewrites the fn's own `.await`s.
 ///
-/// Each await races the context in scope (`Context::run`). In a body the
-/// guard races as a whole (one that calls a macro; see `checked_body`),
-/// which registers with the fn's context once, on the first pending poll,
-/// an await only *checks* the context before it polls, except where the
-/// name of the context is shadowed by a derivation, which the guard does
-/// not watch.
+/// Each await races the context in scope (`race`). In a body raced as a
+/// whole (one that calls a macro; see `body.rs`), whose race registers
+/// with the fn's context once, on the first pending poll, an await only
+/// *checks* the context before it polls, except where the name of the
+/// context is shadowed by a derivation, which the whole-body race does not
+/// watch.
 pub(crate) struct AwaitRewriter<'a> {
     pub(crate) krate: &'a TokenStream,
     /// What each await checks (see [`RaceTarget`]).
@@ -91,9 +59,9 @@ pub(crate) struct AwaitRewriter<'a> {
     /// Whether a race must respect the shield (an `#[uncancelable]`
     /// statement inside an async block this fn awaits).
     shielded: bool,
-    /// Whether the body is raced as a whole by a guard, so that an await
-    /// only has to check the context before it polls.
-    guarded: bool,
+    /// Whether the body is raced as a whole ([`race_body`]), so that an
+    /// await only has to check the context before it polls.
+    body_raced: bool,
     /// Whether the context's name may mean another binding than the fn's
     /// context where the rewriter stands: a `let` of this block or of an
     /// enclosing one has shadowed it, or a `match` arm, `if let`,
@@ -116,7 +84,7 @@ impl<'a> AwaitRewriter<'a> {
     pub(crate) fn new(
         krate: &'a TokenStream,
         target: RaceTarget<'a>,
-        guarded: bool,
+        body_raced: bool,
         uncancelable_nested: bool,
         assigns: bool,
     ) -> Self {
@@ -124,7 +92,7 @@ impl<'a> AwaitRewriter<'a> {
             krate,
             target,
             shielded: uncancelable_nested,
-            guarded,
+            body_raced,
             shadowed: assigns,
             tracked: true,
             assigns,
@@ -154,6 +122,36 @@ impl RaceTarget<'_> {
 /// The hygienic clone of [`RaceTarget::Clone`].
 pub(crate) fn clone_ident() -> Ident {
     Ident::new("__ctx", Span::mixed_site())
+}
+
+/// `let [mut] __ctx = clone_context(&source);` at `at`: the clone of
+/// [`RaceTarget::Clone`], `mut` where the body assigns the context's name
+/// (then the rewriter takes it again there, with `reclone`).
+pub(crate) fn take_clone(
+    krate: &TokenStream,
+    source: &Ident,
+    mutable: bool,
+    at: Span,
+) -> TokenStream {
+    let clone = clone_ident();
+    let mutability = mutable.then(|| quote!(mut));
+    quote_spanned! {at=>
+        #[allow(unused_mut)]
+        let #mutability #clone = #krate::__private::clone_context(&#source);
+    }
+}
+
+/// `race_body(&ctx, __shield, body)` at `at`: `body` raced against the
+/// context `ctx` names, except while the shield is held.
+pub(crate) fn race_body(
+    krate: &TokenStream,
+    ctx: &Ident,
+    body: TokenStream,
+    at: Span,
+) -> TokenStream {
+    quote_spanned! {at=>
+        #krate::__private::race_body(#krate::__private::AsContext::as_context(&#ctx), __shield, #body)
+    }
 }
 
 impl VisitMut for AwaitRewriter<'_> {
@@ -319,14 +317,7 @@ impl AwaitRewriter<'_> {
         if !self.tracked {
             return None;
         }
-        let clone = clone_ident();
-        let ctx = located(ctx, at);
-        let krate = self.krate;
-        let mutability = self.assigns.then(|| quote!(mut));
-        Some(quote_spanned! {at=>
-            #[allow(unused_mut)]
-            let #mutability #clone = #krate::__private::clone_context(&#ctx);
-        })
+        Some(take_clone(self.krate, &located(ctx, at), self.assigns, at))
     }
 
     /// `#krate::__private::#name`, all at `span`.
@@ -362,8 +353,8 @@ impl AwaitRewriter<'_> {
         // `ctx::testing`) is reported; a mixed-site one would be reported
         // at the attribute.
         let private = |name: &str| self.private(name, span);
-        let raced = if self.guarded && !self.shadowed {
-            // The guard races the pending awaits: check, then poll.
+        let raced = if self.body_raced && !self.shadowed {
+            // The whole-body race races the pending awaits: check, then poll.
             let base = quote_spanned!(def=> (#base));
             let check = private("check");
             let check = quote_spanned!(span=> #check(&#ctx));
@@ -374,12 +365,10 @@ impl AwaitRewriter<'_> {
                 }
             };
         } else if self.shielded {
-            quote_spanned! {def=>
-                #krate::__private::guard(#krate::__private::AsContext::as_context(&#ctx), __shield, #base)
-            }
+            race_body(krate, &ctx, base.to_token_stream(), def)
         } else {
-            let checkpoint = private("checkpoint");
-            quote_spanned! {span=> #checkpoint(&#ctx, #base) }
+            let race = private("race");
+            quote_spanned! {span=> #race(&#ctx, #base) }
         };
         quote_spanned! {def=>
             match #raced.await {
@@ -392,7 +381,7 @@ impl AwaitRewriter<'_> {
     /// A macro call in the fn's own body: when its arguments parse as
     /// expressions (`format!`, `assert!`, `vec!`), their awaits are checked
     /// like any other. Awaits a macro hides in its own expansion
-    /// (`select!`, `join!`) are raced by the fn's guard.
+    /// (`select!`, `join!`) are raced by the whole-body race.
     fn visit_macro_call(&mut self, mac: &mut Macro) {
         if !mentions(&mac.tokens, "await") {
             return;
@@ -405,83 +394,6 @@ impl AwaitRewriter<'_> {
             mac.tokens = args.into_token_stream();
         }
     }
-}
-
-/// Strips `#[uncancelable]` inside closures and async blocks, raising the
-/// shield around each marked statement; their awaits are left alone.
-struct Shielder;
-
-impl VisitMut for Shielder {
-    fn visit_block_mut(&mut self, block: &mut Block) {
-        shield_statements(block, |_, stmt| {
-            self.visit_stmt_mut(stmt);
-            None
-        });
-    }
-
-    fn visit_item_mut(&mut self, _: &mut Item) {}
-}
-
-/// Visits each statement of `block` with `visit` (given its index), which
-/// may return a statement to put after it, except those marked
-/// `#[uncancelable]`: their mark is removed, their awaits left plain, and
-/// the fn's shield is raised while they run, so its guard lets them finish.
-fn shield_statements(block: &mut Block, mut visit: impl FnMut(usize, &mut Stmt) -> Option<Stmt>) {
-    let mut stmts = Vec::with_capacity(block.stmts.len());
-    for (index, mut stmt) in block.stmts.drain(..).enumerate() {
-        let marked = stmt_attrs_mut(&mut stmt).is_some_and(|attrs| {
-            let before = attrs.len();
-            attrs.retain(|attr| !is_uncancelable(attr));
-            attrs.len() != before
-        });
-        if !marked {
-            let after = visit(index, &mut stmt);
-            stmts.push(stmt);
-            stmts.extend(after);
-            continue;
-        }
-        let span = Span::mixed_site().located_at(stmt.span());
-        let hold = quote_spanned!(span=> let __shield_held = __shield.hold(););
-        match stmt {
-            // A `let` binds into this block: keep it here, between raising
-            // and lowering the shield.
-            Stmt::Local(_) => {
-                stmts.push(syn::parse_quote!(#hold));
-                stmts.push(stmt);
-                stmts.push(syn::parse_quote_spanned!(span=> ::core::mem::drop(__shield_held);));
-            }
-            Stmt::Expr(expr, semi) => {
-                let wrapped = Expr::Verbatim(quote_spanned!(span=> { #hold #expr }));
-                stmts.push(Stmt::Expr(wrapped, semi));
-            }
-            Stmt::Macro(mac) => {
-                let wrapped = Expr::Verbatim(quote_spanned!(span=> { #hold #mac }));
-                stmts.push(Stmt::Expr(wrapped, None));
-            }
-            Stmt::Item(_) => stmts.push(stmt),
-        }
-    }
-    block.stmts = stmts;
-}
-
-/// Removes every `#[uncancelable]` mark, which nothing else defines: for
-/// a body emitted as written beside an error.
-pub(crate) fn strip_uncancelable(block: &mut Block) {
-    struct Strip;
-    impl VisitMut for Strip {
-        fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
-            if let Some(attrs) = stmt_attrs_mut(stmt) {
-                attrs.retain(|attr| !is_uncancelable(attr));
-            }
-            visit_mut::visit_stmt_mut(self, stmt);
-        }
-        fn visit_item_mut(&mut self, _: &mut Item) {}
-    }
-    Strip.visit_block_mut(block);
-}
-
-fn is_uncancelable(attr: &Attribute) -> bool {
-    attr.path().is_ident(UNCANCELABLE)
 }
 
 /// Whether `block` may move the context named `ctx` (a bare use, or any
@@ -623,54 +535,4 @@ fn binding(pat: &syn::Pat, ctx: &Ident) -> Option<Span> {
     let mut finder = Binding { ctx, found: None };
     finder.visit_pat(pat);
     finder.found
-}
-
-/// Whether `tokens` contain the identifier `name`, at any depth.
-pub(crate) fn mentions(tokens: &TokenStream, name: &str) -> bool {
-    tokens.clone().into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => ident == name,
-        TokenTree::Group(group) => mentions(&group.stream(), name),
-        _ => false,
-    })
-}
-
-/// The outer attributes of a statement, where `#[uncancelable]` may sit.
-fn stmt_attrs_mut(stmt: &mut Stmt) -> Option<&mut Vec<Attribute>> {
-    match stmt {
-        Stmt::Local(local) => Some(&mut local.attrs),
-        Stmt::Macro(mac) => Some(&mut mac.attrs),
-        Stmt::Item(_) => None,
-        Stmt::Expr(expr, _) => expr_attrs_mut(expr),
-    }
-}
-
-fn expr_attrs_mut(expr: &mut Expr) -> Option<&mut Vec<Attribute>> {
-    Some(match expr {
-        Expr::Array(e) => &mut e.attrs,
-        Expr::Assign(e) => &mut e.attrs,
-        Expr::Async(e) => &mut e.attrs,
-        Expr::Await(e) => &mut e.attrs,
-        Expr::Binary(e) => &mut e.attrs,
-        Expr::Block(e) => &mut e.attrs,
-        Expr::Call(e) => &mut e.attrs,
-        Expr::Cast(e) => &mut e.attrs,
-        Expr::Field(e) => &mut e.attrs,
-        Expr::ForLoop(e) => &mut e.attrs,
-        Expr::If(e) => &mut e.attrs,
-        Expr::Index(e) => &mut e.attrs,
-        Expr::Loop(e) => &mut e.attrs,
-        Expr::Macro(e) => &mut e.attrs,
-        Expr::Match(e) => &mut e.attrs,
-        Expr::MethodCall(e) => &mut e.attrs,
-        Expr::Paren(e) => &mut e.attrs,
-        Expr::Reference(e) => &mut e.attrs,
-        Expr::Return(e) => &mut e.attrs,
-        Expr::Struct(e) => &mut e.attrs,
-        Expr::Try(e) => &mut e.attrs,
-        Expr::Tuple(e) => &mut e.attrs,
-        Expr::Unary(e) => &mut e.attrs,
-        Expr::Unsafe(e) => &mut e.attrs,
-        Expr::While(e) => &mut e.attrs,
-        _ => return None,
-    })
 }

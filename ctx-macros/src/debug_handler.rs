@@ -1,14 +1,16 @@
 //! `#[ctx_fn]` above `#[axum::debug_handler]`, which takes no generic fn
 //! and so no scope the macro could name: the context parameter becomes a
-//! `'static` extractor the body only borrows its context from.
+//! `'static` extractor the body only borrows its context from
+//! (`DebugHandlerContext`, whose contract `ctx::__private`'s
+//! `debug_handler` module states).
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, PatType, Signature};
 
-use crate::expand::respan;
 use crate::signature::{CtxParam, SCOPE};
+use crate::tokens::respan;
 
 /// `#[axum::debug_handler]` (or `#[axum_macros::debug_handler]`).
 pub(crate) fn is_debug_handler(attr: &Attribute) -> bool {

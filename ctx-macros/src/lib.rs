@@ -2,13 +2,27 @@
 //! (imported as `ctx`): [`#[ctx_fn]`](macro@ctx_fn) and
 //! [`#[detached]`](macro@detached). Depend on `goctx`, which re-exports them.
 
+// The modules import one way: `lib.rs` parses the options (`attr.rs`) and
+// hands the fn to `ctx_fn.rs` or `detached.rs`, each a validate → rewrite
+// → emit of its macro; both build their body with `body.rs`, which
+// rewrites the awaits with `awaits.rs` and the `#[uncancelable]`
+// statements with `uncancelable.rs`; `signature.rs`, `static_scope.rs`,
+// `debug_handler.rs` and `roots.rs` check what their names say; `item.rs`
+// and `tokens.rs` are shared helpers. What the generated code calls is in
+// `ctx::__private`, one module there for each module here that generates
+// a call, under the same name, stating its contract.
 mod attr;
 mod awaits;
+mod body;
+mod ctx_fn;
 mod debug_handler;
-mod expand;
+mod detached;
+mod item;
 mod roots;
 mod signature;
 mod static_scope;
+mod tokens;
+mod uncancelable;
 
 use proc_macro::TokenStream;
 
@@ -184,7 +198,7 @@ use proc_macro::TokenStream;
 ///     let __shield = &__shield_storage;
 ///     {
 ///         // Races `ctx` as it is in scope here, borrowed: no clone.
-///         match ::ctx::__private::checkpoint(&ctx, pending::<()>()).await {
+///         match ::ctx::__private::race(&ctx, pending::<()>()).await {
 ///             Ok(__output) => __output,
 ///             Err(__err) => return __bail(__err), // Err(From::from(__err))
 ///         };
@@ -195,7 +209,7 @@ use proc_macro::TokenStream;
 ///
 /// A body that calls a macro, whose expansion may hide awaits
 /// (`select!`, `join!`), is also raced as a whole:
-/// `::ctx::__private::guard(&ctx, __shield, async { .. })` registers with
+/// `::ctx::__private::race_body(&ctx, __shield, async { .. })` registers with
 /// the context once and drops the body when it is done, and each visible
 /// await then only checks the context before it polls, except where `ctx`
 /// was rebound (there it races the context in scope), or everywhere if the
@@ -207,7 +221,7 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, error) = parse_args::<attr::CtxFnArgs>(args);
-    with_error(error, expand::ctx_fn(args, item.into()))
+    with_error(error, ctx_fn::ctx_fn(args, item.into()))
 }
 
 /// Makes an async fn start its work in the background: calling it spawns
@@ -237,8 +251,10 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   taking the process down). Dropping the handle does not cancel the work.
 /// - Fire and forget by calling it as a statement (`publish(ctx, msg);`):
 ///   the handle is not `#[must_use]`.
-/// - Every call is tracked: `ctx::wait_detached(&shutdown_ctx)` waits for
-///   all outstanding detached work, bounded by a context, before exit.
+/// - Every call is tracked by the [`DetachedTracker`] its context carries
+///   (the process-wide one if it carries none):
+///   `DetachedTracker::of(&shutdown).drain(&shutdown)` waits for all
+///   outstanding detached work, bounded by a context, before exit.
 /// - Calling it outside a Tokio runtime panics with a message that says so.
 ///
 /// # Options
@@ -274,7 +290,8 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(published.await.unwrap(), Ok("hello (request 7)".to_owned()));
 ///
 /// let (shutdown, _cancel) = Context::background().with_timeout(Duration::from_secs(10));
-/// ctx::wait_detached(&shutdown).await.expect("detached work still running");
+/// let report = ctx::DetachedTracker::of(&shutdown).drain(&shutdown).await;
+/// assert_eq!(report.running, 0, "detached work still running: {report}");
 /// # }
 /// ```
 ///
@@ -298,10 +315,11 @@ pub fn ctx_fn(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// [`Detached`]: https://docs.rs/goctx/latest/ctx/struct.Detached.html
 /// [`DetachError`]: https://docs.rs/goctx/latest/ctx/struct.DetachError.html
+/// [`DetachedTracker`]: https://docs.rs/goctx/latest/ctx/struct.DetachedTracker.html
 #[proc_macro_attribute]
 pub fn detached(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, error) = parse_args::<attr::DetachedArgs>(args);
-    with_error(error, expand::detached(args, item.into()))
+    with_error(error, detached::detached(args, item.into()))
 }
 
 /// Parses the options; malformed ones fall back to the defaults, so the

@@ -1,17 +1,18 @@
 //! The context parameter of a `#[ctx_fn]` or `#[detached]` fn: found by
 //! its type's name, given a named scope, inserted when absent, and the
-//! compile-time checks that make the syntactic guess sound.
+//! compile-time checks that make the syntactic guess sound, whose runtime
+//! (`context_param`, `Probe`) has its contract in `ctx::__private`'s
+//! `signature` module.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{
-    FnArg, GenericArgument, GenericParam, ItemFn, Lifetime, LifetimeParam, Pat, PatIdent,
-    PathArguments, Signature, Type,
+    FnArg, GenericArgument, GenericParam, Lifetime, LifetimeParam, Pat, PatIdent, PathArguments,
+    Signature, Type,
 };
 
-use crate::awaits::strip_uncancelable;
-use crate::expand::respan;
+use crate::tokens::respan;
 
 /// The scope `#[ctx_fn]` gives an unnamed context, so that the compiler's
 /// messages about a context escaping it read as the fix: "argument
@@ -190,7 +191,7 @@ fn scope_only(arguments: &PathArguments) -> bool {
 /// check of the type as written (see [`checks`]), not also every use the
 /// expansion makes of it (`Context<'request>` of a type without a
 /// lifetime, `Context::err`).
-fn name_scope(ty: &mut Type, krate: Option<&TokenStream>, scope: &str) -> bool {
+pub(crate) fn name_scope(ty: &mut Type, krate: Option<&TokenStream>, scope: &str) -> bool {
     match ty {
         Type::Reference(reference) => name_scope(&mut reference.elem, krate, scope),
         Type::Paren(paren) => name_scope(&mut paren.elem, krate, scope),
@@ -227,26 +228,6 @@ fn name_scope(ty: &mut Type, krate: Option<&TokenStream>, scope: &str) -> bool {
     }
 }
 
-/// The fn as written, emitted beside the errors that stopped the macro, so
-/// each error comes alone: its context parameters get an explicit scope
-/// (`Context<'_>`), which an `async fn` requires (E0726), their paths
-/// staying as written so the user's imports stay used; and its parameters
-/// may go unused, the body that would use the context never expanded; and
-/// its `#[uncancelable]` marks go, which only the expansion understands.
-pub(crate) fn as_written(mut func: ItemFn, krate: &TokenStream) -> TokenStream {
-    func.attrs
-        .push(syn::parse_quote!(#[allow(unused_variables)]));
-    strip_uncancelable(&mut func.block);
-    for arg in &mut func.sig.inputs {
-        if let FnArg::Typed(typed) = arg {
-            if is_context(&typed.ty, krate) {
-                name_scope(&mut typed.ty, None, "_");
-            }
-        }
-    }
-    func.into_token_stream()
-}
-
 /// `'` and [`SCOPE`], or, if the fn already declares that lifetime,
 /// `SCOPE` and the first number that makes it new.
 fn fresh_scope(sig: &Signature) -> String {
@@ -274,7 +255,7 @@ fn checks(
     ctx_index: usize,
     written: Option<&Type>,
 ) -> TokenStream {
-    // The type as written: the parameter itself now has the crate's path.
+    // The type as written: the signature's parameter has the crate's path.
     let found = written.map(|ty| {
         let at = Span::mixed_site().located_at(ty.span());
         let check = respan(quote!(#krate::__private::context_param), at);

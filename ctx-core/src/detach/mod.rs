@@ -17,9 +17,9 @@ use futures_util::FutureExt;
 use tokio::task::{JoinError, JoinHandle};
 
 use crate::context::Context;
-pub use outcome::DetachedOutcome;
+pub use outcome::{panic_message, DetachedOutcome};
 use outcome::{Budget, Watch};
-pub use tracker::{detached_running, wait_detached, DetachedTracker, DrainReport};
+pub use tracker::{DetachedTracker, DrainReport};
 
 /// The handle of a `#[detached]` call: await it for the work's result.
 ///
@@ -166,10 +166,13 @@ impl std::error::Error for DetachError {
 }
 
 /// Spawns the body of a `#[detached]` fn, registered with the tracker
-/// `parent` carries ([`DetachedTracker::of`]). Generated code only.
-#[doc(hidden)]
+/// `parent` carries ([`DetachedTracker::of`]), on the current Tokio
+/// runtime (panics, saying so, outside one). The body gets
+/// `parent.without_cancel()`, cut short by `timeout` if given; its ending
+/// is counted and, unless it finished, logged (`outcome.rs`). Its contract
+/// with generated code is stated in the facade's `__private::detached`.
 #[track_caller]
-pub fn __detach<T, F, Fut>(
+pub fn detach<T, F, Fut>(
     name: &'static str,
     parent: &Context<'_>,
     timeout: Option<Duration>,

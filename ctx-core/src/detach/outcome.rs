@@ -1,4 +1,4 @@
-//! How detached work ended, told: every failure, timeout, panic and drop of
+//! How detached work ended: every failure, timeout, panic and drop of
 //! fire-and-forget work is counted by its tracker and logged (`report.rs`,
 //! in the span current where the work was started: the request's), never
 //! lost silently.
@@ -88,25 +88,27 @@ impl Watch {
         let timed_out = |budget: &Budget| {
             (budget.ctx.err() == Some(Error::DeadlineExceeded)).then_some(budget.timeout)
         };
-        let told = match outcome {
+        let ending = match outcome {
             Ok(output) => match output.failure() {
-                None => Told::Finished,
+                None => EndingLog::Finished,
                 Some(error) => match self.budget.as_ref().and_then(timed_out) {
-                    Some(timeout) => Told::TimedOut { error, timeout },
-                    None => Told::Failed { error },
+                    Some(timeout) => EndingLog::TimedOut { error, timeout },
+                    None => EndingLog::Failed { error },
                 },
             },
-            Err(payload) => Told::Panicked {
+            Err(payload) => EndingLog::Panicked {
                 payload: &**payload,
             },
         };
-        self.tell(&told);
+        self.record(&ending);
     }
 
-    fn tell(&self, told: &Told<'_>) {
-        self.tracker.count(told.ending());
-        if !matches!(told, Told::Finished) {
-            log(self.name, told);
+    /// Counts the ending with the tracker, and logs it unless the work
+    /// finished.
+    fn record(&self, ending: &EndingLog<'_>) {
+        self.tracker.count(ending.kind());
+        if !matches!(ending, EndingLog::Finished) {
+            log(self.name, ending);
         }
     }
 }
@@ -114,13 +116,14 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         if !self.settled {
-            self.tell(&Told::Abandoned);
+            self.record(&EndingLog::Abandoned);
         }
     }
 }
 
-/// An [`Ending`], with what the log line says about it.
-enum Told<'a> {
+/// An [`Ending`], with the details its log line gives (the error, the
+/// timeout, the panic's message).
+enum EndingLog<'a> {
     Finished,
     Failed {
         error: &'a dyn fmt::Debug,
@@ -135,44 +138,57 @@ enum Told<'a> {
     Abandoned,
 }
 
-impl Told<'_> {
-    fn ending(&self) -> Ending {
+impl EndingLog<'_> {
+    /// The [`Ending`] this logs.
+    fn kind(&self) -> Ending {
         match self {
-            Told::Finished => Ending::Finished,
-            Told::Failed { .. } => Ending::Failed,
-            Told::TimedOut { .. } => Ending::TimedOut,
-            Told::Panicked { .. } => Ending::Panicked,
-            Told::Abandoned => Ending::Abandoned,
+            EndingLog::Finished => Ending::Finished,
+            EndingLog::Failed { .. } => Ending::Failed,
+            EndingLog::TimedOut { .. } => Ending::TimedOut,
+            EndingLog::Panicked { .. } => Ending::Panicked,
+            EndingLog::Abandoned => Ending::Abandoned,
         }
     }
 }
 
 /// What follows "detached `name` " in the log line.
-impl fmt::Display for Told<'_> {
+impl fmt::Display for EndingLog<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Told::Finished => f.write_str("finished"),
-            Told::Failed { error } => write!(f, "failed: {error:?}"),
-            Told::TimedOut { error, timeout } => {
+            EndingLog::Finished => f.write_str("finished"),
+            EndingLog::Failed { error } => write!(f, "failed: {error:?}"),
+            EndingLog::TimedOut { error, timeout } => {
                 write!(f, "timed out after its {timeout:?} timeout: {error:?}")
             }
-            Told::Panicked { payload } => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-                match message {
-                    Some(message) => write!(f, "panicked: {message}"),
-                    None => f.write_str("panicked"),
-                }
-            }
-            Told::Abandoned => f.write_str("was dropped unfinished: its runtime shut down"),
+            EndingLog::Panicked { payload } => match panic_message(*payload) {
+                Some(message) => write!(f, "panicked: {message}"),
+                None => f.write_str("panicked"),
+            },
+            EndingLog::Abandoned => f.write_str("was dropped unfinished: its runtime shut down"),
         }
     }
 }
 
 /// Logs a detached call's ending through the crate's reporter, in the
 /// current span (the work runs in its caller's).
-fn log(name: &str, told: &Told<'_>) {
-    crate::report::report(format_args!("detached `{name}` {told}"));
+fn log(name: &str, ending: &EndingLog<'_>) {
+    crate::report::report(format_args!("detached `{name}` {ending}"));
+}
+
+/// The message of a panic, from its payload: the `&str` or `String` that
+/// `panic!` was given, `None` for any other payload (`panic_any`).
+///
+/// ```
+/// use std::any::Any;
+/// use ctx_core::__private::panic_message;
+///
+/// let formatted: Box<dyn Any + Send> = Box::new(format!("broker {}", "down"));
+/// assert_eq!(panic_message(&*formatted), Some("broker down"));
+/// assert_eq!(panic_message(&7_u8), None);
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }

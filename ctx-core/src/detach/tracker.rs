@@ -9,7 +9,6 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 
 use crate::context::Context;
-use crate::error::Error;
 
 /// Tracks `#[detached]` work: how much is running, how the rest ended
 /// (finished, failed, timed out, panicked), and a bounded wait for it at
@@ -104,8 +103,7 @@ impl DetachedTracker {
 
     /// The process-wide default: where `#[detached]` work registers when
     /// its context carries no tracker (a `Context::background()` in `main`,
-    /// a test). [`wait_detached`] and [`detached_running`] read it for such
-    /// contexts.
+    /// a test). [`DetachedTracker::of`] returns it for such contexts.
     ///
     /// ```
     /// use ctx::{Context, DetachedTracker};
@@ -194,14 +192,9 @@ impl DetachedTracker {
     /// # }
     /// ```
     pub async fn drain(&self, bound: &Context<'_>) -> DrainReport {
-        let _ = self.wait(bound).await;
+        // Cut off by `bound`: the report's `running` says how much.
+        let _cut_off = bound.run(self.inner.tasks.wait()).await;
         self.report()
-    }
-
-    /// Waits until no work registered here is running, or `bound` is done
-    /// (its error).
-    async fn wait(&self, bound: &Context<'_>) -> Result<(), Error> {
-        bound.run(self.inner.tasks.wait()).await
     }
 
     /// Registers one piece of work; it runs until the token is dropped.
@@ -268,48 +261,4 @@ impl fmt::Display for DrainReport {
             self.finished, self.failed, self.timed_out, self.panicked, self.abandoned, self.running
         )
     }
-}
-
-/// Waits until no detached work of the tracker `ctx` carries (the
-/// [`global`](DetachedTracker::global) one if it carries none) is running,
-/// or until `ctx` is done: `Err` with its error then. Work detached while
-/// waiting is waited for too. [`DetachedTracker::drain`] also says how the
-/// work ended.
-///
-/// ```
-/// use std::time::Duration;
-/// use ctx::Context;
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let (shutdown, _cancel) = Context::background().with_timeout(Duration::from_secs(10));
-/// ctx::wait_detached(&shutdown).await.expect("detached work still running after 10s");
-/// # }
-/// ```
-pub async fn wait_detached(ctx: &Context<'_>) -> Result<(), Error> {
-    DetachedTracker::of(ctx).wait(ctx).await
-}
-
-/// How many `#[detached]` calls registered with the
-/// [`global`](DetachedTracker::global) tracker (those whose context carries
-/// none) are still running.
-///
-/// ```
-/// use ctx::{detached, Context, Error};
-///
-/// #[detached]
-/// async fn publish(ctx: Context) -> Result<(), Error> {
-///     Ok(())
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let handle = publish(Context::background());
-/// assert_eq!(ctx::detached_running(), 1);
-/// handle.await.unwrap().unwrap();
-/// assert_eq!(ctx::detached_running(), 0);
-/// # }
-/// ```
-pub fn detached_running() -> usize {
-    DetachedTracker::global().running()
 }

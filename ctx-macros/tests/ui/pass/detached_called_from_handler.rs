@@ -3,7 +3,7 @@
 //! at shutdown.
 use std::time::Duration;
 
-use ctx::{ctx_fn, detached, Context, Detached, Error};
+use ctx::{ctx_fn, detached, Context, Detached, DetachedTracker, Error};
 
 #[detached(timeout = "5s")]
 async fn publish(ctx: Context, msg: String) -> Result<String, Error> {
@@ -22,6 +22,7 @@ async fn main() {
     let published = handler(request, "hi".to_owned()).await.unwrap();
     cancel.cancel();
     let (shutdown, _cancel) = Context::background().with_timeout(Duration::from_secs(10));
-    ctx::wait_detached(&shutdown).await.unwrap();
+    let report = DetachedTracker::of(&shutdown).drain(&shutdown).await;
+    assert_eq!(report.running, 0, "{report}");
     assert_eq!(published.await.unwrap(), Ok("hi".to_owned()));
 }

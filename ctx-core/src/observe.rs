@@ -1,5 +1,5 @@
-//! Cancellation points: the hook behind `ctx::testing` (feature
-//! `testing`).
+//! The observer of checked awaits: the hook behind `ctx::testing` (feature
+//! `testing`), which calls each checked await a fn passes a checkpoint.
 //!
 //! A checked `.await` reports that it is reached, with its place in the
 //! source, to the observer installed for the current task, just before it
@@ -17,15 +17,15 @@
 //! fn or the test spawn), which a thread-local scoped to the run would
 //! count too, making the points depend on the scheduler. A checked await
 //! that no observer watches pays one task-local lookup, with the feature
-//! on. Without it, [`Checkpoint`] is zero-sized and does nothing: `Run` is
+//! on. Without it, [`ReachReport`] is zero-sized and does nothing: `Run` is
 //! what it would be without this module.
 
 #[cfg(feature = "testing")]
-pub(crate) use observed::Checkpoint;
+pub(crate) use observed::ReachReport;
 #[cfg(feature = "testing")]
 pub use observed::{observe, reached, Event, Reached};
 #[cfg(not(feature = "testing"))]
-pub(crate) use unobserved::Checkpoint;
+pub(crate) use unobserved::ReachReport;
 
 #[cfg(feature = "testing")]
 mod observed {
@@ -103,20 +103,21 @@ mod observed {
         }
     }
 
-    /// A `Run`'s awaited future, until its first poll reports it.
-    pub(crate) struct Checkpoint {
+    /// The report a `Run` makes of its await being reached, sent at its
+    /// first poll.
+    pub(crate) struct ReachReport {
         unreported: Option<&'static str>,
     }
 
-    impl Checkpoint {
-        /// The checkpoint of an await of `awaited` (a future's type name).
-        pub(crate) fn new(awaited: &'static str) -> Checkpoint {
-            Checkpoint {
+    impl ReachReport {
+        /// The report of an await of `awaited` (a future's type name).
+        pub(crate) fn new(awaited: &'static str) -> ReachReport {
+            ReachReport {
                 unreported: Some(awaited),
             }
         }
 
-        /// Reports the checkpoint, at `location`, to the current task's
+        /// Reports the await reached, at `location`, to the current task's
         /// observer, on the first call only.
         pub(crate) fn reached(&mut self, location: &'static Location<'static>) {
             if let Some(awaited) = self.unreported.take() {
@@ -133,12 +134,12 @@ mod observed {
 mod unobserved {
     /// Without the `testing` feature, nothing: zero-sized, and its methods
     /// compile to nothing.
-    pub(crate) struct Checkpoint;
+    pub(crate) struct ReachReport;
 
-    impl Checkpoint {
+    impl ReachReport {
         #[inline(always)]
-        pub(crate) fn new(_awaited: &'static str) -> Checkpoint {
-            Checkpoint
+        pub(crate) fn new(_awaited: &'static str) -> ReachReport {
+            ReachReport
         }
 
         #[inline(always)]

@@ -1,11 +1,12 @@
-//! The context parameter of a `#[ctx_fn]` handler under
-//! `#[axum::debug_handler]`, named by generated code through `__private`
-//! only.
+//! What `ctx-macros`' `debug_handler.rs` generates: the context parameter
+//! of a `#[ctx_fn]` handler under `#[axum::debug_handler]`.
 //!
 //! `debug_handler` takes no generic fn, so such a handler cannot be generic
-//! over its context's scope: its parameter is this `'static` extractor
-//! instead, and the body only borrows the context from it, so the context
-//! still cannot outlive the call.
+//! over its context's scope: its parameter is the `'static` extractor
+//! [`DebugHandlerContext`] instead, and the body starts with
+//! `let ctx: Context<'_> = DebugHandlerContext::lend(&holder);`, so the
+//! context it uses is borrowed from the parameter and still cannot outlive
+//! the call.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
