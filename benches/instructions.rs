@@ -20,7 +20,7 @@ use std::pin::pin;
 use std::task::{Context as TaskContext, Waker};
 use std::time::Duration;
 
-use ctx::Context;
+use ctx::{ctx_fn, Context};
 use tokio_util::sync::CancellationToken;
 
 mod task_waker;
@@ -96,6 +96,44 @@ fn ready_await(f: &Fixture) {
 #[inline(never)]
 fn ready_await_under_deadline(f: &Fixture) {
     checked_ready_await(&f.deadline);
+}
+
+/// The same ready future polled without a check: what `ready_await` adds
+/// to (ReadyAwait/plain).
+#[inline(never)]
+fn plain_ready_await(_: &Fixture) {
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let ready = pin!(std::future::ready(black_box(1_u64)));
+    assert!(ready.poll(&mut cx).is_ready());
+}
+
+#[inline(never)]
+async fn plain_fn(_ctx: Context<'_>, x: u64) -> Result<u64, ctx::Error> {
+    Ok(std::future::ready(black_box(x)).await)
+}
+
+#[ctx_fn]
+#[inline(never)]
+async fn checked_fn(ctx: Context, x: u64) -> Result<u64, ctx::Error> {
+    Ok(std::future::ready(black_box(x)).await)
+}
+
+/// An async fn taking a clone of a live context, awaiting one ready
+/// future, called and polled once (ReadyAwait/plain_by_value).
+#[inline(never)]
+fn plain_call(f: &Fixture) {
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let call = pin!(plain_fn(f.live.clone(), 1));
+    assert!(call.poll(&mut cx).is_ready());
+}
+
+/// The same fn as a `#[ctx_fn]` (ReadyAwait/ctx_fn_by_value): the
+/// difference is its whole per-call cost, entry check and checked await.
+#[inline(never)]
+fn ctx_fn_call(f: &Fixture) {
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let call = pin!(checked_fn(f.live.clone(), 1));
+    assert!(call.poll(&mut cx).is_ready());
 }
 
 fn checked_ready_await(ctx: &Context<'_>) {
@@ -178,7 +216,7 @@ fn token_wait_wake_100(f: &Fixture) {
 
 type Shape = (&'static str, fn(&Fixture));
 
-const SHAPES: [Shape; 12] = [
+const SHAPES: [Shape; 15] = [
     ("child_of_background", child_of_background),
     ("child_of_live_parent", child_of_live_parent),
     ("child_token", child_token),
@@ -186,8 +224,11 @@ const SHAPES: [Shape; 12] = [
     ("done_in_select_loop", done_in_select_loop),
     ("cancelled_in_select_loop", cancelled_in_select_loop),
     ("chain_of_100", chain_of_100),
+    ("plain_ready_await", plain_ready_await),
     ("ready_await", ready_await),
     ("ready_await_under_deadline", ready_await_under_deadline),
+    ("plain_call", plain_call),
+    ("ctx_fn_call", ctx_fn_call),
     ("token_chain_of_100", token_chain_of_100),
     ("wait_wake_100", wait_wake_100),
     ("token_wait_wake_100", token_wait_wake_100),

@@ -265,7 +265,10 @@ impl<'a, F> Run<'a, F> {
 impl<F: Future> Future for Run<'_, F> {
     type Output = Result<F::Output, Error>;
 
-    #[inline]
+    // Always inlined into the await it stands for: a checked await of a
+    // ready future is then the check's loads and branches alone, with no
+    // call; what only a pending or done context needs is out of line.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // A test harness may cancel the context here, at the first poll.
