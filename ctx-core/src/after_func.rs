@@ -8,7 +8,7 @@
 //! particular a runtime's deadline driver, goes on at once.
 //!
 //! Under loom (`--cfg ctx_loom`) an after-func runs inline on the
-//! cancelling thread, as before this module existed: neither Tokio's
+//! cancelling thread, after every lock is released: neither Tokio's
 //! blocking pool nor `std::thread` can be driven by loom's scheduler, and
 //! what the models check (an after-func runs exactly once; `stop()` is true
 //! if and only if it prevented the run) is decided under the node's lock,

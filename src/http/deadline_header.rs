@@ -206,6 +206,27 @@ impl std::error::Error for DeadlineHeaderError {
     }
 }
 
+/// The value of each deadline header a request carries (its first), at the
+/// header's place in [`DeadlineHeader::ALL`], gathered by
+/// [`note`](DeadlineValues::note) as a request's headers are read once.
+#[derive(Default)]
+pub(crate) struct DeadlineValues<'h>([Option<&'h HeaderValue>; DeadlineHeader::ALL.len()]);
+
+impl<'h> DeadlineValues<'h> {
+    /// Keeps `value` if `name` is a deadline header not met before;
+    /// whether it is a deadline header.
+    pub(crate) fn note(&mut self, name: &HeaderName, value: &'h HeaderValue) -> bool {
+        let Some(header) = DeadlineHeader::ALL
+            .into_iter()
+            .find(|header| *name == header.name())
+        else {
+            return false;
+        };
+        self.0[header as usize].get_or_insert(value);
+        true
+    }
+}
+
 /// A set of [`DeadlineHeader`]s: which ones a layer reads or writes. A
 /// bit per header, at the header's place in [`DeadlineHeader::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,12 +262,15 @@ impl HeaderSet {
             .filter(move |&header| self.0 & Self::bit(header) != 0)
     }
 
-    /// The tightest budget the headers of this set give in `headers`:
+    /// The tightest budget the headers of this set give in `values`:
     /// each is a caller saying when it gives up, so the earliest wins.
-    pub(crate) fn read(self, headers: &HeaderMap) -> Result<Option<Duration>, DeadlineHeaderError> {
+    pub(crate) fn read(
+        self,
+        values: &DeadlineValues<'_>,
+    ) -> Result<Option<Duration>, DeadlineHeaderError> {
         let mut tightest: Option<Duration> = None;
         for header in self.iter() {
-            if let Some(value) = headers.get(header.name()) {
+            if let Some(value) = values.0[header as usize] {
                 let budget = header.parse(value.as_bytes())?;
                 tightest = Some(tightest.map_or(budget, |t| t.min(budget)));
             }
@@ -265,6 +289,15 @@ impl HeaderSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The deadline headers `headers` carries.
+    fn carried(headers: &HeaderMap) -> DeadlineValues<'_> {
+        let mut values = DeadlineValues::default();
+        for (name, value) in headers {
+            values.note(name, value);
+        }
+        values
+    }
 
     #[test]
     fn every_header_has_its_own_bit_in_the_full_set() {
@@ -285,19 +318,19 @@ mod tests {
             HeaderValue::from_static("1000"),
         );
         assert_eq!(
-            HeaderSet::ALL.read(&headers),
+            HeaderSet::ALL.read(&carried(&headers)),
             Ok(Some(Duration::from_secs(1)))
         );
         let without_envoy = HeaderSet::ALL.set(DeadlineHeader::EnvoyExpectedRqTimeoutMs, false);
         assert_eq!(
-            without_envoy.read(&headers),
+            without_envoy.read(&carried(&headers)),
             Ok(Some(Duration::from_secs(2)))
         );
         assert_eq!(
-            HeaderSet::GRPC_TIMEOUT.read(&headers),
+            HeaderSet::GRPC_TIMEOUT.read(&carried(&headers)),
             Ok(Some(Duration::from_secs(3)))
         );
-        assert_eq!(HeaderSet(0).read(&headers), Ok(None));
+        assert_eq!(HeaderSet(0).read(&carried(&headers)), Ok(None));
     }
 
     #[test]
@@ -305,13 +338,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(CONNECT_TIMEOUT_MS, HeaderValue::from_static("soon"));
         assert_eq!(
-            HeaderSet::ALL.read(&headers),
+            HeaderSet::ALL.read(&carried(&headers)),
             Err(DeadlineHeaderError::Millis {
                 header: DeadlineHeader::ConnectTimeoutMs,
                 error: TimeoutMsError::NotADigit
             })
         );
-        assert_eq!(HeaderSet::GRPC_TIMEOUT.read(&headers), Ok(None));
+        assert_eq!(HeaderSet::GRPC_TIMEOUT.read(&carried(&headers)), Ok(None));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 
 /// The W3C trace-context header, `traceparent`, read by the
 /// [`ContextLayer`](super::ContextLayer) and written by [`inject`](super::inject).
@@ -63,26 +63,28 @@ impl TraceId {
     /// assert!(TraceId::parse_traceparent("garbage").is_none());
     /// ```
     pub fn parse_traceparent(value: &str) -> Option<TraceId> {
-        let mut parts = value.split('-');
-        let (version, trace, parent, flags) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let lower_hex = |s: &str, len: usize| {
-            s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        };
-        if !lower_hex(version, 2)
-            || version == "ff"
-            || !lower_hex(parent, 16)
-            || !lower_hex(flags, 2)
-        {
+        TraceId::from_traceparent(value.as_bytes())
+    }
+
+    /// [`parse_traceparent`](TraceId::parse_traceparent) of a header's
+    /// bytes: `version-traceid-parentid-flags` at fixed offsets, 2, 32, 16
+    /// and 2 lowercase hex digits; a version other than `00` may have more
+    /// fields after its flags, `ff` is invalid. Read by offset rather than
+    /// split, because every request with a trace context pays for it.
+    pub(crate) fn from_traceparent(value: &[u8]) -> Option<TraceId> {
+        const LEN: usize = 55;
+        let (fields, rest) = value.split_at_checked(LEN)?;
+        if fields[2] != b'-' || fields[35] != b'-' || fields[52] != b'-' {
             return None;
         }
-        if version == "00" && parts.next().is_some() {
+        let version = lower_hex(&fields[0..2])?;
+        let more_fields_allowed = version != 0;
+        if version == 0xff || !(rest.is_empty() || more_fields_allowed && rest[0] == b'-') {
             return None;
         }
-        if !lower_hex(trace, 32) {
-            return None;
-        }
-        let id = u128::from_str_radix(trace, 16).ok()?;
+        lower_hex(&fields[36..52])?;
+        lower_hex(&fields[53..55])?;
+        let id = lower_hex(&fields[3..35])?;
         (id != 0).then_some(TraceId(id))
     }
 
@@ -240,17 +242,30 @@ impl fmt::Display for RequestId {
 
 /// The trace and request ids a request carries, or new ones where it
 /// carries none (or a malformed one).
-pub(crate) fn of_request(headers: &HeaderMap) -> (TraceId, RequestId) {
-    let trace_id = headers
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceId::parse_traceparent)
+pub(crate) fn of_request(
+    traceparent: Option<&HeaderValue>,
+    request_id: Option<&HeaderValue>,
+) -> (TraceId, RequestId) {
+    let trace_id = traceparent
+        .and_then(|value| TraceId::from_traceparent(value.as_bytes()))
         .unwrap_or_else(TraceId::generate);
-    let request_id = headers
-        .get(REQUEST_ID)
+    let request_id = request_id
         .and_then(RequestId::from_header_value)
         .unwrap_or_else(RequestId::generate);
     (trace_id, request_id)
+}
+
+/// The value of `digits`, lowercase hex (at most 32 of them); `None` if
+/// one is anything else.
+fn lower_hex(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0_u128, |value, &digit| {
+        let nibble = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            _ => return None,
+        };
+        Some(value << 4 | u128::from(nibble))
+    })
 }
 
 /// 64 unpredictable-enough bits for ids (not for cryptography): SipHash,
@@ -295,9 +310,20 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            "0é-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         ] {
             assert_eq!(TraceId::parse_traceparent(bad), None, "{bad:?}");
         }
+        // A later version may carry more fields after its flags.
+        assert_eq!(
+            TraceId::parse_traceparent(
+                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more"
+            ),
+            Some(TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736))
+        );
     }
 
     #[test]

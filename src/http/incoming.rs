@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http::{header, HeaderValue, Response, StatusCode};
 
-use super::deadline_header::{DeadlineHeader, DeadlineHeaderError, HeaderSet};
+use super::deadline_header::{DeadlineHeader, DeadlineHeaderError, DeadlineValues, HeaderSet};
 
 /// What a [`ContextLayer`](super::ContextLayer) makes of an incoming
 /// request's deadline headers.
@@ -52,10 +52,13 @@ impl IncomingDeadline {
         }
     }
 
-    /// The request's budget: the tightest honoured header, capped, else
-    /// the default.
-    pub(crate) fn of(&self, headers: &HeaderMap) -> Result<Option<Duration>, DeadlineHeaderError> {
-        let sent = self.honoured.read(headers)?;
+    /// The request's budget: the tightest honoured header of those it
+    /// carries, capped, else the default.
+    pub(crate) fn of(
+        &self,
+        carried: &DeadlineValues<'_>,
+    ) -> Result<Option<Duration>, DeadlineHeaderError> {
+        let sent = self.honoured.read(carried)?;
         Ok(sent.map(|budget| budget.min(self.max)).or(self.default))
     }
 }

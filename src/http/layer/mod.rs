@@ -6,6 +6,7 @@
 
 mod body;
 mod future;
+mod headers;
 mod span;
 
 use std::task::{Context as TaskContext, Poll};
@@ -23,6 +24,7 @@ use super::request_context;
 use crate::Context;
 use body::InFlightRequest;
 use ctx_core::__request::{with_values, RequestEnd};
+use headers::IncomingHeaders;
 use span::SpanSlot;
 
 pub use body::ResponseBody;
@@ -248,9 +250,10 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let (trace_id, request_id) = ids::of_request(request.headers());
+        let incoming = IncomingHeaders::of(request.headers());
+        let (trace_id, request_id) = ids::of_request(incoming.traceparent, incoming.request_id);
         let echoed = request_id.to_header_value();
-        let timeout = match self.budget.of(request.headers()) {
+        let timeout = match self.budget.of(&incoming.deadlines) {
             Ok(timeout) => timeout,
             Err(error) => return ResponseFuture::rejected(&error, echoed),
         };
