@@ -155,11 +155,25 @@ where
 /// Completes a wait of the future made at `at` on `node`'s context, which
 /// ended with `err`: reports it if the context ended because its request
 /// had been answered, once per place. Only called on a done context.
+///
+/// A request's end always gives a cause, so a context cancelled without
+/// one (most, and every wait on a deadline) pays one load here, at every
+/// wait that completes on it; the rest is out of line.
+#[inline]
+pub(crate) fn ended_wait(node: &CancelNode, err: Error, at: &'static Location<'static>) -> Error {
+    if node.has_explicit_cause() {
+        report_if_answered(node, at);
+    }
+    err
+}
+
+/// The report of [`ended_wait`], if `node` ended because its request had
+/// been answered and nothing was reported at `at` yet.
 #[cold]
 #[inline(never)]
-pub(crate) fn ended_wait(node: &CancelNode, err: Error, at: &'static Location<'static>) -> Error {
+fn report_if_answered(node: &CancelNode, at: &'static Location<'static>) {
     let answered = node
-        .cause()
+        .explicit_cause()
         .is_some_and(|cause| cause.downcast_ref() == Some(&RequestEnded::Responded));
     if answered && first_report_at(at) {
         report(format_args!(
@@ -169,7 +183,6 @@ pub(crate) fn ended_wait(node: &CancelNode, err: Error, at: &'static Location<'s
              `Context<'_>`, never `Context<'static>`"
         ));
     }
-    err
 }
 
 /// Whether no report was made for `at` yet; records it.

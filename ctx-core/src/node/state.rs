@@ -123,9 +123,16 @@ impl CancelNode {
         Some(self.explicit_cause().unwrap_or_else(|| Arc::new(err)))
     }
 
-    /// The cause given to the cancellation, if one was.
-    pub(super) fn explicit_cause(&self) -> Option<Cause> {
-        if self.state.load(Ordering::Acquire) & HAS_CAUSE == 0 {
+    /// Whether the node is done with a cause given to its cancellation.
+    #[inline]
+    pub(crate) fn has_explicit_cause(&self) -> bool {
+        self.state.load(Ordering::Acquire) & HAS_CAUSE != 0
+    }
+
+    /// The cause given to the cancellation, if one was: without a lock or
+    /// an allocation when none was.
+    pub(crate) fn explicit_cause(&self) -> Option<Cause> {
+        if !self.has_explicit_cause() {
             // Live, or done without one: children born done under a
             // context cancelled without a cause read it without the lock.
             return None;

@@ -9,7 +9,9 @@
 use std::mem;
 use std::task::Waker;
 
-use crate::after_func;
+use smallvec::SmallVec;
+
+use crate::after_func::{self, AfterFunc};
 use crate::error::{Cause, Error};
 use crate::sync::{lock, yield_now, Arc, Ordering, Weak};
 
@@ -175,8 +177,10 @@ fn notify(
     err: Error,
     cause: Option<Cause>,
 ) -> Vec<Weak<CancelNode>> {
-    let mut wakers = Vec::new();
-    let mut after_funcs = Vec::new();
+    // Inline for the few a request's context has: a cancel that wakes
+    // them allocates nothing to do it.
+    let mut wakers: SmallVec<[Waker; 4]> = SmallVec::new();
+    let mut after_funcs: SmallVec<[AfterFunc; 2]> = SmallVec::new();
     let mut reached = Vec::new();
     let mut merged = Vec::new();
     // The root's entries are walked before anything is pushed: a node
