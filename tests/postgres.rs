@@ -153,43 +153,72 @@ async fn sqlx_all_answer(pool: &ctx::sqlx::Pool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokio_postgres_abandoned_sleeps_free_a_pool_of_two() {
-    let pool = tokio_postgres_pool(2);
+/// What a driver's call ended with, for the checks both drivers share: the
+/// context error it stands for, and its text.
+type Ended = (Option<ctx::Error>, String);
+
+/// Two `pg_sleep(5)` calls (marked `marker` in their SQL, `sleep` runs one)
+/// fill a pool of two; their context is cancelled. Both end with
+/// `Canceled`, the next query (`select_one`) gets a connection within its
+/// 4 s budget, and the sleeps are gone from the server.
+async fn abandoned_sleeps_free_a_pool_of_two<Sleep, SleepFut, One, OneFut>(
+    marker: &str,
+    sleep: Sleep,
+    select_one: One,
+) where
+    Sleep: Fn(Context<'static>) -> SleepFut,
+    SleepFut: std::future::Future<Output = Result<(), Ended>> + Send + 'static,
+    One: FnOnce(Context<'static>) -> OneFut,
+    OneFut: std::future::Future<Output = i32>,
+{
     let observer = observer().await;
     let (ctx, cancel) = Context::background().with_cancel();
-    let sleeps: Vec<_> = (0..2)
-        .map(|_| {
-            let (pool, ctx) = (pool.clone(), ctx.clone());
-            tokio::spawn(async move {
-                pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-tp */", &[])
-                    .await
-            })
-        })
-        .collect();
+    let sleeps: Vec<_> = (0..2).map(|_| tokio::spawn(sleep(ctx.clone()))).collect();
     assert_eq!(
-        wait_running(&observer, "abandoned-tp", 2).await,
+        wait_running(&observer, marker, 2).await,
         2,
         "both sleeps run"
     );
 
     cancel.cancel();
     for sleep in sleeps {
-        let error = sleep.await.unwrap().unwrap_err();
-        assert_eq!(error.context_error(), Some(ctx::Error::Canceled), "{error}");
+        let (error, text) = sleep.await.unwrap().unwrap_err();
+        assert_eq!(error, Some(ctx::Error::Canceled), "{text}");
     }
     let (next, _cancel) = Context::background().with_timeout(Duration::from_secs(4));
-    let one: i32 = pool
-        .query_one(&next, "SELECT 1", &[])
-        .await
-        .expect("the next query")
-        .get(0);
-    assert_eq!(one, 1);
+    assert_eq!(select_one(next).await, 1);
     assert_eq!(
-        wait_running(&observer, "abandoned-tp", 0).await,
+        wait_running(&observer, marker, 0).await,
         0,
         "the sleeps are gone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_abandoned_sleeps_free_a_pool_of_two() {
+    let pool = tokio_postgres_pool(2);
+    abandoned_sleeps_free_a_pool_of_two(
+        "abandoned-tp",
+        |ctx| {
+            let pool = pool.clone();
+            async move {
+                pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-tp */", &[])
+                    .await
+                    .map(drop)
+                    .map_err(|error| (error.context_error(), error.to_string()))
+            }
+        },
+        |next| {
+            let pool = &pool;
+            async move {
+                pool.query_one(&next, "SELECT 1", &[])
+                    .await
+                    .expect("the next query")
+                    .get(0)
+            }
+        },
+    )
+    .await;
     tokio_postgres_settled(&pool).await;
     tokio_postgres_all_answer(&pool).await;
 }
@@ -197,42 +226,29 @@ async fn tokio_postgres_abandoned_sleeps_free_a_pool_of_two() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlx_abandoned_sleeps_free_a_pool_of_two() {
     let pool = sqlx_pool(2).await;
-    let observer = observer().await;
-    let (ctx, cancel) = Context::background().with_cancel();
-    let sleeps: Vec<_> = (0..2)
-        .map(|_| {
-            let (pool, ctx) = (pool.clone(), ctx.clone());
-            tokio::spawn(async move {
+    abandoned_sleeps_free_a_pool_of_two(
+        "abandoned-sqlx",
+        |ctx| {
+            let pool = pool.clone();
+            async move {
                 pool.execute(&ctx, "SELECT pg_sleep(5) /* abandoned-sqlx */")
                     .await
-            })
-        })
-        .collect();
-    assert_eq!(
-        wait_running(&observer, "abandoned-sqlx", 2).await,
-        2,
-        "both sleeps run"
-    );
-
-    cancel.cancel();
-    for sleep in sleeps {
-        let error = sleep.await.unwrap().unwrap_err();
-        assert_eq!(error.context_error(), Some(ctx::Error::Canceled), "{error}");
-    }
-    let (next, _cancel) = Context::background().with_timeout(Duration::from_secs(4));
-    let one: i32 = sqlx::Row::get(
-        &pool
-            .fetch_one(&next, "SELECT 1")
-            .await
-            .expect("the next query"),
-        0,
-    );
-    assert_eq!(one, 1);
-    assert_eq!(
-        wait_running(&observer, "abandoned-sqlx", 0).await,
-        0,
-        "the sleeps are gone"
-    );
+                    .map(drop)
+                    .map_err(|error| (error.context_error(), error.to_string()))
+            }
+        },
+        |next| {
+            let pool = &pool;
+            async move {
+                let row = pool
+                    .fetch_one(&next, "SELECT 1")
+                    .await
+                    .expect("the next query");
+                sqlx::Row::get(&row, 0)
+            }
+        },
+    )
+    .await;
     sqlx_all_answer(&pool).await;
 }
 
