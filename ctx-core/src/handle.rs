@@ -76,14 +76,10 @@ impl CancelHandle {
         CancelGuard { handle: Some(self) }
     }
 
-    fn cancel_with(&self, cause: Option<Cause>) {
+    /// Cancels with `cause` if one is given: what a cause handle does, and
+    /// what the crate's own handles do with a cause known in advance.
+    pub(crate) fn cancel_with(&self, cause: Option<Cause>) {
         self.node.cancel(Error::Canceled, cause);
-    }
-
-    /// Cancels with `cause`, already shared: what a cause handle does, for
-    /// the crate's own handles that cancel with a cause known in advance.
-    pub(crate) fn cancel_with_cause(&self, cause: Cause) {
-        self.cancel_with(Some(cause));
     }
 }
 

@@ -137,7 +137,7 @@ impl RequestEnd {
             RequestEnded::Responded => &RESPONDED,
             RequestEnded::Abandoned => &ABANDONED,
         };
-        self.0.cancel_with_cause(Arc::clone(cause));
+        self.0.cancel_with(Some(Arc::clone(cause)));
     }
 }
 
