@@ -82,7 +82,12 @@ impl ValueNode {
         types: AddedTypes,
     ) -> Self {
         let inherited: &[Entry] = parent.values().map_or(&[], |values| &values.entries);
-        let mut entries = Vec::with_capacity(inherited.len() + N);
+        // Exactly the table's size, so boxing it does not reallocate.
+        let shadowed = added
+            .iter()
+            .filter(|(key, _)| inherited.binary_search_by_key(key, |(id, _)| *id).is_ok())
+            .count();
+        let mut entries = Vec::with_capacity(inherited.len() + N - shadowed);
         let mut inherited = inherited.iter().peekable();
         for (key, value) in added {
             while let Some((id, _)) = inherited.peek() {
