@@ -17,8 +17,11 @@
 # Environment (defaults): ROUNDS (3), WRK_THREADS (1), WRK_CONNECTIONS
 # (64), WRK_DURATION (4s), WRK_WARMUP (1s, a run not counted, on the same
 # server first), SERVER_THREADS (1: a current-thread runtime; more: a
-# multi-thread runtime with that many workers). Each wrk run is bounded by
-# `timeout`, and every server started is killed on exit.
+# multi-thread runtime with that many workers), SERVER_CPUS and WRK_CPUS
+# (on a machine of two CPUs or more, `0` and `1`; the CPU lists `taskset`
+# pins each to, so the two never share a CPU; set both empty to leave
+# placing them to the scheduler). Each wrk run is bounded by `timeout`,
+# and every server started is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +31,18 @@ connections=${WRK_CONNECTIONS:-64}
 duration=${WRK_DURATION:-4s}
 warmup=${WRK_WARMUP:-1s}
 server_threads=${SERVER_THREADS:-1}
+if (($(nproc) >= 2)); then
+  server_cpus=${SERVER_CPUS-0}
+  wrk_cpus=${WRK_CPUS-1}
+else
+  server_cpus=${SERVER_CPUS-}
+  wrk_cpus=${WRK_CPUS-}
+fi
+# The command prefixes that pin the server and wrk (none for an empty list).
+server_pin=()
+wrk_pin=()
+if [[ -n $server_cpus ]]; then server_pin=(taskset -c "$server_cpus"); fi
+if [[ -n $wrk_cpus ]]; then wrk_pin=(taskset -c "$wrk_cpus"); fi
 rows=(bare bare+headers timeout context context+headers yield_plain yield_ctx_fn)
 
 if ! command -v wrk >/dev/null; then
@@ -81,7 +96,10 @@ bound=$(($(seconds "$duration") + $(seconds "$warmup") + 20))
 # `$(...)`), so that `server_pid` is the one the exit trap kills.
 start_server() {
   local server=$1
-  "$server_bin" "$server" "$server_threads" >"$work/address" 2>"$work/server.err" &
+  # A fresh file: the previous server's address must not be read as this
+  # one's before the shell truncates it.
+  rm -f "$work/address"
+  "${server_pin[@]}" "$server_bin" "$server" "$server_threads" >"$work/address" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 100); do
     if [[ -s $work/address ]]; then
@@ -105,7 +123,7 @@ measure() {
     extra=("${headers[@]}")
   fi
   start_server "${row%+headers}"
-  local wrk=(wrk -t"$wrk_threads" -c"$connections" "${extra[@]}" "http://$address/")
+  local wrk=("${wrk_pin[@]}" wrk -t"$wrk_threads" -c"$connections" "${extra[@]}" "http://$address/")
   timeout "$bound" "${wrk[@]}" -d"$warmup" >/dev/null
   timeout "$bound" "${wrk[@]}" -d"$duration" >"$work/wrk.out"
   stop_server
@@ -129,7 +147,7 @@ done
 others=$(ps -eo pcpu=,comm= | awk '$1 > 20 && $2 !~ /^(wrk|http_server|ps|awk|bash)/' | wc -l)
 echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); other processes above 20% CPU: $others"
-echo "- command: \`ROUNDS=$rounds WRK_THREADS=$wrk_threads WRK_CONNECTIONS=$connections WRK_DURATION=$duration WRK_WARMUP=$warmup SERVER_THREADS=$server_threads scripts/bench-http.sh\` ($(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2))"
+echo "- command: \`ROUNDS=$rounds WRK_THREADS=$wrk_threads WRK_CONNECTIONS=$connections WRK_DURATION=$duration WRK_WARMUP=$warmup SERVER_THREADS=$server_threads SERVER_CPUS=$server_cpus WRK_CPUS=$wrk_cpus scripts/bench-http.sh\` ($(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2))"
 echo
 for row in "${rows[@]}"; do
   echo "$row ${results[$row]}"
