@@ -22,10 +22,12 @@
 //! in its context's registry after its future is gone, until the thread
 //! parks another (which frees the previous one), the context is done or
 //! dropped, or the thread exits. Meanwhile it keeps its task's allocation
-//! alive, and a cancellation of that context wakes its task once more than
-//! the task asked for, which a waker must tolerate (spurious wake-ups are
-//! part of [`Waker`](std::task::Waker)'s contract, and an async runtime's
-//! tasks re-poll harmlessly).
+//! alive, and a cancellation of that context from another thread wakes its
+//! task once more than the task asked for, which a waker must tolerate
+//! (spurious wake-ups are part of [`Waker`](std::task::Waker)'s contract,
+//! and an async runtime's tasks re-poll harmlessly). A cancellation on the
+//! thread it is parked with takes it and frees it unwoken (`node/walk.rs`):
+//! the common case of a request, ended on the thread its handler ran on.
 
 use std::cell::Cell;
 
@@ -105,10 +107,10 @@ loom::thread_local! {
 
 /// Takes this thread's parked registration if it is `node`'s.
 #[inline]
-pub(crate) fn take(node: &Arc<CancelNode>) -> Option<Registration> {
+pub(crate) fn take(node: &CancelNode) -> Option<Registration> {
     PARK.try_with(|park| {
         let parked = park.0.take()?;
-        if parked.node.as_ptr() == Arc::as_ptr(node) {
+        if std::ptr::eq(parked.node.as_ptr(), node) {
             return Some(parked);
         }
         park.0.set(Some(parked));

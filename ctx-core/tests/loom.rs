@@ -627,6 +627,29 @@ fn parked_release_vs_cancel() {
     });
 }
 
+/// A thread parks a registration on a context, then cancels it while
+/// another thread cancels it too: the parking thread frees its parked
+/// registration itself, the other's cancel may take it first, and the slot
+/// is freed once between them, with the context done when both return.
+#[test]
+fn parked_freed_by_its_thread_vs_cancel() {
+    model(|| {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let cancel = Arc::new(cancel);
+        let other = Arc::clone(&cancel);
+        assert!(
+            select_turn(&ctx, &mut TaskContext::from_waker(Waker::noop())).is_pending(),
+            "nothing has canceled yet"
+        );
+        let canceller = thread::spawn(move || other.cancel());
+        cancel.cancel();
+        canceller.join().unwrap();
+
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+        assert_eq!(registrations(&ctx), 0);
+    });
+}
+
 /// `after_func` registered while the context is canceled: the function runs
 /// exactly once, whether the canceller finds it registered or the
 /// registration finds the context done and runs it at once.

@@ -657,17 +657,42 @@ fn a_parked_registration_wakes_the_task_that_took_it_over() {
 }
 
 /// The price of parking: a task whose loop left a context is woken once by
-/// that context's cancellation (a spurious wake-up, which wakers allow);
-/// the cancellation takes the registration like any other.
+/// that context's cancellation from another thread (a spurious wake-up,
+/// which wakers allow); the cancellation takes the registration like any
+/// other.
 #[test]
-fn a_parked_registration_wakes_its_task_once_on_cancel() {
+fn a_parked_registration_wakes_its_task_once_on_a_cancel_from_another_thread() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (task, waker) = Task::waker();
+    assert!(poll_done_once(&ctx, &waker).is_pending());
+    std::thread::spawn(move || cancel.cancel()).join().unwrap();
+    assert_eq!(task.wakes(), 1);
+    assert_eq!(registrations(&ctx), 0);
+    assert_eq!(poll_done_once(&ctx, &waker), Poll::Ready(Error::Canceled));
+}
+
+/// A cancel on the thread a registration is parked with frees it instead
+/// of waking its task: a request's end, on the thread its handler awaited
+/// on, costs the connection's task no spurious poll. A registration taken
+/// back by a waiting future is not parked, and is woken.
+#[test]
+fn a_cancel_on_the_parking_thread_frees_its_parked_registration_unwoken() {
     let (ctx, cancel) = Context::background().with_cancel();
     let (task, waker) = Task::waker();
     assert!(poll_done_once(&ctx, &waker).is_pending());
     cancel.cancel();
-    assert_eq!(task.wakes(), 1);
+    assert_eq!(task.wakes(), 0);
     assert_eq!(registrations(&ctx), 0);
     assert_eq!(poll_done_once(&ctx, &waker), Poll::Ready(Error::Canceled));
+
+    let (ctx, cancel) = Context::background().with_cancel();
+    assert!(poll_done_once(&ctx, &waker).is_pending());
+    let mut done = std::pin::pin!(ctx.done());
+    let mut cx = TaskContext::from_waker(&waker);
+    assert!(done.as_mut().poll(&mut cx).is_pending(), "took it back");
+    cancel.cancel();
+    assert_eq!(task.wakes(), 1);
+    assert_eq!(done.poll(&mut cx), Poll::Ready(Error::Canceled));
 }
 
 /// A `done()` future that completed has no registration left to park

@@ -426,8 +426,9 @@ impl<'a> Context<'a> {
     /// for the next `done()` polled there on this context to take back (from
     /// any task: its waker replaces the one registered). A thread keeps one
     /// such registration at most, and frees it when it keeps another, or
-    /// exits; until then, a cancellation of this context wakes the task that
-    /// left it, which may have stopped waiting (a spurious wake-up).
+    /// exits; until then, a cancellation of this context from another thread
+    /// wakes the task that left it, which may have stopped waiting (a
+    /// spurious wake-up). A cancellation on that thread frees it unwoken.
     ///
     /// ```
     /// use ctx::{Context, Error};

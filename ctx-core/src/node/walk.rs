@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 
 use crate::after_func::{self, AfterFunc};
 use crate::error::{Cause, Error};
+use crate::parked;
 use crate::sync::{lock, yield_now, Arc, Ordering, Weak};
 
 use super::slab::{Entries, Entry, NO_SLOT};
@@ -40,6 +41,14 @@ impl CancelNode {
             // walk.
             self.leave_parent();
             return;
+        }
+        // A waiter this thread parked here waits for nothing: its future is
+        // gone (`parked.rs`). Freed by this thread, its new owner
+        // (invariant 3), rather than woken, it costs its task no spurious
+        // poll, and a node it alone engaged (a request's context after its
+        // handler awaited on it) ends without a walk.
+        if let Some(parked) = parked::take(self) {
+            self.deregister(parked.slot);
         }
         self.cancel_subtree(err, cause);
     }
