@@ -21,6 +21,7 @@ mod request;
 #[cfg(feature = "axum")]
 mod response;
 mod scoped;
+mod static_cause;
 mod status;
 mod sync;
 mod values;

@@ -20,13 +20,14 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::error::{Cause, Error};
+use crate::error::Error;
 use crate::handle::CancelHandle;
 use crate::node::CancelNode;
 use crate::report::report;
+use crate::static_cause::StaticCause;
 use crate::Context;
 
 /// Why a request's context was cancelled by the HTTP layer
@@ -129,14 +130,11 @@ impl RequestEnd {
     /// Ends the request's context and its descendants with
     /// [`Error::Canceled`] and `why` as their cause, unless it is done
     /// already (its deadline passed, the server shut down). The two causes
-    /// are shared by every request: ending one allocates nothing.
+    /// are statics shared by every request, which a context records in its
+    /// state: ending one allocates nothing, and a context nothing waits on
+    /// ends without a lock.
     pub fn end(self, why: RequestEnded) {
-        static RESPONDED: LazyLock<Cause> = LazyLock::new(|| Arc::new(RequestEnded::Responded));
-        static ABANDONED: LazyLock<Cause> = LazyLock::new(|| Arc::new(RequestEnded::Abandoned));
-        let cause = match why {
-            RequestEnded::Responded => &RESPONDED,
-            RequestEnded::Abandoned => &ABANDONED,
-        };
+        let cause = StaticCause::of_request_end(why).cause();
         self.0.cancel_with(Some(Arc::clone(cause)));
     }
 }

@@ -162,7 +162,7 @@ impl CancelNode {
                     self.join_under_parent_lock(parent, &mut shared);
                     None
                 }
-                Some(err) => Some((err, shared.as_ref().and_then(|shared| shared.cause.clone()))),
+                Some(err) => Some((err, parent.explicit_cause_locked(&shared))),
             }
         };
         if let Some((err, cause)) = refused {

@@ -130,8 +130,9 @@ pub(crate) struct CancelNode {
 #[derive(Default)]
 struct Shared {
     registry: Registry,
-    /// The cause of the cancellation; `None` while live, or when canceled
-    /// without an explicit cause.
+    /// The cause of the cancellation; `None` while live, when canceled
+    /// without an explicit cause, or with a static one (whose code is in
+    /// the state word, `state.rs`).
     cause: Option<Cause>,
     /// This node's own deadline, if it does not pack into the node.
     deadline: Option<Instant>,
@@ -184,7 +185,71 @@ impl fmt::Debug for CancelNode {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context as TaskContext, Waker};
+
     use super::CancelNode;
+    use crate::error::Cause;
+    use crate::static_cause::StaticCause;
+    use crate::sync::lock;
+    use crate::{Context, RequestEnded};
+
+    fn responded() -> Option<Cause> {
+        Some(Arc::clone(StaticCause::Responded.cause()))
+    }
+
+    fn cause_of(ctx: &Context<'_>) -> Option<RequestEnded> {
+        ctx.cause()?.downcast_ref().copied()
+    }
+
+    fn keeps_nothing(ctx: &Context<'_>) -> bool {
+        let node = ctx.cancel_node().expect("a cancelable context");
+        lock(&node.shared)
+            .as_ref()
+            .is_none_or(|shared| shared.cause.is_none())
+    }
+
+    /// A static cause is recorded in the state word: the node keeps no
+    /// clone of it, and it reads back, for the node and for children made
+    /// before and after, whether the node was waited on or not.
+    #[test]
+    fn a_static_cause_is_kept_in_the_state_word() {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let (child, _child_cancel) = ctx.with_cancel();
+        cancel.cancel_with(responded());
+        assert_eq!(cause_of(&ctx), Some(RequestEnded::Responded));
+        assert_eq!(cause_of(&child), Some(RequestEnded::Responded));
+        assert_eq!(
+            cause_of(&ctx.with_cancel().0),
+            Some(RequestEnded::Responded)
+        );
+        assert!(keeps_nothing(&ctx) && keeps_nothing(&child));
+        let node = ctx.cancel_node().unwrap();
+        assert!(lock(&node.shared).is_none(), "ending it allocated nothing");
+
+        let (waited, cancel) = Context::background().with_cancel();
+        let mut done = pin!(waited.done());
+        assert!(done
+            .as_mut()
+            .poll(&mut TaskContext::from_waker(Waker::noop()))
+            .is_pending());
+        cancel.cancel_with(Some(Arc::clone(StaticCause::Abandoned.cause())));
+        assert_eq!(cause_of(&waited), Some(RequestEnded::Abandoned));
+        assert!(keeps_nothing(&waited));
+    }
+
+    /// A cause a user made, equal in value to a static one, is not one:
+    /// it is kept, and reads back as itself.
+    #[test]
+    fn a_cause_equal_to_a_static_one_is_kept() {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let given: Cause = Arc::new(RequestEnded::Responded);
+        cancel.cancel_with(Some(Arc::clone(&given)));
+        assert!(Arc::ptr_eq(&ctx.cause().unwrap(), &given));
+        assert!(!keeps_nothing(&ctx));
+    }
 
     /// The budget (a goal of BENCHMARKS.md): a cancelable node in 64 bytes,
     /// `Arc` header included: one cache line.

@@ -32,7 +32,7 @@ impl CancelNode {
         match self.engage() {
             None => Ok(self.insert_entry(&mut shared, entry)),
             Some(err) => {
-                let cause = shared.as_ref().and_then(|shared| shared.cause.clone());
+                let cause = self.explicit_cause_locked(&shared);
                 Err(Refused { entry, err, cause })
             }
         }

@@ -8,6 +8,7 @@
 //! cancellation then takes the lock, and the registration) or finds it done.
 
 use crate::error::{Cause, Error};
+use crate::static_cause::StaticCause;
 use crate::sync::{lock, Arc, Ordering};
 
 use super::slab::Entries;
@@ -27,9 +28,15 @@ pub(super) const PROPAGATED: u8 = 4;
 /// (invariant 1).
 const ENGAGED: u8 = 8;
 /// In the state: set on a done node, in the write that makes it done, when
-/// its cancellation has an explicit cause (in [`Shared`]); read without the
+/// its cancellation has an explicit cause (kept in [`Shared`], or a
+/// [`StaticCause`] whose code is in the same write); read without the
 /// lock.
 const HAS_CAUSE: u8 = 16;
+/// In the state, with [`HAS_CAUSE`]: the code of the [`StaticCause`] the
+/// cancellation gave, or 0 for a cause kept in [`Shared`].
+const STATIC_CAUSE: u8 = 32 | 64;
+/// The shift of [`STATIC_CAUSE`]'s code.
+const STATIC_CAUSE_SHIFT: u32 = STATIC_CAUSE.trailing_zeros();
 /// The bits that say why a node is done.
 const ERR: u8 = CANCELED | DEADLINE_EXCEEDED;
 
@@ -101,14 +108,14 @@ impl CancelNode {
     /// caller keeps under the lock. `None` if it is engaged: only `finish`
     /// under its lock may end it.
     #[inline]
-    pub(super) fn end_unengaged(&self, err: Error, cause: &Option<Cause>) -> Option<Finish> {
+    pub(super) fn end_unengaged(&self, err: Error, cause_bits: u8) -> Option<Finish> {
         let state = self.state.load(Ordering::Acquire);
         if state != LIVE {
             return is_done(state).then_some(Finish::AlreadyDone);
         }
         match self.state.compare_exchange(
             LIVE,
-            encode(err) | PROPAGATED | cause_bit(cause),
+            encode(err) | PROPAGATED | cause_bits,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
@@ -130,26 +137,52 @@ impl CancelNode {
     }
 
     /// The cause given to the cancellation, if one was: without a lock or
-    /// an allocation when none was.
+    /// an allocation when none was, or when it is a [`StaticCause`].
     pub(crate) fn explicit_cause(&self) -> Option<Cause> {
-        if !self.has_explicit_cause() {
-            // Live, or done without one: children born done under a
-            // context cancelled without a cause read it without the lock.
+        let state = self.state.load(Ordering::Acquire);
+        if !keeps_cause(state) {
+            // Live, or done without a cause (children born done under a
+            // context cancelled without one read it without the lock), or
+            // with a static one: nothing kept to lock.
+            return self.explicit_cause_locked(&None);
+        }
+        self.explicit_cause_locked(&lock(&self.shared))
+    }
+
+    /// [`explicit_cause`](Self::explicit_cause) under the node's lock,
+    /// `shared` (or of a node whose state says nothing is kept there).
+    pub(super) fn explicit_cause_locked(&self, shared: &Option<Box<Shared>>) -> Option<Cause> {
+        let state = self.state.load(Ordering::Acquire);
+        if state & HAS_CAUSE == 0 {
             return None;
         }
-        lock(&self.shared)
-            .as_ref()
-            .and_then(|shared| shared.cause.clone())
+        static_cause(state).or_else(|| shared.as_ref().and_then(|shared| shared.cause.clone()))
     }
 }
 
-/// [`HAS_CAUSE`] if there is a `cause`.
-pub(super) fn cause_bit(cause: &Option<Cause>) -> u8 {
-    if cause.is_some() {
-        HAS_CAUSE
-    } else {
-        0
+/// The state bits that record a cancellation's `cause`: [`HAS_CAUSE`] if
+/// there is one, and the code of its [`StaticCause`] if it is one.
+pub(super) fn cause_bits(cause: &Option<Cause>) -> u8 {
+    match cause {
+        None => 0,
+        Some(cause) => {
+            let code = StaticCause::find(cause).map_or(0, StaticCause::code);
+            HAS_CAUSE | (code << STATIC_CAUSE_SHIFT)
+        }
     }
+}
+
+/// Whether the cause `bits` (a state, or [`cause_bits`]) record is kept in
+/// [`Shared`], under the node's lock: one was given, and it is not a
+/// [`StaticCause`].
+pub(super) fn keeps_cause(bits: u8) -> bool {
+    bits & (HAS_CAUSE | STATIC_CAUSE) == HAS_CAUSE
+}
+
+/// The static cause a done node's `state` records, if it records one.
+fn static_cause(state: u8) -> Option<Cause> {
+    let code = (state & STATIC_CAUSE) >> STATIC_CAUSE_SHIFT;
+    StaticCause::from_code(code).map(|cause| Arc::clone(cause.cause()))
 }
 
 /// Whether `state` is a done node's.

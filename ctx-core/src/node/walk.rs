@@ -17,7 +17,7 @@ use crate::parked;
 use crate::sync::{lock, yield_now, Arc, Ordering, Weak};
 
 use super::slab::{Entries, Entry, NO_SLOT};
-use super::state::{cause_bit, encode, Finish, HOLDS, PROPAGATED};
+use super::state::{cause_bits, encode, keeps_cause, Finish, HOLDS, PROPAGATED};
 use super::CancelNode;
 
 impl CancelNode {
@@ -36,9 +36,12 @@ impl CancelNode {
         // this cancellation, like any later one, only waits for its
         // propagation.
         self.err();
-        if cause.is_none() && matches!(self.end_unengaged(err, &None), Some(Finish::Leaf)) {
+        let cause_bits = cause_bits(&cause);
+        if !keeps_cause(cause_bits)
+            && matches!(self.end_unengaged(err, cause_bits), Some(Finish::Leaf))
+        {
             // The common end of a request's context: a leaf, nothing to
-            // walk.
+            // walk, and its cause (if any) a static one, in its state.
             self.leave_parent();
             return;
         }
@@ -106,8 +109,10 @@ impl CancelNode {
     /// (invariant 1). A node that had none has no descendant either: it is
     /// marked propagated in the same store.
     pub(super) fn finish(&self, err: Error, cause: Option<Cause>) -> Finish {
-        if cause.is_none() {
-            if let Some(finish) = self.end_unengaged(err, &cause) {
+        let cause_bits = cause_bits(&cause);
+        let keeps_cause = keeps_cause(cause_bits);
+        if !keeps_cause {
+            if let Some(finish) = self.end_unengaged(err, cause_bits) {
                 return finish;
             }
         }
@@ -116,7 +121,7 @@ impl CancelNode {
         // lock, where a cause is kept (another cancellation may still end
         // it without the lock meanwhile); an engaged one stays live while
         // the lock is held.
-        let finish = match self.end_unengaged(err, &cause) {
+        let finish = match self.end_unengaged(err, cause_bits) {
             Some(finish) => finish,
             None => {
                 let entries = match shared.as_mut() {
@@ -128,12 +133,12 @@ impl CancelNode {
                 let done = match entries {
                     Some(_) => encode(err),
                     None => encode(err) | PROPAGATED,
-                } | cause_bit(&cause);
+                } | cause_bits;
                 self.state.store(done, Ordering::Release);
                 entries.map_or(Finish::Leaf, Finish::Notify)
             }
         };
-        if cause.is_some() && !matches!(finish, Finish::AlreadyDone) {
+        if keeps_cause && !matches!(finish, Finish::AlreadyDone) {
             shared.get_or_insert_with(Box::default).cause = cause;
         }
         drop(shared);
