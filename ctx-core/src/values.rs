@@ -15,10 +15,41 @@ use crate::node::CancelNode;
 use crate::sync::Arc;
 use crate::Context;
 
-type Entry = (TypeId, Arc<dyn Any + Send + Sync>);
+/// A value's type, and the values its node added, which hold it.
+type Entry = (TypeId, Arc<dyn Added>);
 
-fn entry<T: Send + Sync + 'static>(value: T) -> Entry {
-    (TypeId::of::<T>(), Arc::new(value))
+/// The values one node added, in one allocation that each of their
+/// entries shares: a node that adds two values allocates once for both.
+trait Added: Send + Sync {
+    /// The value of the type `key`, which is one of the added values'
+    /// types.
+    fn value(&self, key: TypeId) -> &dyn Any;
+}
+
+/// One value, added by `with_value`.
+struct One<T>(T);
+
+impl<T: Send + Sync + 'static> Added for One<T> {
+    fn value(&self, _key: TypeId) -> &dyn Any {
+        &self.0
+    }
+}
+
+/// Two values of different types, added in one node.
+struct Two<A, B>(A, B);
+
+impl<A, B> Added for Two<A, B>
+where
+    A: Send + Sync + 'static,
+    B: Send + Sync + 'static,
+{
+    fn value(&self, key: TypeId) -> &dyn Any {
+        if key == TypeId::of::<A>() {
+            &self.0
+        } else {
+            &self.1
+        }
+    }
 }
 
 /// A context that carries one or two more values than its parent.
@@ -50,12 +81,12 @@ impl ValueNode {
             first: ShortTypeName::of::<T>(),
             second: None,
         };
-        ValueNode::with_entries(parent, [entry(value)], added)
+        ValueNode::with_entries(parent, [(TypeId::of::<T>(), Arc::new(One(value)))], added)
     }
 
     /// `parent`'s values plus `first` and `second`, in one node: what
-    /// `with_value(first).with_value(second)` carries, in one allocation of
-    /// a node and one of a table instead of two each.
+    /// `with_value(first).with_value(second)` carries, in one allocation
+    /// each of a node, a table and the values instead of two.
     pub(crate) fn pair<A, B>(parent: &Context<'_>, first: A, second: B) -> Self
     where
         A: Send + Sync + 'static,
@@ -67,9 +98,14 @@ impl ValueNode {
         };
         if TypeId::of::<A>() == TypeId::of::<B>() {
             // The second shadows the first, as the nearer one would.
-            return ValueNode::with_entries(parent, [entry(second)], added);
+            let second: Arc<dyn Added> = Arc::new(One(second));
+            return ValueNode::with_entries(parent, [(TypeId::of::<B>(), second)], added);
         }
-        let mut added_entries = [entry(first), entry(second)];
+        let both: Arc<dyn Added> = Arc::new(Two(first, second));
+        let mut added_entries = [
+            (TypeId::of::<A>(), Arc::clone(&both)),
+            (TypeId::of::<B>(), both),
+        ];
         added_entries.sort_unstable_by_key(|(id, _)| *id);
         ValueNode::with_entries(parent, added_entries, added)
     }
@@ -114,7 +150,7 @@ impl ValueNode {
             .entries
             .binary_search_by_key(&key, |(id, _)| *id)
             .ok()?;
-        self.entries[at].1.downcast_ref()
+        self.entries[at].1.value(key).downcast_ref()
     }
 }
 
@@ -209,6 +245,23 @@ mod tests {
             Some(&TraceId(1)),
             "the parent keeps its own"
         );
+    }
+
+    /// The two values of a pair share one allocation, which a child's
+    /// table keeps: both outlive the pair's own context, and a child that
+    /// shadows one still finds the other.
+    #[test]
+    fn a_pairs_values_outlive_its_context_in_its_children() {
+        let pair = Context::background().with_value_pair(TraceId(1), RequestId(2));
+        let child = pair.with_value(TraceId(3));
+        drop(pair);
+        assert_eq!(child.value::<TraceId>(), Some(&TraceId(3)));
+        assert_eq!(child.value::<RequestId>(), Some(&RequestId(2)));
+        let grandchild = child.with_value(User(4));
+        drop(child);
+        assert_eq!(grandchild.value::<RequestId>(), Some(&RequestId(2)));
+        assert_eq!(grandchild.value::<TraceId>(), Some(&TraceId(3)));
+        assert_eq!(grandchild.value::<User>(), Some(&User(4)));
     }
 
     #[test]
