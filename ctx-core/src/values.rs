@@ -5,11 +5,17 @@
 //! of all the values in effect, sorted by `TypeId`, and every other context
 //! points at its nearest value context: a lookup is a binary search at any
 //! depth. `with_value` copies the parent's table (one reference count per
-//! entry, in one exact-size allocation), which is cheap for the handful of
-//! values a request carries.
+//! entry) into the new node's own allocation, which is cheap for the
+//! handful of values a request carries: a value context is two
+//! allocations, the node with its table and the value.
 
 use std::any::{Any, TypeId};
 use std::fmt;
+use std::mem;
+use std::ops::Deref;
+
+use smallvec::SmallVec;
+use triomphe::ThinArc;
 
 use crate::node::CancelNode;
 use crate::sync::Arc;
@@ -17,6 +23,23 @@ use crate::Context;
 
 /// A value's type, and the values its node added, which hold it.
 type Entry = (TypeId, Arc<dyn Added>);
+
+/// A context that carries one or two more values than its parent: what
+/// every value context has ([`ValueHeader`]), then its table, in one
+/// allocation behind a thin pointer, so a context stays two words.
+#[derive(Clone)]
+pub(crate) struct ValueNode(ThinArc<ValueHeader, Entry>);
+
+/// What every value context has besides its table.
+pub(crate) struct ValueHeader {
+    pub(crate) parent: Context<'static>,
+    /// The parent's nearest cancelable node, cached so `err()` is O(1)
+    /// under any number of value layers.
+    pub(crate) cancel_node: Option<Arc<CancelNode>>,
+    /// The types of the values this node added, in the order they were
+    /// given, for `Display`.
+    pub(crate) added: AddedTypes,
+}
 
 /// The values one node added, in one allocation that each of their
 /// entries shares: a node that adds two values allocates once for both.
@@ -52,25 +75,20 @@ where
     }
 }
 
-/// A context that carries one or two more values than its parent.
-pub(crate) struct ValueNode {
-    pub(crate) parent: Context<'static>,
-    /// The parent's nearest cancelable node, cached so `err()` is O(1)
-    /// under any number of value layers.
-    pub(crate) cancel_node: Option<Arc<CancelNode>>,
-    /// The types of the values this node added, in the order they were
-    /// given, for `Display`.
-    pub(crate) added: AddedTypes,
-    /// Every value in effect here, sorted by type.
-    entries: Box<[Entry]>,
-}
-
 /// The types a value node added: one (`with_value`), or two in one node
 /// (the HTTP layer's ids, which every request carries).
 #[derive(Clone, Copy)]
 pub(crate) struct AddedTypes {
     pub(crate) first: ShortTypeName,
     pub(crate) second: Option<ShortTypeName>,
+}
+
+impl Deref for ValueNode {
+    type Target = ValueHeader;
+
+    fn deref(&self) -> &ValueHeader {
+        &self.0.header.header
+    }
 }
 
 impl ValueNode {
@@ -85,8 +103,8 @@ impl ValueNode {
     }
 
     /// `parent`'s values plus `first` and `second`, in one node: what
-    /// `with_value(first).with_value(second)` carries, in one allocation
-    /// each of a node, a table and the values instead of two.
+    /// `with_value(first).with_value(second)` carries, in half the
+    /// allocations (one node with its table, and both values in one).
     pub(crate) fn pair<A, B>(parent: &Context<'_>, first: A, second: B) -> Self
     where
         A: Send + Sync + 'static,
@@ -117,13 +135,10 @@ impl ValueNode {
         added: [Entry; N],
         types: AddedTypes,
     ) -> Self {
-        let inherited: &[Entry] = parent.values().map_or(&[], |values| &values.entries);
-        // Exactly the table's size, so boxing it does not reallocate.
-        let shadowed = added
-            .iter()
-            .filter(|(key, _)| inherited.binary_search_by_key(key, |(id, _)| *id).is_ok())
-            .count();
-        let mut entries = Vec::with_capacity(inherited.len() + N - shadowed);
+        let inherited: &[Entry] = parent.values().map_or(&[], ValueNode::entries);
+        // On the stack for the handful of values a request carries: the
+        // node's allocation is then the only one.
+        let mut entries: SmallVec<[Entry; 8]> = SmallVec::new();
         let mut inherited = inherited.iter().peekable();
         for (key, value) in added {
             while let Some((id, _)) = inherited.peek() {
@@ -136,21 +151,38 @@ impl ValueNode {
             entries.push((key, value));
         }
         entries.extend(inherited.cloned());
-        ValueNode {
+        let header = ValueHeader {
             parent: parent.erase(),
             cancel_node: parent.cancel_node().cloned(),
             added: types,
-            entries: entries.into_boxed_slice(),
-        }
+        };
+        ValueNode(ThinArc::from_header_and_iter(header, entries.into_iter()))
+    }
+
+    /// Every value in effect here, sorted by type.
+    fn entries(&self) -> &[Entry] {
+        &self.0.slice
     }
 
     pub(crate) fn get<T: 'static>(&self) -> Option<&T> {
         let key = TypeId::of::<T>();
-        let at = self
-            .entries
-            .binary_search_by_key(&key, |(id, _)| *id)
-            .ok()?;
-        self.entries[at].1.value(key).downcast_ref()
+        let entries = self.entries();
+        let at = entries.binary_search_by_key(&key, |(id, _)| *id).ok()?;
+        entries[at].1.value(key).downcast_ref()
+    }
+
+    /// Takes this node's parent out if this was its last owner, for the
+    /// caller to drop next (`Context`'s drop, link by link); the node,
+    /// left with a root for a parent, is freed here.
+    pub(crate) fn into_parent(self) -> Option<Context<'static>> {
+        let ValueNode(mut node) = self;
+        node.with_arc_mut(|node| {
+            let node = triomphe::Arc::get_mut(node)?;
+            Some(mem::replace(
+                &mut node.header_mut().parent,
+                Context::background(),
+            ))
+        })
     }
 }
 

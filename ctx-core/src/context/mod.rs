@@ -200,7 +200,7 @@ impl<'a> Context<'a> {
     #[must_use = "with_value returns a new context; the receiver is unchanged"]
     #[doc(alias = "WithValue")]
     pub fn with_value<T: Send + Sync + 'static>(&self, value: T) -> Context<'a> {
-        Context::from_repr(Repr::Value(Arc::new(ValueNode::new(self, value))))
+        Context::from_repr(Repr::Value(ValueNode::new(self, value)))
     }
 
     /// `with_value(first).with_value(second)` in one node.
@@ -209,7 +209,7 @@ impl<'a> Context<'a> {
         A: Send + Sync + 'static,
         B: Send + Sync + 'static,
     {
-        Context::from_repr(Repr::Value(Arc::new(ValueNode::pair(self, first, second))))
+        Context::from_repr(Repr::Value(ValueNode::pair(self, first, second)))
     }
 
     /// The value of type `T` this context carries, if any. A lookup costs

@@ -24,7 +24,7 @@ pub(super) enum Repr {
     Todo,
     Cancel(Arc<CancelNode>),
     Merge(Arc<MergeNode>),
-    Value(Arc<ValueNode>),
+    Value(ValueNode),
     WithoutCancel(Arc<WithoutCancelNode>),
 }
 
@@ -102,7 +102,7 @@ impl Repr {
                 seconds.get_or_insert_with(Vec::new).push(second);
                 Arc::into_inner(node).map(CancelNode::into_parent)
             }
-            Repr::Value(node) => Arc::into_inner(node).map(|node| node.parent),
+            Repr::Value(node) => node.into_parent(),
             Repr::WithoutCancel(node) => Arc::into_inner(node).map(|node| node.parent),
         }
     }
@@ -169,7 +169,7 @@ impl<'a> Context<'a> {
     /// request, and 8 bytes of every node. A request's tree has few
     /// cancelable contexts between its values, and Go's lookup walks every
     /// context.
-    pub(crate) fn values(&self) -> Option<&Arc<ValueNode>> {
+    pub(crate) fn values(&self) -> Option<&ValueNode> {
         let mut ctx = self;
         loop {
             if let Repr::Value(node) = &ctx.repr {
