@@ -2,17 +2,22 @@
 # The cost per request over loopback, as a user feels it: wrk (Debian's)
 # against the hello-world servers of benches/routers.rs (the bench target
 # `http_server`), one fresh server process per measurement, on 127.0.0.1
-# only. Every round measures every row, each round starting one row later
-# than the one before, so a change in the machine's load spreads over the
-# rows; each row's figure is the median of its rounds, and the ratios are
-# of medians. Prints a markdown table.
+# only. Each ratio compares two rows measured back to back, in one order
+# in odd rounds and the other in even ones, so the machine's changes of
+# speed (a quarter between rounds here) fall on both sides; it is the
+# median over the rounds. Prints a markdown table of the ratios, then one
+# of each row's rates.
 #
 # Rows: the servers `bare`, `timeout` (tower-http's TimeoutLayer),
 # `context` (ContextLayer), `yield_plain` and `yield_ctx_fn` (a handler
 # with one `yield_now().await`, plain and as a `#[ctx_fn]`, both behind
 # ContextLayer); `bare+headers` and `context+headers` send the incoming
 # headers `http_server --headers` prints (a deadline, a request id, a
-# trace context).
+# trace context). Pairs: `bare+headers` against `bare` (the same server,
+# parsing three more headers), `timeout`, `context` and `yield_plain`
+# against `bare`,
+# `context` against `timeout`, `context+headers` against `bare+headers`,
+# `yield_ctx_fn` against `yield_plain`.
 #
 # Environment (defaults): ROUNDS (3), WRK_THREADS (1), WRK_CONNECTIONS
 # (64), WRK_DURATION (4s), WRK_WARMUP (1s, a run not counted, on the same
@@ -43,7 +48,16 @@ server_pin=()
 wrk_pin=()
 if [[ -n $server_cpus ]]; then server_pin=(taskset -c "$server_cpus"); fi
 if [[ -n $wrk_cpus ]]; then wrk_pin=(taskset -c "$wrk_cpus"); fi
-rows=(bare bare+headers timeout context context+headers yield_plain yield_ctx_fn)
+# Each pair: a row, and the row it is measured against.
+pairs=(
+  "bare+headers bare"
+  "timeout bare"
+  "context bare"
+  "context timeout"
+  "context+headers bare+headers"
+  "yield_plain bare"
+  "yield_ctx_fn yield_plain"
+)
 
 if ! command -v wrk >/dev/null; then
   apt-get update -qq
@@ -134,13 +148,19 @@ measure() {
   rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
 }
 
-declare -A results
+measurements=$work/measurements
 for round in $(seq "$rounds"); do
-  for i in "${!rows[@]}"; do
-    row=${rows[$(((i + round - 1) % ${#rows[@]}))]}
-    measure "$row"
-    echo "round $round: $row $rate req/s" >&2
-    results[$row]+="$rate "
+  for pair in "${pairs[@]}"; do
+    read -r row against <<<"$pair"
+    order=("$row" "$against")
+    if ((round % 2 == 0)); then
+      order=("$against" "$row")
+    fi
+    for measured in "${order[@]}"; do
+      measure "$measured"
+      echo "round $round: $measured $rate req/s" >&2
+      echo "$round $pair $measured $rate" >>"$measurements"
+    done
   done
 done
 
@@ -149,23 +169,24 @@ echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); other processes above 20% CPU: $others"
 echo "- command: \`ROUNDS=$rounds WRK_THREADS=$wrk_threads WRK_CONNECTIONS=$connections WRK_DURATION=$duration WRK_WARMUP=$warmup SERVER_THREADS=$server_threads SERVER_CPUS=$server_cpus WRK_CPUS=$wrk_cpus scripts/bench-http.sh\` ($(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2))"
 echo
-for row in "${rows[@]}"; do
-  echo "$row ${results[$row]}"
-done | python3 -c '
+python3 - "$measurements" <<'PY'
 import statistics, sys
-rounds = {}
-for line in sys.stdin:
-    row, *rates = line.split()
-    rounds[row] = [float(rate) for rate in rates]
-median = {row: statistics.median(rates) for row, rates in rounds.items()}
-bare = median["bare"]
-# Each row against bare axum, and against the row it differs from by one thing.
-twin = {"bare+headers": "bare", "context+headers": "bare+headers", "yield_ctx_fn": "yield_plain"}
-print("| row | req/s per round | median req/s | / bare | / its twin |")
-print("|---|---|---|---|---|")
-for row, rates in rounds.items():
-    pair = twin.get(row)
-    against = f"{median[row] / median[pair]:.3f} (/ {pair})" if pair else ""
-    per_round = ", ".join(f"{rate:.0f}" for rate in rates)
-    print(f"| {row} | {per_round} | {median[row]:.0f} | {median[row] / bare:.3f} | {against} |")
-'
+# (round, row, against) -> {measured row: rate}
+pairs, rates = {}, {}
+for line in open(sys.argv[1]):
+    round_, row, against, measured, rate = line.split()
+    pairs.setdefault((row, against), {}).setdefault(round_, {})[measured] = float(rate)
+    rates.setdefault(measured, []).append(float(rate))
+print("| ratio | per round | median |")
+print("|---|---|---|")
+for (row, against), by_round in pairs.items():
+    ratios = [both[row] / both[against] for both in by_round.values()]
+    per_round = ", ".join(f"{ratio:.3f}" for ratio in ratios)
+    print(f"| {row} / {against} | {per_round} | {statistics.median(ratios):.3f} |")
+print()
+print("| row | req/s, every measurement | median |")
+print("|---|---|---|")
+for row, measured in rates.items():
+    every = ", ".join(f"{rate:.0f}" for rate in measured)
+    print(f"| {row} | {every} | {statistics.median(measured):.0f} |")
+PY
