@@ -15,9 +15,8 @@
 # headers `http_server --headers` prints (a deadline, a request id, a
 # trace context). Pairs: `bare+headers` against `bare` (the same server,
 # parsing three more headers), `timeout`, `context` and `yield_plain`
-# against `bare`,
-# `context` against `timeout`, `context+headers` against `bare+headers`,
-# `yield_ctx_fn` against `yield_plain`.
+# against `bare`, `context` against `timeout`, `context+headers` against
+# `bare+headers`, `yield_ctx_fn` against `yield_plain`.
 #
 # Environment (defaults): ROUNDS (3), WRK_THREADS (1), WRK_CONNECTIONS
 # (64), WRK_DURATION (4s), WRK_WARMUP (1s, a run not counted, on the same
