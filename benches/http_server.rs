@@ -23,7 +23,11 @@
 
 use std::process::ExitCode;
 
+use axum::extract::Request;
+use axum::response::IntoResponse;
 use ctx::Context;
+use routers::Server;
+use tower::ServiceExt;
 
 mod routers;
 
@@ -62,7 +66,7 @@ fn serve(variant: &str, threads: &str) -> ExitCode {
         return usage(&format!("threads: {threads:?} is not a positive number"));
     };
     let (root, shutdown) = Context::background().with_cancel();
-    let Some(router) = routers::router(variant, &root) else {
+    let Some(server) = routers::server(variant, &root) else {
         return usage(&format!("unknown variant {variant:?}"));
     };
     let runtime = if threads == 1 {
@@ -85,7 +89,17 @@ fn serve(variant: &str, threads: &str) -> ExitCode {
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         println!("{}", listener.local_addr()?);
-        axum::serve(listener, router).await
+        match server {
+            Server::Router(router) => axum::serve(listener, router).await,
+            // axum serves a service whose responses have its own body:
+            // the layer's is boxed into one, as `Router::layer` does.
+            Server::Around(service) => {
+                let service =
+                    ServiceExt::<Request>::map_response(service, IntoResponse::into_response);
+                let service = axum::ServiceExt::<Request>::into_make_service(service);
+                axum::serve(listener, service).await
+            }
+        }
     });
     shutdown.cancel();
     match served {

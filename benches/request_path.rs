@@ -15,7 +15,8 @@
 //! - `timeout`: behind tower-http's `TimeoutLayer`;
 //! - `context`: behind `ContextLayer`, the handler reading the context's
 //!   `is_done()`; `context+headers`: the same with the incoming headers,
-//!   which the layer reads (a deadline, the given ids);
+//!   which the layer reads (a deadline, the given ids); `context_around`:
+//!   the same router with the layer around it, not added per route;
 //! - `yield_plain` / `yield_ctx_fn`: behind `ContextLayer`, a handler with
 //!   one `yield_now().await`, plain and as a `#[ctx_fn]`.
 //!
@@ -23,13 +24,17 @@
 
 #![allow(missing_docs)]
 
-use axum::body::Body;
-use axum::Router;
+use std::fmt::Debug;
+use std::pin::pin;
+
+use axum::body::{Body, Bytes, HttpBody};
 use ctx::Context;
 use divan::{black_box, AllocProfiler, Bencher};
-use http::Request;
+use http::{Request, Response};
 use http_body_util::BodyExt;
-use tower::ServiceExt;
+use routers::Server;
+use tokio::runtime::Runtime;
+use tower::{Service, ServiceExt};
 
 mod routers;
 
@@ -42,12 +47,13 @@ fn main() {
 
 /// Each row: a server of `routers::SERVERS`, with `+headers` for a request
 /// carrying `routers::INCOMING_HEADERS`.
-const ROWS: [&str; 7] = [
+const ROWS: [&str; 8] = [
     "bare",
     "bare+headers",
     "timeout",
     "context",
     "context+headers",
+    "context_around",
     "yield_plain",
     "yield_ctx_fn",
 ];
@@ -67,11 +73,24 @@ fn request(bencher: Bencher, row: &str) {
         routers::SERVERS.contains(&server),
         "{server}: not in routers::SERVERS"
     );
-    let router = routers::router(server, &root).expect("every server has a router");
-    bencher
-        .with_inputs(|| (router.clone(), get_root(with_headers)))
-        .bench_local_values(|(router, request)| runtime.block_on(serve_one(router, request)));
+    match routers::server(server, &root).expect("every server has a service") {
+        Server::Router(router) => measure(bencher, &runtime, router, with_headers),
+        Server::Around(service) => measure(bencher, &runtime, service, with_headers),
+    }
     shutdown.cancel();
+}
+
+/// One `GET /` per iteration through a clone of `service`.
+fn measure<S, B>(bencher: Bencher, runtime: &Runtime, service: S, with_headers: bool)
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone,
+    S::Error: Debug,
+    B: HttpBody<Data = Bytes>,
+    B::Error: Debug,
+{
+    bencher
+        .with_inputs(|| (service.clone(), get_root(with_headers)))
+        .bench_local_values(|(service, request)| runtime.block_on(serve_one(service, request)));
 }
 
 /// `GET /`, with the incoming headers or without.
@@ -86,10 +105,16 @@ fn get_root(with_headers: bool) -> Request<Body> {
 }
 
 /// The request answered and its body read to the end; the body's length.
-async fn serve_one(router: Router, request: Request<Body>) -> usize {
-    let response = router.oneshot(request).await.expect("axum is infallible");
+async fn serve_one<S, B>(service: S, request: Request<Body>) -> usize
+where
+    S: Service<Request<Body>, Response = Response<B>>,
+    S::Error: Debug,
+    B: HttpBody<Data = Bytes>,
+    B::Error: Debug,
+{
+    let response = service.oneshot(request).await.expect("axum is infallible");
     assert!(response.status().is_success(), "{}", response.status());
-    let mut body = response.into_body();
+    let mut body = pin!(response.into_body());
     let mut length = 0;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.expect("a hello-world body").into_data() {

@@ -8,12 +8,29 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use ctx::http::ContextLayer;
+use ctx::http::{ContextLayer, ContextService};
 use ctx::{ctx_fn, Context, Error};
+use tower::Layer;
 use tower_http::timeout::TimeoutLayer;
 
 /// The server variants, by the name the benchmarks and the script use.
-pub const SERVERS: [&str; 5] = ["bare", "timeout", "context", "yield_plain", "yield_ctx_fn"];
+pub const SERVERS: [&str; 6] = [
+    "bare",
+    "timeout",
+    "context",
+    "context_around",
+    "yield_plain",
+    "yield_ctx_fn",
+];
+
+/// A variant's service.
+pub enum Server {
+    /// A router, every layer added with `Router::layer`, as users write it
+    /// (axum then layers each route: clones and boxes per request).
+    Router(Router),
+    /// `ContextLayer` around the whole router: no layering per route.
+    Around(ContextService<Router>),
+}
 
 /// What a client sends in the "with headers" rows: a deadline (10 s, far
 /// enough never to fire), a request id and a W3C trace context, each of
@@ -27,7 +44,7 @@ pub const INCOMING_HEADERS: [(&str, &str); 3] = [
     ),
 ];
 
-/// The router of the variant named `server` (one of [`SERVERS`]), its
+/// The service of the variant named `server` (one of [`SERVERS`]), its
 /// request contexts children of `root`; `None` for an unknown name.
 ///
 /// - `bare`: axum alone, a handler answering a static string;
@@ -35,18 +52,26 @@ pub const INCOMING_HEADERS: [(&str, &str); 3] = [
 ///   cheapest layer with a per-request deadline, the baseline;
 /// - `context`: behind `ContextLayer`, the handler taking the request's
 ///   `Context<'_>` and reading `is_done()`;
+/// - `context_around`: the same router with `ContextLayer` around it
+///   rather than added with `Router::layer`;
 /// - `yield_plain` / `yield_ctx_fn`: behind `ContextLayer`, a handler
 ///   awaiting one `yield_now()`, plain and as a `#[ctx_fn]` (its entry
 ///   check and checked await being the difference).
-pub fn router(server: &str, root: &Context<'static>) -> Option<Router> {
+pub fn server(server: &str, root: &Context<'static>) -> Option<Server> {
+    let layer = ContextLayer::new(root.clone());
     let router = match server {
-        "bare" => return Some(Router::new().route("/", get(hello))),
+        "bare" => return Some(Server::Router(Router::new().route("/", get(hello)))),
         "timeout" => {
-            return Some(Router::new().route("/", get(hello)).layer(
+            return Some(Server::Router(Router::new().route("/", get(hello)).layer(
                 TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     Duration::from_secs(30),
                 ),
+            )))
+        }
+        "context_around" => {
+            return Some(Server::Around(
+                layer.layer(Router::new().route("/", get(hello_ctx))),
             ))
         }
         "context" => Router::new().route("/", get(hello_ctx)),
@@ -54,7 +79,7 @@ pub fn router(server: &str, root: &Context<'static>) -> Option<Router> {
         "yield_ctx_fn" => Router::new().route("/", get(yield_ctx_fn)),
         _ => return None,
     };
-    Some(router.layer(ContextLayer::new(root.clone())))
+    Some(Server::Router(router.layer(layer)))
 }
 
 async fn hello() -> &'static str {

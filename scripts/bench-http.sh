@@ -9,14 +9,16 @@
 # of each row's rates.
 #
 # Rows: the servers `bare`, `timeout` (tower-http's TimeoutLayer),
-# `context` (ContextLayer), `yield_plain` and `yield_ctx_fn` (a handler
-# with one `yield_now().await`, plain and as a `#[ctx_fn]`, both behind
-# ContextLayer); `bare+headers` and `context+headers` send the incoming
-# headers `http_server --headers` prints (a deadline, a request id, a
-# trace context). Pairs: `bare+headers` against `bare` (the same server,
-# parsing three more headers), `timeout`, `context` and `yield_plain`
-# against `bare`, `context` against `timeout`, `context+headers` against
-# `bare+headers`, `yield_ctx_fn` against `yield_plain`.
+# `context` (ContextLayer, added with `Router::layer`), `context_around`
+# (the same layer around the router), `yield_plain` and `yield_ctx_fn` (a
+# handler with one `yield_now().await`, plain and as a `#[ctx_fn]`, both
+# behind ContextLayer); `bare+headers` and `context+headers` send the
+# incoming headers `http_server --headers` prints (a deadline, a request
+# id, a trace context). Pairs: `bare+headers` against `bare` (the same
+# server, parsing three more headers); `timeout`, `context`,
+# `context_around` and `yield_plain` against `bare`; `context` against
+# `timeout`; `context+headers` against `bare+headers`; `yield_ctx_fn`
+# against `yield_plain`.
 #
 # Environment (defaults): ROUNDS (3), WRK_THREADS (1), WRK_CONNECTIONS
 # (64), WRK_DURATION (4s), WRK_WARMUP (1s, a run not counted, on the same
@@ -53,6 +55,7 @@ pairs=(
   "timeout bare"
   "context bare"
   "context timeout"
+  "context_around bare"
   "context+headers bare+headers"
   "yield_plain bare"
   "yield_ctx_fn yield_plain"
