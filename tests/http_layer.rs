@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use ctx::http::{
@@ -20,9 +21,9 @@ use ctx::{CancelHandle, Context, Error};
 use ctx_examples_support::{send, send_or_leave, serve, Server};
 use http::{Request, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 
 /// Bounds a step that must happen; only a broken test waits this long.
 const BOUND: Duration = Duration::from_secs(10);
@@ -103,6 +104,54 @@ async fn context_is_cancelled_once_the_response_is_produced() {
     assert!(ctx.value::<RequestId>().is_some());
 
     stop(server, shutdown).await;
+}
+
+/// The layer around a whole router rather than added per route, served by
+/// axum over a socket: the handler gets the same context, with the
+/// incoming id, echoed, and the context ends with the response.
+#[tokio::test]
+async fn the_layer_around_a_router_gives_each_request_its_context() {
+    let (root, shutdown) = Context::background().with_cancel();
+    let (tx, mut contexts) = mpsc::unbounded_channel::<Context<'static>>();
+    let app = Router::new().route(
+        "/now",
+        get(move |ctx: Context<'static>| async move {
+            tx.send(ctx.clone()).unwrap();
+            "done"
+        }),
+    );
+    let service = ContextLayer::new(root.clone()).layer(app);
+    let service =
+        ServiceExt::<axum::extract::Request>::map_response(service, IntoResponse::into_response);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stopped = root.clone();
+    let server = tokio::spawn(async move {
+        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(service);
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                stopped.done().await;
+            })
+            .await
+    });
+
+    let mut request = get_request("/now");
+    request
+        .headers_mut()
+        .insert("x-request-id", "around-1".parse().unwrap());
+    let response = within("response", send(addr, request)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body(), "done");
+    assert_eq!(response.headers()["x-request-id"], "around-1");
+
+    let ctx = contexts.recv().await.unwrap();
+    assert_ended(&ctx, RequestEnded::Responded).await;
+    assert_eq!(
+        ctx.value::<RequestId>().map(RequestId::as_str),
+        Some("around-1")
+    );
+    shutdown.cancel();
+    within("server exit", server).await.unwrap().unwrap();
 }
 
 #[tokio::test]
