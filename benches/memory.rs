@@ -148,7 +148,7 @@ fn main() {
         "bytes per value node (`with_value(u64)` on Background)",
         format!("{bytes:.1} B, {allocs:.2} allocs"),
         "-".into(),
-        "node + table of 1 + the value",
+        "the node with its table of 1, and the value",
     );
     let five = root
         .with_value(1_u8)
