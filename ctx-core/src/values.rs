@@ -172,8 +172,9 @@ impl ValueNode {
     }
 
     /// Takes this node's parent out if this was its last owner, for the
-    /// caller to drop next (`Context`'s drop, link by link); the node,
-    /// left with a root for a parent, is freed here.
+    /// caller to drop next (`Context`'s drop, link by link); the node, left
+    /// with a root for a parent, is then freed here. Emptied in place, not
+    /// moved out as `Arc::into_inner` would: its table is unsized.
     pub(crate) fn into_parent(self) -> Option<Context<'static>> {
         let ValueNode(mut node) = self;
         node.with_arc_mut(|node| {
