@@ -140,24 +140,29 @@ impl CancelNode {
     /// an allocation when none was, or when it is a [`StaticCause`].
     pub(crate) fn explicit_cause(&self) -> Option<Cause> {
         let state = self.state.load(Ordering::Acquire);
-        if !keeps_cause(state) {
-            // Live, or done without a cause (children born done under a
-            // context cancelled without one read it without the lock), or
-            // with a static one: nothing kept to lock.
-            return self.explicit_cause_locked(&None);
+        if keeps_cause(state) {
+            return recorded_cause(state, &lock(&self.shared));
         }
-        self.explicit_cause_locked(&lock(&self.shared))
+        // Live, or done without a cause (children born done under a
+        // context cancelled without one read it without the lock), or with
+        // a static one: nothing kept to lock.
+        recorded_cause(state, &None)
     }
 
     /// [`explicit_cause`](Self::explicit_cause) under the node's lock,
-    /// `shared` (or of a node whose state says nothing is kept there).
+    /// `shared`.
     pub(super) fn explicit_cause_locked(&self, shared: &Option<Box<Shared>>) -> Option<Cause> {
-        let state = self.state.load(Ordering::Acquire);
-        if state & HAS_CAUSE == 0 {
-            return None;
-        }
-        static_cause(state).or_else(|| shared.as_ref().and_then(|shared| shared.cause.clone()))
+        recorded_cause(self.state.load(Ordering::Acquire), shared)
     }
+}
+
+/// The cause a node in `state` records: none, a static one, or the one
+/// kept in `shared` (read under the node's lock).
+fn recorded_cause(state: u8, shared: &Option<Box<Shared>>) -> Option<Cause> {
+    if state & HAS_CAUSE == 0 {
+        return None;
+    }
+    static_cause(state).or_else(|| shared.as_ref().and_then(|shared| shared.cause.clone()))
 }
 
 /// The state bits that record a cancellation's `cause`: [`HAS_CAUSE`] if
